@@ -1,0 +1,1 @@
+"""Sceptre hooks of this project, registered as entry points in setup.cfg."""

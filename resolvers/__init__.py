@@ -1,0 +1,1 @@
+"""Sceptre resolvers of this project, registered as entry points in setup.cfg."""

@@ -1,0 +1,25 @@
+"""``!function_code_key <name>``: the S3 key of a function's zip, computed offline.
+
+Pure and fast on purpose: Sceptre resolves one value at a time across all stacks, so this only
+hashes local files. The upload happens in the ``upload_functions`` hook, which runs in parallel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sceptre.exceptions import InvalidResolverArgumentError
+from sceptre.resolvers import Resolver
+
+from tunnel_infra.packaging import PackagingError, package
+
+
+class FunctionCodeKey(Resolver):
+    def resolve(self) -> str:
+        if not isinstance(self.argument, str) or not self.argument:
+            self.raise_invalid_argument_error("!function_code_key needs a function name")
+        project = Path(self.stack.stack_group_config["project_path"])
+        try:
+            return package(project, self.argument).key
+        except PackagingError as error:
+            raise InvalidResolverArgumentError(f"{self.stack.name}: {error}") from None

@@ -1,0 +1,27 @@
+"""APIs: the WebSocket API agents connect to, and the public HTTP API.
+
+They stand alone so that functions can name the WebSocket API in their roles (by id) before any
+route points at a function: no cycle, and no second copy of an API.
+"""
+
+from troposphere import GetAtt, Ref, Sub
+
+from tunnel_infra.aws import apigatewayv2
+from tunnel_infra.blueprint import Blueprint
+
+
+def sceptre_handler(sceptre_user_data: dict) -> str:
+    stack = Blueprint.from_user_data(sceptre_user_data, "WebSocket and HTTP APIs")
+
+    websocket_api = apigatewayv2.websocket_api(stack, "WebSocketApi")
+    http_api = apigatewayv2.http_api(stack, "HttpApi")
+
+    stack.output("WebSocketApiId", Ref(websocket_api), "Id of the agents' WebSocket API")
+    stack.output(
+        "WebSocketUrl",
+        Sub("${Endpoint}/%s" % stack.environment, Endpoint=GetAtt(websocket_api, "ApiEndpoint")),
+        "URL agents connect to",
+    )
+    stack.output("HttpApiId", Ref(http_api), "Id of the public HTTP API")
+    stack.output("HttpEndpoint", GetAtt(http_api, "ApiEndpoint"), "Default HTTP API endpoint")
+    return stack.render()

@@ -1,0 +1,37 @@
+"""Functions: each tunnel function with its own log group and its own least-privilege role."""
+
+from troposphere import GetAtt, Ref
+from troposphere.awslambda import Code
+
+from tunnel_infra.aws import awslambda, iam, logs
+from tunnel_infra.blueprint import Blueprint
+from tunnel_infra.functions import FUNCTIONS
+
+
+def sceptre_handler(sceptre_user_data: dict) -> str:
+    stack = Blueprint.from_user_data(sceptre_user_data, "Lambda functions and their roles")
+    key_arn = stack.data_key_parameter()
+    artifacts_bucket = stack.parameter("ArtifactsBucketName", "Bucket of the function zips")
+    for target in sorted({t.parameter: t for f in FUNCTIONS for t in f.targets}.values(),
+                         key=lambda t: t.parameter):
+        stack.parameter(target.parameter, f"Read by the functions as {target.environment_variable}")
+
+    for function in FUNCTIONS:
+        code_key = stack.parameter(
+            f"{function.title}CodeKey", f"S3 key of the {function.name} zip (content-addressed)"
+        )
+        log_group = logs.log_group(
+            stack, f"{function.title}LogGroup", f"/aws/lambda/{stack.name(function.name)}", key_arn
+        )
+        role = iam.function_role(stack, function, log_group, key_arn)
+        deployed = awslambda.function(
+            stack,
+            function,
+            role,
+            log_group,
+            Code(S3Bucket=Ref(artifacts_bucket), S3Key=Ref(code_key)),
+            key_arn,
+        )
+        stack.output(f"{function.title}FunctionArn", GetAtt(deployed, "Arn"), function.description)
+        stack.output(f"{function.title}FunctionName", Ref(deployed), f"{function.name} function")
+    return stack.render()

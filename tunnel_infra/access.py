@@ -1,0 +1,192 @@
+"""What a function may touch, and the IAM policy that follows from it.
+
+Like CDK's ``grant*`` methods, a resource grants access to a function; unlike them, a grant names
+exact actions on one exact ARN (a named index, one stage's ``POST/@connections/*``), never a bundle.
+
+The resources live in other stacks. In the functions stack each one arrives as a Parameter, filled
+by ``!stack_output``, and reaches the function's code as an environment variable. The target knows
+all three names, so a grant is the only thing a function declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from awacs.aws import Action, Allow, PolicyDocument, Statement
+from troposphere import AWSHelperFn, Ref, Sub
+
+
+class Target(Protocol):
+    """A resource of another stack that functions can be granted access to."""
+
+    @property
+    def parameter(self) -> str: ...  # the functions stack's Parameter that carries its id
+
+    @property
+    def environment_variable(self) -> str: ...
+
+    def arn(self, environment: str) -> AWSHelperFn | str: ...
+
+    def environment_value(self, environment: str) -> AWSHelperFn: ...
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Exact actions on one resource."""
+
+    target: Target
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table, named ``http-tunnel-<key>-<env>``."""
+
+    key: str  # "pending-requests"
+    hash_key: str
+
+    @property
+    def title(self) -> str:  # "PendingRequests"
+        return "".join(part.capitalize() for part in self.key.split("-"))
+
+    @property
+    def logical_id(self) -> str:
+        return f"{self.title}Table"
+
+    @property
+    def parameter(self) -> str:
+        return f"{self.title}TableName"
+
+    @property
+    def environment_variable(self) -> str:
+        return f"{self.key.replace('-', '_').upper()}_TABLE"
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        return Sub(_TABLE_ARN.format(table=f"${{{self.parameter}}}"))
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return Ref(self.parameter)
+
+    def index(self, name: str) -> Index:
+        return Index(self, name)
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
+class Index:
+    """One named global secondary index: ``table/<name>/index/<index>``, never ``index/*``."""
+
+    table: Table
+    name: str
+
+    @property
+    def parameter(self) -> str:
+        return self.table.parameter
+
+    @property
+    def environment_variable(self) -> str:
+        return self.table.environment_variable
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        return Sub(_TABLE_ARN.format(table=f"${{{self.parameter}}}/index/{self.name}"))
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return self.table.environment_value(environment)
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
+class WebSocketConnections:
+    """The WebSocket API's @connections management API, on the environment's stage only."""
+
+    parameter: str = "WebSocketApiId"
+    environment_variable: str = "CONNECTIONS_ENDPOINT"
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        # Stage is the environment; POST is PostToConnection. GET/DELETE stay ungranted.
+        return Sub(
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+            f"${{{self.parameter}}}/{environment}/POST/@connections/*"
+        )
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return Sub(
+            f"https://${{{self.parameter}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+            f"/{environment}"
+        )
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret, by its full ARN."""
+
+    key: str  # "signing-key"
+
+    @property
+    def title(self) -> str:
+        return "".join(part.capitalize() for part in self.key.split("-"))
+
+    @property
+    def parameter(self) -> str:
+        return f"{self.title}SecretArn"
+
+    @property
+    def environment_variable(self) -> str:
+        return f"{self.key.replace('-', '_').upper()}_SECRET_ARN"
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        return Ref(self.parameter)
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return Ref(self.parameter)
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
+class Arn:
+    """A resource of the function's own stack (its log group), or ``*`` where AWS accepts no ARN."""
+
+    value: AWSHelperFn | str
+    parameter: None = None
+    environment_variable: None = None
+
+    def arn(self, environment: str) -> AWSHelperFn | str:
+        return self.value
+
+    def environment_value(self, environment: str) -> None:
+        return None
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+_TABLE_ARN = "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
+
+
+def policy_document(grants: list[Grant], environment: str) -> PolicyDocument:
+    """One statement per resource, actions sorted: the same grants always render the same."""
+    by_arn: dict[str, tuple[AWSHelperFn | str, set[str]]] = {}
+    for grant in grants:
+        arn = grant.target.arn(environment)
+        key = repr(arn.to_dict() if isinstance(arn, AWSHelperFn) else arn)
+        entry = by_arn.setdefault(key, (arn, set()))
+        entry[1].update(action.JSONrepr() for action in grant.actions)
+    statements = [
+        Statement(
+            Effect=Allow,
+            Action=[Action(*name.split(":", 1)) for name in sorted(actions)],
+            Resource=[arn],
+        )
+        for _, (arn, actions) in sorted(by_arn.items())
+    ]
+    return PolicyDocument(Version="2012-10-17", Statement=statements)

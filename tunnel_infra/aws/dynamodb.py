@@ -1,0 +1,77 @@
+"""DynamoDB: on-demand tables with TTL, named indexes and per-environment protection."""
+
+from __future__ import annotations
+
+from troposphere import AWSHelperFn
+from troposphere.dynamodb import (
+    AttributeDefinition,
+    GlobalSecondaryIndex,
+    KeySchema,
+    PointInTimeRecoverySpecification,
+    Projection,
+    SSESpecification,
+    Table,
+    TimeToLiveSpecification,
+)
+
+from tunnel_infra import access
+from tunnel_infra.blueprint import Blueprint
+from tunnel_infra.suppressions import skip_checkov
+
+TTL_ATTRIBUTE = "ttl"
+
+
+def index(name: str, hash_key: str) -> GlobalSecondaryIndex:
+    return GlobalSecondaryIndex(
+        IndexName=name,
+        KeySchema=[KeySchema(AttributeName=hash_key, KeyType="HASH")],
+        Projection=Projection(ProjectionType="ALL"),
+    )
+
+
+def table(
+    stack: Blueprint,
+    declared: access.Table,
+    indexes: tuple[GlobalSecondaryIndex, ...] = (),
+    key_arn: AWSHelperFn | None = None,
+) -> Table:
+    """A PAY_PER_REQUEST table named ``http-tunnel-<key>-<env>``, with TTL on ``ttl``."""
+    key_names = [declared.hash_key] + [i.KeySchema[0].AttributeName for i in indexes]
+    protect = stack.settings.data_protection
+    resource = Table(
+        declared.logical_id,
+        TableName=stack.name(declared.key),
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            AttributeDefinition(AttributeName=name, AttributeType="S")
+            for name in sorted(set(key_names))
+        ],
+        KeySchema=[KeySchema(AttributeName=declared.hash_key, KeyType="HASH")],
+        TimeToLiveSpecification=TimeToLiveSpecification(
+            AttributeName=TTL_ATTRIBUTE, Enabled=True
+        ),
+        PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(
+            PointInTimeRecoveryEnabled=protect
+        ),
+        DeletionProtectionEnabled=protect,
+        SSESpecification=_encryption(key_arn),
+    )
+    if indexes:
+        resource.GlobalSecondaryIndexes = list(indexes)
+    # Retain where the data matters; dev tables go with their stack.
+    policy = "Retain" if protect else "Delete"
+    resource.DeletionPolicy = policy
+    resource.UpdateReplacePolicy = policy
+    if not protect:
+        skip_checkov(resource, "CKV_AWS_28", "Point-in-time recovery is on where data_protection is")
+    if key_arn is None:
+        skip_checkov(
+            resource, "CKV_AWS_119", "Encrypted with the AWS owned key; a CMK where enabled"
+        )
+    return stack.add(resource)
+
+
+def _encryption(key_arn: AWSHelperFn | None) -> SSESpecification:
+    if key_arn is None:
+        return SSESpecification(SSEEnabled=True)
+    return SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key_arn)

@@ -1,0 +1,59 @@
+"""IAM: one role per function, its policy derived from the function's declared grants."""
+
+from __future__ import annotations
+
+from awacs import kms, logs, xray
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.sts import AssumeRole
+from troposphere import AWSHelperFn, GetAtt
+from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
+
+from tunnel_infra.access import Arn, Grant, policy_document
+from tunnel_infra.blueprint import Blueprint
+from tunnel_infra.functions import Function
+
+
+def function_grants(
+    stack: Blueprint, function: Function, log_group: LogGroup, key_arn: AWSHelperFn | None
+) -> list[Grant]:
+    """Everything the function's role allows: its declared grants plus what every function needs."""
+    grants = list(function.grants)
+    # Its own log group only; the stack creates the group, so no logs:CreateLogGroup.
+    grants.append(Arn(GetAtt(log_group, "Arn")).grant(logs.CreateLogStream, logs.PutLogEvents))
+    if stack.settings.tracing:
+        # X-Ray accepts no resource-level permissions for these two.
+        grants.append(Arn("*").grant(xray.PutTraceSegments, xray.PutTelemetryRecords))
+    if key_arn is not None:
+        # Environment variables, table items and the secret are encrypted with this key.
+        grants.append(Arn(key_arn).grant(kms.Decrypt))
+    return grants
+
+
+def function_role(
+    stack: Blueprint, function: Function, log_group: LogGroup, key_arn: AWSHelperFn | None
+) -> Role:
+    grants = function_grants(stack, function, log_group, key_arn)
+    return stack.add(
+        Role(
+            f"{function.title}Role",
+            RoleName=stack.name(function.name),
+            Description=f"Runs the {function.name} function; allows exactly its declared access",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "lambda.amazonaws.com"),
+                        Action=[AssumeRole],
+                    )
+                ],
+            ),
+            Policies=[
+                Policy(
+                    PolicyName=f"{function.name}-access",
+                    PolicyDocument=policy_document(grants, stack.environment),
+                )
+            ],
+        )
+    )

@@ -1,0 +1,79 @@
+"""Blueprint: one CloudFormation template of one environment, and the conventions every stack shares.
+
+A template entry file in ``templates/`` makes one Blueprint per call and declares its resources on
+it. The Blueprint owns the mechanics: names (``http-tunnel-<thing>-<env>``), tags, parameters,
+outputs and stable rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
+
+from tunnel_infra.settings import Settings, parse_settings
+
+PROJECT = "http-tunnel"
+MANAGED_BY = "sceptre"
+
+Resource = TypeVar("Resource", bound=AWSObject)
+
+
+class Blueprint:
+    """A template under construction for one environment."""
+
+    def __init__(self, settings: Settings, description: str) -> None:
+        self.settings = settings
+        self.template = Template(Description=f"{PROJECT} {settings.environment}: {description}")
+
+    @classmethod
+    def from_user_data(cls, sceptre_user_data: Any, description: str) -> Blueprint:
+        return cls(parse_settings(sceptre_user_data), description)
+
+    @property
+    def environment(self) -> str:
+        return self.settings.environment
+
+    def name(self, thing: str) -> str:
+        """The physical name of a thing: ``http-tunnel-<thing>-<env>``."""
+        return f"{PROJECT}-{thing}-{self.environment}"
+
+    def tags(self, **extra: str) -> dict[str, str]:
+        return {
+            "Environment": self.environment,
+            "ManagedBy": MANAGED_BY,
+            "Project": PROJECT,
+            **extra,
+        }
+
+    def add(self, resource: Resource) -> Resource:
+        """Add a resource, tagging it if its type is taggable."""
+        tag_type = resource.props.get("Tags", (None,))[0]
+        if tag_type is dict:
+            resource.Tags = self.tags()
+        elif tag_type is not None:
+            resource.Tags = Tags(self.tags())
+        return self.template.add_resource(resource)
+
+    def parameter(self, logical_id: str, description: str, **properties: Any) -> Parameter:
+        """A value from another stack, filled by ``!stack_output`` in the stack's config."""
+        properties.setdefault("Type", "String")
+        return self.template.add_parameter(
+            Parameter(logical_id, Description=description, **properties)
+        )
+
+    def data_key_parameter(self) -> Ref | None:
+        """The environment's KMS key, where customer-managed keys are enabled."""
+        if not self.settings.customer_managed_key:
+            return None
+        return Ref(self.parameter("DataKeyArn", "ARN of the environment's KMS key"))
+
+    def output(self, logical_id: str, value: Any, description: str) -> Output:
+        return self.template.add_output(Output(logical_id, Value=value, Description=description))
+
+    def output_ref(self, logical_id: str, resource: AWSObject, description: str) -> Output:
+        return self.output(logical_id, Ref(resource), description)
+
+    def render(self) -> str:
+        """Sorted, stable YAML: the same inputs always give the same bytes."""
+        return self.template.to_yaml(clean_up=False, long_form=False, sort_keys=True)

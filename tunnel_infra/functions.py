@@ -1,0 +1,87 @@
+"""The tunnel's functions and, in one place, what each one touches.
+
+Each function's role, its environment variables and its stack parameters are derived from its
+grants here; nothing else grants a function anything. To give a function new access, add a grant
+and run ``make snapshots``: the role diff shows in review, and the tests check that the code uses
+exactly what is granted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs import dynamodb, execute_api, secretsmanager
+
+from tunnel_infra.access import Grant, Secret, Table, Target, WebSocketConnections
+
+CONNECTIONS = Table("connections", hash_key="connectionId")
+SUBDOMAIN_INDEX = CONNECTIONS.index("subdomain-index")
+PENDING_REQUESTS = Table("pending-requests", hash_key="requestId")
+SIGNING_KEY = Secret("signing-key")
+AGENT_CONNECTIONS = WebSocketConnections()
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function whose code is ``functions/<name>/handler.py``."""
+
+    name: str
+    description: str
+    grants: tuple[Grant, ...]
+    timeout_seconds: int = 10
+
+    @property
+    def title(self) -> str:  # "Forwarding"
+        return self.name.capitalize()
+
+    @property
+    def targets(self) -> list[Target]:
+        """The other stacks' resources it touches, each once, in a stable order."""
+        seen: dict[str, Target] = {}
+        for grant in self.grants:
+            seen.setdefault(grant.target.parameter, grant.target)
+        return [seen[parameter] for parameter in sorted(seen)]
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "authorizer",
+        "Verifies the agent's signed token on $connect",
+        grants=(SIGNING_KEY.grant(secretsmanager.GetSecretValue),),
+    ),
+    Function(
+        "connect",
+        "Registers an agent's connection and claims its subdomain",
+        grants=(CONNECTIONS.grant(dynamodb.PutItem),),
+    ),
+    Function(
+        "disconnect",
+        "Removes an agent's connection and releases its subdomain",
+        grants=(CONNECTIONS.grant(dynamodb.DeleteItem),),
+    ),
+    Function(
+        "forwarding",
+        "Forwards a public HTTP request to the agent and waits for its response",
+        grants=(
+            SUBDOMAIN_INDEX.grant(dynamodb.Query),
+            PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
+            AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
+        ),
+        # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
+        timeout_seconds=30,
+    ),
+    Function(
+        "response",
+        "Stores the agent's response to a pending request",
+        grants=(PENDING_REQUESTS.grant(dynamodb.UpdateItem),),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (CONNECTIONS, PENDING_REQUESTS)
+
+
+def function(name: str) -> Function:
+    for candidate in FUNCTIONS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no function named {name!r}; known: {', '.join(f.name for f in FUNCTIONS)}")

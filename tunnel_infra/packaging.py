@@ -1,0 +1,128 @@
+"""Byte-reproducible, content-addressed zips of the functions in ``functions/``.
+
+The same sources give the same bytes whatever the folder, mtimes or umask: entries are sorted,
+timestamps fixed, permissions normalised, and caches and tests left out. The S3 key is the
+SHA-256 of those bytes, so the key changes exactly when the code does.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644 << 16
+COMPRESS_LEVEL = 9
+EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+class PackagingError(Exception):
+    """A function cannot be packaged; the message names the function and the cause."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def key(self) -> str:
+        return f"functions/{self.name}/{self.sha256}.zip"
+
+
+def functions_root(project_path: Path) -> Path:
+    return project_path / "functions"
+
+
+def package(project_path: Path, name: str) -> Artifact:
+    """Zip ``functions/<name>/`` and the shared packages it imports."""
+    root = functions_root(project_path)
+    source = root / name
+    if not (source / "handler.py").is_file():
+        raise PackagingError(f"function {name!r}: {source}/handler.py does not exist")
+    files = {path.relative_to(source).as_posix(): path for path in _sources(source)}
+    for shared in sorted(_shared_imports(root, source)):
+        for path in _sources(root / shared):
+            files[path.relative_to(root).as_posix()] = path
+    for path in files.values():
+        if path.suffix == ".py":
+            _check_compiles(name, path)
+    return Artifact(name, _zip(files))
+
+
+def _sources(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not EXCLUDED_DIRS.intersection(path.relative_to(folder).parts[:-1])
+        and path.suffix not in EXCLUDED_SUFFIXES
+        and not path.name.startswith("test_")
+    )
+
+
+def _shared_imports(root: Path, source: Path) -> set[str]:
+    """Top-level packages of ``functions/`` (folders with ``__init__.py``) the code imports."""
+    shared = {
+        folder.name for folder in root.iterdir() if (folder / "__init__.py").is_file()
+    }
+    found: set[str] = set()
+    queue = [source]
+    while queue:
+        folder = queue.pop()
+        for path in _sources(folder):
+            if path.suffix != ".py":
+                continue
+            for module in _imported_modules(path):
+                top = module.split(".")[0]
+                if top in shared and top not in found:
+                    found.add(top)
+                    queue.append(root / top)
+    return found
+
+
+def _imported_modules(path: Path) -> list[str]:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError:
+        return []  # reported by _check_compiles with the function's name
+    modules: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.append(node.module)
+    return modules
+
+
+def _check_compiles(name: str, path: Path) -> None:
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise PackagingError(
+            f"function {name!r} does not compile: {path}:{error.lineno}: {error.msg}"
+        ) from None
+    except ValueError as error:  # e.g. null bytes
+        raise PackagingError(f"function {name!r} does not compile: {path}: {error}") from None
+
+
+def _zip(files: dict[str, Path]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for arcname in sorted(files):
+            info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE)
+            info.external_attr = FILE_MODE
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, whatever builds it
+            archive.writestr(info, files[arcname].read_bytes(), compresslevel=COMPRESS_LEVEL)
+    return buffer.getvalue()
+

@@ -1,0 +1,183 @@
+"""Per-environment settings: the validated form of a stack's ``sceptre_user_data``.
+
+Every stack of an environment inherits the same user data from ``config/<env>/config.yaml``,
+so one schema covers them all. Validation happens before any troposphere object is built,
+so a bad config fails with a message that names the key, never deep inside troposphere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+DOMAIN_NAME = re.compile(r"^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+# Values CloudWatch Logs accepts for RetentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+
+class SettingsError(ValueError):
+    """A user-data value is missing, misspelled or of the wrong type; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Throttling:
+    burst_limit: int
+    rate_limit: int
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    enabled: bool
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Alarms:
+    topic_arn: str | None = None
+    create_topic: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    architecture: str
+    memory_mb: int
+    reserved_concurrency: int
+    log_retention_days: int
+    tracing: bool
+    data_protection: bool
+    customer_managed_key: bool
+    throttling: Throttling
+    custom_domain: CustomDomain
+    alarms: Alarms
+
+    def require_custom_domain(self) -> CustomDomain:
+        """The domain settings, for the stack that exists only where the domain is enabled."""
+        domain = self.custom_domain
+        if not domain.enabled:
+            raise SettingsError(
+                "custom_domain.enabled is false, but this environment has a domain stack; "
+                "set custom_domain.enabled: true or remove the domain stack"
+            )
+        return domain
+
+
+def parse_settings(user_data: Any) -> Settings:
+    """Validate ``sceptre_user_data`` and return typed settings, or raise SettingsError."""
+    data = _mapping(user_data, "sceptre_user_data")
+    _reject_unknown(data, Settings, "")
+    return Settings(
+        environment=_match(data, "environment", ENVIRONMENT_NAME, "a lowercase name like 'dev'"),
+        architecture=_choice(data, "architecture", ("x86_64", "arm64")),
+        memory_mb=_int(data, "memory_mb", 128, 10240),
+        reserved_concurrency=_int(data, "reserved_concurrency", 1, 1000),
+        log_retention_days=_choice(data, "log_retention_days", LOG_RETENTION_DAYS),
+        tracing=_bool(data, "tracing"),
+        data_protection=_bool(data, "data_protection"),
+        customer_managed_key=_bool(data, "customer_managed_key"),
+        throttling=_throttling(data),
+        custom_domain=_custom_domain(data),
+        alarms=_alarms(data),
+    )
+
+
+def _throttling(data: dict[str, Any]) -> Throttling:
+    block = _mapping(_required(data, "throttling"), "throttling")
+    _reject_unknown(block, Throttling, "throttling.")
+    return Throttling(
+        burst_limit=_int(block, "burst_limit", 1, 5000, prefix="throttling."),
+        rate_limit=_int(block, "rate_limit", 1, 10000, prefix="throttling."),
+    )
+
+
+def _custom_domain(data: dict[str, Any]) -> CustomDomain:
+    block = _mapping(_required(data, "custom_domain"), "custom_domain")
+    _reject_unknown(block, CustomDomain, "custom_domain.")
+    enabled = _bool(block, "enabled", prefix="custom_domain.")
+    if not enabled:
+        return CustomDomain(enabled=False)
+    name = _match(block, "domain_name", DOMAIN_NAME, "a DNS name", prefix="custom_domain.")
+    if block.get("certificate_arn") in (None, ""):
+        raise SettingsError(
+            "custom_domain.certificate_arn is required when custom_domain.enabled is true: "
+            f"give the ARN of an ACM certificate for *.{name}"
+        )
+    arn = _match(block, "certificate_arn", CERTIFICATE_ARN, "an ACM ARN", prefix="custom_domain.")
+    return CustomDomain(enabled=True, domain_name=name, certificate_arn=arn)
+
+
+def _alarms(data: dict[str, Any]) -> Alarms:
+    block = _mapping(data.get("alarms", {}), "alarms")
+    _reject_unknown(block, Alarms, "alarms.")
+    topic_arn = None
+    if block.get("topic_arn") is not None:
+        topic_arn = _match(block, "topic_arn", TOPIC_ARN, "an SNS topic ARN", prefix="alarms.")
+    create_topic = _bool(block, "create_topic", prefix="alarms.", default=False)
+    if topic_arn and create_topic:
+        raise SettingsError("alarms: give either topic_arn or create_topic: true, not both")
+    return Alarms(topic_arn=topic_arn, create_topic=create_topic)
+
+
+def _reject_unknown(data: dict[str, Any], schema: type, prefix: str) -> None:
+    known = {f.name for f in fields(schema)}
+    for key in sorted(data):
+        if key not in known:
+            raise SettingsError(
+                f"{prefix}{key} is not a known setting (known: {', '.join(sorted(known))})"
+            )
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{key} must be a mapping, got {_kind(value)}")
+    return value
+
+
+def _required(data: dict[str, Any], key: str, prefix: str = "") -> Any:
+    if key not in data or data[key] is None:
+        raise SettingsError(f"{prefix}{key} is required")
+    return data[key]
+
+
+def _int(data: dict[str, Any], key: str, low: int, high: int, prefix: str = "") -> int:
+    value = _required(data, key, prefix)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(f"{prefix}{key} must be an integer, got {_kind(value)}")
+    if not low <= value <= high:
+        raise SettingsError(f"{prefix}{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(data: dict[str, Any], key: str, prefix: str = "", default: bool | None = None) -> bool:
+    if default is not None and key not in data:
+        return default
+    value = _required(data, key, prefix)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{prefix}{key} must be true or false, got {_kind(value)}")
+    return value
+
+
+def _choice(data: dict[str, Any], key: str, choices: tuple[Any, ...], prefix: str = "") -> Any:
+    value = _required(data, key, prefix)
+    if isinstance(value, bool) or value not in choices:
+        allowed = ", ".join(str(c) for c in choices)
+        raise SettingsError(f"{prefix}{key} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def _match(
+    data: dict[str, Any], key: str, pattern: re.Pattern[str], what: str, prefix: str = ""
+) -> str:
+    value = _required(data, key, prefix)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise SettingsError(f"{prefix}{key} must be {what}, got {value!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
