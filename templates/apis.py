@@ -19,7 +19,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     stack.output("WebSocketApiId", Ref(websocket_api), "Id of the agents' WebSocket API")
     stack.output(
         "WebSocketUrl",
-        Sub("${Endpoint}/%s" % stack.environment, Endpoint=GetAtt(websocket_api, "ApiEndpoint")),
+        Sub(f"${{Endpoint}}/{stack.environment}", Endpoint=GetAtt(websocket_api, "ApiEndpoint")),
         "URL agents connect to",
     )
     stack.output("HttpApiId", Ref(http_api), "Id of the public HTTP API")

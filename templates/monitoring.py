@@ -22,7 +22,9 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         actions = [alarm_settings.topic_arn]
 
     for function in FUNCTIONS:
-        name = Ref(stack.parameter(f"{function.title}FunctionName", f"The {function.name} function"))
+        name = Ref(
+            stack.parameter(f"{function.title}FunctionName", f"The {function.name} function")
+        )
         for metric in ("Errors", "Throttles"):
             cloudwatch.alarm(
                 stack,
@@ -52,13 +54,29 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     stage = stack.environment
     for logical_id, name, api, metric, description in (
         ("Http5xxAlarm", "http-5xx", http_api, "5xx", "The public HTTP API answers 5xx"),
-        ("WebSocketIntegrationErrorAlarm", "ws-integration-errors", websocket_api,
-         "IntegrationError", "A WebSocket route's function failed"),
-        ("WebSocketExecutionErrorAlarm", "ws-execution-errors", websocket_api,
-         "ExecutionError", "The WebSocket API failed to run a route"),
+        (
+            "WebSocketIntegrationErrorAlarm",
+            "ws-integration-errors",
+            websocket_api,
+            "IntegrationError",
+            "A WebSocket route's function failed",
+        ),
+        (
+            "WebSocketExecutionErrorAlarm",
+            "ws-execution-errors",
+            websocket_api,
+            "ExecutionError",
+            "The WebSocket API failed to run a route",
+        ),
     ):
         cloudwatch.alarm(
-            stack, logical_id, name, description, "AWS/ApiGateway", metric,
-            {"ApiId": api, "Stage": stage}, actions,
+            stack,
+            logical_id,
+            name,
+            description,
+            "AWS/ApiGateway",
+            metric,
+            {"ApiId": api, "Stage": stage},
+            actions,
         )
     return stack.render()

@@ -1,9 +1,9 @@
 """Routes: the WebSocket routes and the HTTP catch-all, wired to the functions, on staged APIs.
 
-    agent --wss--> $connect (authorizer: ?token=)  -> connect
-                   $disconnect                     -> disconnect
-                   $default (ready, response)      -> response
-    public --https--> $default (payload 2.0, 29 s) -> forwarding
+agent --wss--> $connect (authorizer: ?token=)  -> connect
+               $disconnect                     -> disconnect
+               $default (ready, response)      -> response
+public --https--> $default (payload 2.0, 29 s) -> forwarding
 """
 
 from troposphere import Ref
@@ -31,7 +31,9 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     )
     awslambda.invoke_permission(
         stack,
-        "TokenAuthorizerPermission", arn["authorizer"], apigatewayv2.authorizer_source_arn(websocket_api, token_authorizer)
+        "TokenAuthorizerPermission",
+        arn["authorizer"],
+        apigatewayv2.authorizer_source_arn(websocket_api, token_authorizer),
     )
     websocket_routes = []
     for route_key, function_name, authorizer in (
@@ -49,7 +51,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             )
         )
         awslambda.invoke_permission(
-        stack,
+            stack,
             f"{title}Permission",
             arn[function_name],
             apigatewayv2.route_source_arn(websocket_api, stack.environment, route_key),
@@ -76,7 +78,9 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     apigatewayv2.route(stack, "ForwardingRoute", http_api, "$default", forwarding_integration)
     awslambda.invoke_permission(
         stack,
-        "ForwardingPermission", arn["forwarding"], apigatewayv2.route_source_arn(http_api, stack.environment, "$default")
+        "ForwardingPermission",
+        arn["forwarding"],
+        apigatewayv2.route_source_arn(http_api, stack.environment, "$default"),
     )
     http_access_log = logs.log_group(
         stack, "HttpAccessLog", f"/aws/apigateway/{stack.name('http-access')}", key_arn

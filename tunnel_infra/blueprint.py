@@ -1,4 +1,4 @@
-"""Blueprint: one CloudFormation template of one environment, and the conventions every stack shares.
+"""Blueprint: one template of one environment, and the conventions every stack shares.
 
 A template entry file in ``templates/`` makes one Blueprint per call and declares its resources on
 it. The Blueprint owns the mechanics: names (``http-tunnel-<thing>-<env>``), tags, parameters,

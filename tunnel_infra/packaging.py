@@ -72,9 +72,7 @@ def _sources(folder: Path) -> list[Path]:
 
 def _shared_imports(root: Path, source: Path) -> set[str]:
     """Top-level packages of ``functions/`` (folders with ``__init__.py``) the code imports."""
-    shared = {
-        folder.name for folder in root.iterdir() if (folder / "__init__.py").is_file()
-    }
+    shared = {folder.name for folder in root.iterdir() if (folder / "__init__.py").is_file()}
     found: set[str] = set()
     queue = [source]
     while queue:
@@ -125,4 +123,3 @@ def _zip(files: dict[str, Path]) -> bytes:
             info.create_system = 3  # Unix, whatever builds it
             archive.writestr(info, files[arcname].read_bytes(), compresslevel=COMPRESS_LEVEL)
     return buffer.getvalue()
-

@@ -42,7 +42,10 @@ class TroposphereHandler(TemplateHandler):
         try:
             return entry.sceptre_handler(self.sceptre_user_data or {})
         except SettingsError as error:
-            raise InvalidConfigFileError(f"config/{self.name}.yaml: {error}") from None
+            key = ".".join(filter(None, ("sceptre_user_data", error.key)))
+            raise InvalidConfigFileError(
+                f"config/{self.name}.yaml: {key} {error.problem}"
+            ) from None
 
 
 def load_entry_file(path: Path) -> ModuleType:

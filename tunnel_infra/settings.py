@@ -7,6 +7,7 @@ so a bad config fails with a message that names the key, never deep inside tropo
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -20,7 +21,12 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 
 class SettingsError(ValueError):
-    """A user-data value is missing, misspelled or of the wrong type; the message names the key."""
+    """A user-data value is missing, misspelled or of the wrong type, at ``key`` (dotted)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key} {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,16 @@ class Settings:
         domain = self.custom_domain
         if not domain.enabled:
             raise SettingsError(
-                "custom_domain.enabled is false, but this environment has a domain stack; "
-                "set custom_domain.enabled: true or remove the domain stack"
+                "custom_domain.enabled",
+                "is false, but this environment has a domain stack; "
+                "set it to true or remove the domain stack",
             )
         return domain
 
 
 def parse_settings(user_data: Any) -> Settings:
     """Validate ``sceptre_user_data`` and return typed settings, or raise SettingsError."""
-    data = _mapping(user_data, "sceptre_user_data")
+    data = _mapping(user_data, "")
     _reject_unknown(data, Settings, "")
     return Settings(
         environment=_match(data, "environment", ENVIRONMENT_NAME, "a lowercase name like 'dev'"),
@@ -104,8 +111,9 @@ def _custom_domain(data: dict[str, Any]) -> CustomDomain:
     name = _match(block, "domain_name", DOMAIN_NAME, "a DNS name", prefix="custom_domain.")
     if block.get("certificate_arn") in (None, ""):
         raise SettingsError(
-            "custom_domain.certificate_arn is required when custom_domain.enabled is true: "
-            f"give the ARN of an ACM certificate for *.{name}"
+            "custom_domain.certificate_arn",
+            "is required when custom_domain.enabled is true: "
+            f"give the ARN of an ACM certificate for *.{name}",
         )
     arn = _match(block, "certificate_arn", CERTIFICATE_ARN, "an ACM ARN", prefix="custom_domain.")
     return CustomDomain(enabled=True, domain_name=name, certificate_arn=arn)
@@ -119,37 +127,41 @@ def _alarms(data: dict[str, Any]) -> Alarms:
         topic_arn = _match(block, "topic_arn", TOPIC_ARN, "an SNS topic ARN", prefix="alarms.")
     create_topic = _bool(block, "create_topic", prefix="alarms.", default=False)
     if topic_arn and create_topic:
-        raise SettingsError("alarms: give either topic_arn or create_topic: true, not both")
+        raise SettingsError("alarms", "takes either topic_arn or create_topic: true, not both")
     return Alarms(topic_arn=topic_arn, create_topic=create_topic)
 
 
 def _reject_unknown(data: dict[str, Any], schema: type, prefix: str) -> None:
     known = {f.name for f in fields(schema)}
-    for key in sorted(data):
+    for key in sorted(data, key=str):
         if key not in known:
-            raise SettingsError(
-                f"{prefix}{key} is not a known setting (known: {', '.join(sorted(known))})"
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = (
+                f"did you mean {prefix}{close[0]}?"
+                if close
+                else f"known: {', '.join(sorted(known))}"
             )
+            raise SettingsError(f"{prefix}{key}", f"is not a known setting; {hint}")
 
 
 def _mapping(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise SettingsError(f"{key} must be a mapping, got {_kind(value)}")
+        raise SettingsError(key, f"must be a mapping, got {_kind(value)}")
     return value
 
 
 def _required(data: dict[str, Any], key: str, prefix: str = "") -> Any:
     if key not in data or data[key] is None:
-        raise SettingsError(f"{prefix}{key} is required")
+        raise SettingsError(f"{prefix}{key}", "is required")
     return data[key]
 
 
 def _int(data: dict[str, Any], key: str, low: int, high: int, prefix: str = "") -> int:
     value = _required(data, key, prefix)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingsError(f"{prefix}{key} must be an integer, got {_kind(value)}")
+        raise SettingsError(f"{prefix}{key}", f"must be an integer, got {_kind(value)}")
     if not low <= value <= high:
-        raise SettingsError(f"{prefix}{key} must be between {low} and {high}, got {value}")
+        raise SettingsError(f"{prefix}{key}", f"must be between {low} and {high}, got {value}")
     return value
 
 
@@ -158,7 +170,7 @@ def _bool(data: dict[str, Any], key: str, prefix: str = "", default: bool | None
         return default
     value = _required(data, key, prefix)
     if not isinstance(value, bool):
-        raise SettingsError(f"{prefix}{key} must be true or false, got {_kind(value)}")
+        raise SettingsError(f"{prefix}{key}", f"must be true or false, got {_kind(value)}")
     return value
 
 
@@ -166,7 +178,7 @@ def _choice(data: dict[str, Any], key: str, choices: tuple[Any, ...], prefix: st
     value = _required(data, key, prefix)
     if isinstance(value, bool) or value not in choices:
         allowed = ", ".join(str(c) for c in choices)
-        raise SettingsError(f"{prefix}{key} must be one of {allowed}; got {value!r}")
+        raise SettingsError(f"{prefix}{key}", f"must be one of {allowed}; got {value!r}")
     return value
 
 
@@ -175,7 +187,7 @@ def _match(
 ) -> str:
     value = _required(data, key, prefix)
     if not isinstance(value, str) or not pattern.match(value):
-        raise SettingsError(f"{prefix}{key} must be {what}, got {value!r}")
+        raise SettingsError(f"{prefix}{key}", f"must be {what}, got {value!r}")
     return value
 
 

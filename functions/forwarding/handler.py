@@ -1,4 +1,4 @@
-"""The forwarding function. Placeholder until the tunnel's functions land: it answers, and does nothing."""
+"""Placeholder handler until the tunnel's functions land: it answers and does nothing."""
 
 import json
 

@@ -57,7 +57,7 @@ def http_api(stack: Blueprint, logical_id: str) -> Api:
             Name=stack.name("http"),
             Description="Public requests to <subdomain>.<domain> that cross the tunnel",
             ProtocolType="HTTP",
-            # Subdomain routing needs the custom domain; the default endpoint stays reachable for checks.
+            # Subdomains need the custom domain; the default endpoint stays up for checks.
             DisableExecuteApiEndpoint=False,
         )
     )
@@ -137,7 +137,7 @@ def route(
         logical_id,
         ApiId=api_id,
         RouteKey=key,
-        Target=Sub("integrations/${%s}" % integration.title),
+        Target=Sub(f"integrations/${{{integration.title}}}"),
         AuthorizationType="NONE",
     )
     if authorizer is not None:
@@ -146,7 +146,9 @@ def route(
     return stack.add(resource)
 
 
-def deployment(stack: Blueprint, prefix: str, api_id: AWSHelperFn, routes: list[Route]) -> Deployment:
+def deployment(
+    stack: Blueprint, prefix: str, api_id: AWSHelperFn, routes: list[Route]
+) -> Deployment:
     """A WebSocket deployment whose logical id changes whenever a route does, so it redeploys."""
     fingerprint = hashlib.sha256(
         json.dumps([r.to_dict() for r in routes], sort_keys=True, default=str).encode()
@@ -211,6 +213,4 @@ def wildcard_domain(
 def api_mapping(
     stack: Blueprint, logical_id: str, domain: DomainName, api_id: AWSHelperFn, stage_name: str
 ) -> ApiMapping:
-    return stack.add(
-        ApiMapping(logical_id, DomainName=Ref(domain), ApiId=api_id, Stage=stage_name)
-    )
+    return stack.add(ApiMapping(logical_id, DomainName=Ref(domain), ApiId=api_id, Stage=stage_name))

@@ -53,7 +53,9 @@ def function(
     if key_arn is not None:
         resource.KmsKeyArn = key_arn
     else:
-        skip_checkov(resource, "CKV_AWS_173", "Variables hold resource names only; a CMK where enabled")
+        skip_checkov(
+            resource, "CKV_AWS_173", "Variables hold resource names only; a CMK where enabled"
+        )
     skip_checkov(resource, "CKV_AWS_117", "Reaches only AWS APIs; a VPC would add NAT for nothing")
     skip_checkov(
         resource, "CKV_AWS_116", "Invoked synchronously by API Gateway, so a DLQ never receives"

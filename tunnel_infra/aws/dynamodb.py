@@ -47,9 +47,7 @@ def table(
             for name in sorted(set(key_names))
         ],
         KeySchema=[KeySchema(AttributeName=declared.hash_key, KeyType="HASH")],
-        TimeToLiveSpecification=TimeToLiveSpecification(
-            AttributeName=TTL_ATTRIBUTE, Enabled=True
-        ),
+        TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(
             PointInTimeRecoveryEnabled=protect
         ),
@@ -63,7 +61,9 @@ def table(
     resource.DeletionPolicy = policy
     resource.UpdateReplacePolicy = policy
     if not protect:
-        skip_checkov(resource, "CKV_AWS_28", "Point-in-time recovery is on where data_protection is")
+        skip_checkov(
+            resource, "CKV_AWS_28", "Point-in-time recovery is on where data_protection is"
+        )
     if key_arn is None:
         skip_checkov(
             resource, "CKV_AWS_119", "Encrypted with the AWS owned key; a CMK where enabled"

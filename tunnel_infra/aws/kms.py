@@ -16,7 +16,7 @@ from troposphere.kms import Alias, Key
 
 from tunnel_infra.blueprint import PROJECT, Blueprint
 
-# Key administration by the account, listed: a key policy without PutKeyPolicy locks CloudFormation out.
+# Key administration by the account, listed; without PutKeyPolicy CloudFormation is locked out.
 ADMINISTRATION = (
     kms_actions.CancelKeyDeletion,
     kms_actions.CreateAlias,

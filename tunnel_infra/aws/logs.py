@@ -1,4 +1,4 @@
-"""CloudWatch Logs: log groups with retention, encrypted with the environment's key where enabled."""
+"""CloudWatch Logs: log groups with retention, under the environment's key where enabled."""
 
 from __future__ import annotations
 

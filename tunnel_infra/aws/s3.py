@@ -84,8 +84,9 @@ def tls_only_policy(stack: Blueprint, logical_id: str, bucket: Bucket) -> Bucket
                         Sid="DenyInsecureTransport",
                         Effect=Deny,
                         Principal=Principal("*"),
+                        # A Deny: every action, so no request over plain HTTP gets through.
                         Action=[s3_actions.Action("*")],
-                        Resource=[GetAtt(bucket, "Arn"), Sub("${%s.Arn}/*" % bucket.title)],
+                        Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
                         Condition=Condition(Bool("aws:SecureTransport", False)),
                     )
                 ],

@@ -28,5 +28,7 @@ def generated_secret(
     if key_arn is not None:
         secret.KmsKeyId = key_arn
     else:
-        skip_checkov(secret, "CKV_AWS_149", "Encrypted with the AWS managed key; a CMK where enabled")
+        skip_checkov(
+            secret, "CKV_AWS_149", "Encrypted with the AWS managed key; a CMK where enabled"
+        )
     return stack.add(secret)

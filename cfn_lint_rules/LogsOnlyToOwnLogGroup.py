@@ -1,0 +1,48 @@
+"""E9004: logs actions only on a log group of the same template; never logs:CreateLogGroup."""
+
+from __future__ import annotations
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from cfn_lint_rules._statements import policy_statements
+
+
+class LogsOnlyToOwnLogGroup(CloudFormationLintRule):
+    id = "E9004"
+    shortdesc = "Logs only to the stack's own log groups"
+    description = (
+        "logs:* actions must target GetAtt <LogGroup>.Arn of this template; the stack creates "
+        "the group, so logs:CreateLogGroup is never needed"
+    )
+    tags = ["iam", "least-privilege", "logs"]
+
+    def match(self, cfn):  # noqa: ANN001, ANN201 - cfn-lint's signature
+        resources = cfn.template.get("Resources") or {}
+        own_groups = {k for k, v in resources.items() if v.get("Type") == "AWS::Logs::LogGroup"}
+        matches = []
+        for found in policy_statements(cfn.template):
+            if not found.allows or found.kind != "identity":
+                continue
+            logs_actions = [a for a in found.actions if str(a).startswith("logs:")]
+            if "logs:CreateLogGroup" in logs_actions:
+                matches.append(
+                    RuleMatch(
+                        [*found.path, "Action"],
+                        f"{found.logical_id} allows logs:CreateLogGroup; the stack makes the group",
+                    )
+                )
+            if not logs_actions:
+                continue
+            for resource in found.resources:
+                target = (
+                    resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
+                )
+                if target not in own_groups:
+                    matches.append(
+                        RuleMatch(
+                            [*found.path, "Resource"],
+                            f"{found.logical_id} allows logs actions on {resource!r}, "
+                            "not on one of this template's log groups",
+                        )
+                    )
+        return matches

@@ -1,0 +1,66 @@
+"""Every role's permissions are exactly the declared ones, in every environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.iam_policies import role_permissions
+from tunnel_infra.render import ENVIRONMENTS
+
+TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+CONNECTIONS = TABLE + "${ConnectionsTableName}"
+SUBDOMAIN_INDEX = CONNECTIONS + "/index/subdomain-index"
+PENDING = TABLE + "${PendingRequestsTableName}"
+XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
+
+
+def own_logs(title: str) -> set[tuple[str, str]]:
+    group = f"GetAtt {title}LogGroup.Arn"
+    return {("logs:CreateLogStream", group), ("logs:PutLogEvents", group)}
+
+
+def post_to_connections(environment: str) -> str:
+    return (
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+        f"${{WebSocketApiId}}/{environment}/POST/@connections/*"
+    )
+
+
+def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
+    declared = {
+        "Authorizer": {("secretsmanager:GetSecretValue", "Ref SigningKeySecretArn")},
+        "Connect": {("dynamodb:PutItem", CONNECTIONS)},
+        "Disconnect": {("dynamodb:DeleteItem", CONNECTIONS)},
+        "Forwarding": {
+            ("dynamodb:Query", SUBDOMAIN_INDEX),
+            ("dynamodb:PutItem", PENDING),
+            ("dynamodb:GetItem", PENDING),
+            ("dynamodb:DeleteItem", PENDING),
+            ("execute-api:ManageConnections", post_to_connections(environment)),
+        },
+        "Response": {("dynamodb:UpdateItem", PENDING)},
+    }
+    customer_key = {("kms:Decrypt", "Ref DataKeyArn")} if environment == "prod" else set()
+    return {
+        f"{title}Role": access | own_logs(title) | XRAY | customer_key
+        for title, access in declared.items()
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_role_allows_exactly_its_declared_access(templates, environment):
+    assert role_permissions(templates[f"{environment}/functions"]) == expected(environment)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_one_role_per_function(templates, environment):
+    resources = templates[f"{environment}/functions"]["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"}
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(roles) == len(set(roles)) == len(functions) == 5
+
+
+def test_no_other_stack_has_roles(templates):
+    for name, template in templates.items():
+        if not name.endswith("/functions"):
+            assert role_permissions(template) == {}, name
