@@ -13,7 +13,15 @@ def test_every_stack_of_every_environment_renders(rendered):
     assert environments == set(ENVIRONMENTS)
     for environment in ENVIRONMENTS:
         stacks = {n.split("/")[1] for n in rendered if n.startswith(f"{environment}/")}
-        assert {"keys", "artifacts", "tables", "apis", "functions", "routes", "monitoring"} <= stacks
+        assert {
+            "keys",
+            "artifacts",
+            "tables",
+            "apis",
+            "functions",
+            "routes",
+            "monitoring",
+        } <= stacks
     assert "prod/domain" in rendered
     assert "dev/domain" not in rendered and "staging/domain" not in rendered
 

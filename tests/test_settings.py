@@ -1,0 +1,142 @@
+"""A bad config fails rendering with one line that names the stack file and the key."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT
+from tunnel_infra.settings import SettingsError, parse_settings
+
+DEV = yaml.safe_load((PROJECT / "config/dev/config.yaml").read_text())["sceptre_user_data"]
+PROD = yaml.safe_load((PROJECT / "config/prod/config.yaml").read_text())["sceptre_user_data"]
+
+
+def changed(base: dict, dotted: str, value: object) -> dict:
+    data = copy.deepcopy(base)
+    *parents, last = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+def test_every_environment_config_is_valid():
+    for environment in ("dev", "staging", "prod"):
+        config = yaml.safe_load((PROJECT / f"config/{environment}/config.yaml").read_text())
+        assert parse_settings(config["sceptre_user_data"]).environment == environment
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "value", "message"),
+    [
+        (DEV, "memory_mb", "big", "memory_mb must be an integer, got str 'big'"),
+        (DEV, "memory_mb", 64, "memory_mb must be between 128 and 10240, got 64"),
+        (DEV, "architecture", "sparc", "architecture must be one of x86_64, arm64; got 'sparc'"),
+        (DEV, "log_retention_days", 8, "log_retention_days must be one of 1, 3, 5, 7"),
+        (DEV, "tracing", "yes", "tracing must be true or false, got str 'yes'"),
+        (DEV, "reserved_concurrency", KeyError, "reserved_concurrency is required"),
+        (DEV, "memroy_mb", 256, "memroy_mb is not a known setting; did you mean memory_mb?"),
+        (DEV, "throttling.burst", 5, "throttling.burst is not a known setting"),
+        (DEV, "throttling", [1, 2], "throttling must be a mapping, got list"),
+        (
+            PROD,
+            "custom_domain.certificate_arn",
+            KeyError,
+            "custom_domain.certificate_arn is required",
+        ),
+        (
+            PROD,
+            "custom_domain.certificate_arn",
+            "arn:nope",
+            "custom_domain.certificate_arn must be an",
+        ),
+        (
+            PROD,
+            "custom_domain.domain_name",
+            "Not A Domain",
+            "custom_domain.domain_name must be a DNS",
+        ),
+        (DEV, "environment", "Dev!", "environment must be a lowercase name"),
+    ],
+)
+def test_bad_value_names_its_key(base, key, value, message):
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(changed(base, key, value))
+    assert message in str(raised.value)
+
+
+def test_user_data_must_be_a_mapping():
+    with pytest.raises(SettingsError, match="must be a mapping, got list"):
+        parse_settings([1])
+
+
+def test_domain_stack_refuses_a_disabled_domain():
+    settings = parse_settings(changed(PROD, "custom_domain", {"enabled": False}))
+    with pytest.raises(SettingsError, match="custom_domain.enabled is false"):
+        settings.require_custom_domain()
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    for folder in ("config", "templates", "functions"):
+        shutil.copytree(PROJECT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def sceptre_generate(project: Path, stack: str) -> subprocess.CompletedProcess:
+    sceptre = Path(sys.executable).parent / "sceptre"
+    return subprocess.run(
+        [str(sceptre), "--no-colour", "generate", stack],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(project)},  # no credentials, no endpoints
+        timeout=120,
+    )
+
+
+def test_sceptre_reports_a_bad_config_in_one_line(project_copy):
+    config = project_copy / "config/dev/config.yaml"
+    config.write_text(config.read_text().replace("memory_mb: 256", "memory_mb: lots"))
+    result = sceptre_generate(project_copy, "dev/tables.yaml")
+    assert result.returncode == 1
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "config/dev/tables.yaml: sceptre_user_data.memory_mb must be an integer" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_sceptre_reports_a_missing_certificate_in_one_line(project_copy):
+    config = project_copy / "config/prod/config.yaml"
+    text = "\n".join(
+        line for line in config.read_text().splitlines() if "certificate_arn:" not in line
+    )
+    config.write_text(text)
+    result = sceptre_generate(project_copy, "prod/domain.yaml")
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip()
+    # Every prod stack reads the same settings; the first one rendered reports it.
+    assert re.search(
+        r"config/prod/\w+\.yaml: sceptre_user_data\.custom_domain\.certificate_arn "
+        r"is required when custom_domain\.enabled is true",
+        output,
+    ), output
+    assert "Traceback" not in output
+
+
+def test_sceptre_renders_offline_without_credentials(project_copy):
+    result = sceptre_generate(project_copy, "prod/functions.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "AWS::Lambda::Function" in result.stdout

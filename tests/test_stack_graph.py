@@ -1,0 +1,145 @@
+"""The stacks of an environment: wiring, order, names and tags."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from sceptre.context import SceptreContext
+from sceptre.plan.plan import SceptrePlan
+
+from tests.conftest import PROJECT
+from tunnel_infra.render import ENVIRONMENTS
+
+
+def plan(environment: str) -> SceptrePlan:
+    return SceptrePlan(SceptreContext(project_path=str(PROJECT), command_path=environment))
+
+
+class TaggedValues(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    yaml.constructor.SafeConstructor,  # not yaml.SafeLoader, where Sceptre adds its tags
+    yaml.resolver.Resolver,
+):
+    """Reads `!stack_output x` and friends as plain text: resolving them would need AWS."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+TaggedValues.add_multi_constructor("!", lambda loader, tag, node: f"!{tag} {node.value}")
+
+
+def configured_parameters(stack_name: str) -> dict[str, str]:
+    config = yaml.load((PROJECT / "config" / f"{stack_name}.yaml").read_text(), TaggedValues)
+    return config.get("parameters", {})
+
+
+def depth(stack) -> int:
+    return 1 + max((depth(d) for d in stack.dependencies), default=-1)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_config_parameters_are_exactly_the_template_parameters(templates, environment):
+    stacks = [stack.name for stack in plan(environment).graph]
+    assert stacks
+    for name in stacks:
+        declared = set(templates[name].get("Parameters", {}))
+        configured = configured_parameters(name)
+        assert set(configured) == declared, name
+        for parameter, value in configured.items():
+            # Every value comes from the environment's own stacks, or from local code.
+            assert re.match(
+                rf"^!(stack_output {environment}/\w+\.yaml::{parameter}"
+                r"|function_code_key \w+)$",
+                value,
+            ), (name, parameter, value)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_launch_order_puts_each_stack_after_what_it_reads(environment):
+    position = {stack.name.split("/")[1]: depth(stack) for stack in plan(environment).graph}
+    assert position["artifacts"] == position["keys"] == position["apis"] == 0
+    assert position["functions"] > max(position["artifacts"], position["tables"], position["apis"])
+    assert position["routes"] > position["functions"]
+    assert position["monitoring"] > position["functions"]
+    if environment == "prod":
+        assert position["tables"] > position["keys"]
+        assert position["domain"] > position["routes"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_named_thing_is_named_for_project_and_environment(templates, environment):
+    name_properties = (
+        "TableName",
+        "FunctionName",
+        "RoleName",
+        "Name",
+        "TopicName",
+        "AlarmName",
+    )
+    for stack, template in templates.items():
+        if not stack.startswith(f"{environment}/"):
+            continue
+        for logical_id, resource in template["Resources"].items():
+            properties = resource.get("Properties", {})
+            for key in name_properties:
+                value = properties.get(key)
+                if isinstance(value, str):
+                    assert value.startswith("http-tunnel-"), (stack, logical_id, value)
+                    assert value.endswith(f"-{environment}"), (stack, logical_id, value)
+            if "LogGroupName" in properties:
+                group = properties["LogGroupName"]
+                assert group.split("/")[-1].startswith("http-tunnel-"), (stack, group)
+                assert group.endswith(f"-{environment}"), (stack, group)
+
+
+def test_every_taggable_resource_carries_the_three_tags(templates):
+    untaggable = {
+        "AWS::ApiGatewayV2::ApiMapping",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::ApiGatewayV2::Deployment",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::KMS::Alias",
+        "AWS::Lambda::Permission",
+        "AWS::S3::BucketPolicy",
+    }
+    for stack, template in templates.items():
+        environment = stack.split("/")[0]
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] in untaggable:
+                continue
+            tags = resource["Properties"].get("Tags")
+            assert tags is not None, (stack, logical_id, resource["Type"])
+            if isinstance(tags, list):
+                tags = {tag["Key"]: tag["Value"] for tag in tags}
+            assert tags == {
+                "Environment": environment,
+                "Project": "http-tunnel",
+                "ManagedBy": "sceptre",
+            }, (stack, logical_id)
+
+
+def test_the_apis_exist_once_per_environment(templates):
+    for environment in ENVIRONMENTS:
+        apis = [
+            (stack, logical_id)
+            for stack, template in templates.items()
+            if stack.startswith(f"{environment}/")
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::ApiGatewayV2::Api"
+        ]
+        assert sorted(apis) == [
+            (f"{environment}/apis", "HttpApi"),
+            (f"{environment}/apis", "WebSocketApi"),
+        ]
