@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 
+from tunnel_infra import cfn_yaml
 from tunnel_infra.settings import Settings, parse_settings
 
 PROJECT = "http-tunnel"
@@ -76,4 +77,4 @@ class Blueprint:
 
     def render(self) -> str:
         """Sorted, stable YAML: the same inputs always give the same bytes."""
-        return self.template.to_yaml(clean_up=False, long_form=False, sort_keys=True)
+        return cfn_yaml.dumps(self.template.to_dict())

@@ -1,8 +1,8 @@
 """Render every template of every environment, offline: ``python -m tunnel_infra.render OUT``.
 
-One process and one Sceptre plan per environment, read through Sceptre's own config reader, so
-what is rendered is what ``sceptre launch`` would send. No resolver that calls AWS is in any
-``sceptre_user_data``, so nothing here needs credentials or a network.
+One process and one Sceptre plan over every stack of every environment, read through Sceptre's
+own config reader, so what is rendered is what ``sceptre launch`` would send. No resolver that
+calls AWS is in any ``sceptre_user_data``, so nothing here needs credentials or a network.
 """
 
 from __future__ import annotations
@@ -20,17 +20,15 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def render_environment(environment: str, project_path: Path = PROJECT_PATH) -> dict[str, str]:
-    """Stack name (``dev/tables``) → template body, for one environment."""
+    """Stack name (``dev/tables``) → template body, for one environment ("" for all)."""
     context = SceptreContext(project_path=str(project_path), command_path=environment)
     plan = SceptrePlan(context)
     return {stack.name: body for stack, body in plan.generate().items()}
 
 
 def render_all(project_path: Path = PROJECT_PATH) -> dict[str, str]:
-    rendered: dict[str, str] = {}
-    for environment in ENVIRONMENTS:
-        rendered.update(render_environment(environment, project_path))
-    return dict(sorted(rendered.items()))
+    """Every stack of every environment; one plan, so Sceptre reads the config once."""
+    return dict(sorted(render_environment("", project_path).items()))
 
 
 def write(rendered: dict[str, str], out: Path) -> list[Path]:
