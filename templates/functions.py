@@ -5,7 +5,7 @@ from troposphere.awslambda import Code
 
 from tunnel_infra.aws import awslambda, iam, logs
 from tunnel_infra.blueprint import Blueprint
-from tunnel_infra.functions import FUNCTIONS
+from tunnel_infra.functions import FUNCTIONS, wired_targets
 
 
 def sceptre_handler(sceptre_user_data: dict) -> str:

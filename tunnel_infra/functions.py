@@ -80,6 +80,15 @@ FUNCTIONS: tuple[Function, ...] = (
 TABLES: tuple[Table, ...] = (CONNECTIONS, PENDING_REQUESTS)
 
 
+def wired_targets(functions: tuple[Function, ...] = FUNCTIONS) -> list[Target]:
+    """Every other stack's resource that some function touches, once each, in a stable order."""
+    seen: dict[str, Target] = {}
+    for declared in functions:
+        for target in declared.targets:
+            seen.setdefault(target.parameter, target)
+    return [seen[parameter] for parameter in sorted(seen)]
+
+
 def function(name: str) -> Function:
     for candidate in FUNCTIONS:
         if candidate.name == name:
