@@ -19,7 +19,9 @@ class FunctionCodeKey(Resolver):
         if not isinstance(self.argument, str) or not self.argument:
             self.raise_invalid_argument_error("!function_code_key needs a function name")
         project = Path(self.stack.stack_group_config["project_path"])
+        # The zip depends on the architecture only through vendored wheels.
+        architecture = (self.stack.sceptre_user_data or {}).get("architecture", "x86_64")
         try:
-            return package(project, self.argument).key
+            return package(project, self.argument, architecture).key
         except PackagingError as error:
             raise InvalidResolverArgumentError(f"{self.stack.name}: {error}") from None

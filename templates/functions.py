@@ -12,9 +12,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     stack = Blueprint.from_user_data(sceptre_user_data, "Lambda functions and their roles")
     key_arn = stack.data_key_parameter()
     artifacts_bucket = stack.parameter("ArtifactsBucketName", "Bucket of the function zips")
-    for target in sorted(
-        {t.parameter: t for f in FUNCTIONS for t in f.targets}.values(), key=lambda t: t.parameter
-    ):
+    for target in wired_targets():
         stack.parameter(target.parameter, f"Read by the functions as {target.environment_variable}")
 
     for function in FUNCTIONS:

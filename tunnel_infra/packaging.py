@@ -3,6 +3,10 @@
 The same sources give the same bytes whatever the folder, mtimes or umask: entries are sorted,
 timestamps fixed, permissions normalised, and caches and tests left out. The S3 key is the
 SHA-256 of those bytes, so the key changes exactly when the code does.
+
+A function's ``requirements.txt``, if it has one, is vendored into its zip for the Lambda
+architecture, as manylinux wheels only; the vendored tree is cached under ``build/vendor/`` by a
+hash of the requirements and the architecture.
 """
 
 from __future__ import annotations
@@ -10,6 +14,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +25,10 @@ from pathlib import Path
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16
 COMPRESS_LEVEL = 9
-EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache"}
+EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", "bin"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+LAMBDA_PYTHON = "3.12"  # the python3.12 runtime
+PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
 class PackagingError(Exception):
@@ -43,20 +53,68 @@ def functions_root(project_path: Path) -> Path:
     return project_path / "functions"
 
 
-def package(project_path: Path, name: str) -> Artifact:
-    """Zip ``functions/<name>/`` and the shared packages it imports."""
+def package(project_path: Path, name: str, architecture: str = "x86_64") -> Artifact:
+    """Zip ``functions/<name>/``, the shared packages it imports and its vendored requirements."""
     root = functions_root(project_path)
     source = root / name
     if not (source / "handler.py").is_file():
         raise PackagingError(f"function {name!r}: {source}/handler.py does not exist")
-    files = {path.relative_to(source).as_posix(): path for path in _sources(source)}
+    if architecture not in PLATFORMS:
+        raise PackagingError(f"function {name!r}: unknown architecture {architecture!r}")
+    files: dict[str, Path] = {}
+    requirements = source / "requirements.txt"
+    if requirements.is_file():
+        vendored = _vendor(project_path, name, requirements, architecture)
+        files.update({p.relative_to(vendored).as_posix(): p for p in _sources(vendored)})
+    own = {path.relative_to(source).as_posix(): path for path in _sources(source)}
+    own.pop("requirements.txt", None)
     for shared in sorted(_shared_imports(root, source)):
         for path in _sources(root / shared):
-            files[path.relative_to(root).as_posix()] = path
-    for path in files.values():
+            own[path.relative_to(root).as_posix()] = path
+    for path in own.values():
         if path.suffix == ".py":
             _check_compiles(name, path)
+    files.update(own)  # the function's own code wins over a vendored module of the same name
     return Artifact(name, _zip(files))
+
+
+def _vendor(project_path: Path, name: str, requirements: Path, architecture: str) -> Path:
+    """Install the requirements as Lambda wheels once per (requirements, architecture)."""
+    digest = hashlib.sha256(requirements.read_bytes() + architecture.encode()).hexdigest()[:16]
+    target = project_path / "build" / "vendor" / f"{name}-{architecture}-{digest}"
+    if (target / ".complete").is_file():
+        return target
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--platform",
+        PLATFORMS[architecture],
+        "--python-version",
+        LAMBDA_PYTHON,
+        "--implementation",
+        "cp",
+        "--target",
+        str(partial),
+        "-r",
+        str(requirements),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise PackagingError(f"function {name!r}: cannot vendor {requirements.name}: {last}")
+    (partial / ".complete").write_text(digest)
+    try:
+        os.replace(partial, target)  # atomic: parallel hooks never see half a tree
+    except OSError:  # another hook finished the same tree first
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
 
 
 def _sources(folder: Path) -> list[Path]:
@@ -67,6 +125,7 @@ def _sources(folder: Path) -> list[Path]:
         and not EXCLUDED_DIRS.intersection(path.relative_to(folder).parts[:-1])
         and path.suffix not in EXCLUDED_SUFFIXES
         and not path.name.startswith("test_")
+        and path.name != ".complete"
     )
 
 
