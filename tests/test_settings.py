@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import PROJECT
+from tests.sceptre_config import read_config
 from tunnel_infra.settings import SettingsError, parse_settings
 
-DEV = yaml.safe_load((PROJECT / "config/dev/config.yaml").read_text())["sceptre_user_data"]
-PROD = yaml.safe_load((PROJECT / "config/prod/config.yaml").read_text())["sceptre_user_data"]
+DEV = read_config("dev/config.yaml")["sceptre_user_data"]
+PROD = read_config("prod/config.yaml")["sceptre_user_data"]
 
 
 def changed(base: dict, dotted: str, value: object) -> dict:
@@ -34,7 +34,7 @@ def changed(base: dict, dotted: str, value: object) -> dict:
 
 def test_every_environment_config_is_valid():
     for environment in ("dev", "staging", "prod"):
-        config = yaml.safe_load((PROJECT / f"config/{environment}/config.yaml").read_text())
+        config = read_config(f"{environment}/config.yaml")
         assert parse_settings(config["sceptre_user_data"]).environment == environment
 
 

@@ -5,43 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 from sceptre.context import SceptreContext
 from sceptre.plan.plan import SceptrePlan
 
 from tests.conftest import PROJECT
+from tests.sceptre_config import configured_parameters
 from tunnel_infra.render import ENVIRONMENTS
 
 
 def plan(environment: str) -> SceptrePlan:
     return SceptrePlan(SceptreContext(project_path=str(PROJECT), command_path=environment))
-
-
-class TaggedValues(
-    yaml.reader.Reader,
-    yaml.scanner.Scanner,
-    yaml.parser.Parser,
-    yaml.composer.Composer,
-    yaml.constructor.SafeConstructor,  # not yaml.SafeLoader, where Sceptre adds its tags
-    yaml.resolver.Resolver,
-):
-    """Reads `!stack_output x` and friends as plain text: resolving them would need AWS."""
-
-    def __init__(self, stream: str) -> None:
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
-        yaml.resolver.Resolver.__init__(self)
-
-
-TaggedValues.add_multi_constructor("!", lambda loader, tag, node: f"!{tag} {node.value}")
-
-
-def configured_parameters(stack_name: str) -> dict[str, str]:
-    config = yaml.load((PROJECT / "config" / f"{stack_name}.yaml").read_text(), TaggedValues)
-    return config.get("parameters", {})
 
 
 def depth(stack) -> int:
