@@ -6,10 +6,17 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 EMULATOR_VENV := .venv-emulator
 TEMPLATES := build/templates
+EMULATOR_PORT ?= 4566
+# The embedded local AWS: boto3 and Sceptre honour AWS_ENDPOINT_URL; the keys are dummies.
+LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv render snapshots lint format test clean
+.PHONY: help venv render snapshots lint format test clean emulator emulator-stop local local-down
 
 help:
+	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
+	@echo "make local-down  delete the local dev stacks"
+	@echo "make emulator    start the local AWS emulator in the background (emulator-stop stops it)"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"
@@ -28,7 +35,25 @@ $(CHECKOV_VENV)/bin/.installed: checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r checkov-requirements.txt
 	touch $@
 
+$(EMULATOR_VENV)/bin/.installed: emulator/requirements.txt
+	$(PYTHON) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/pip install --quiet --disable-pip-version-check -r emulator/requirements.txt
+	touch $@
+
 venv: $(BIN)/.installed
+
+emulator: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
+	@$(BIN)/python -m emulator.service start --port $(EMULATOR_PORT)
+
+emulator-stop: $(BIN)/.installed
+	@$(BIN)/python -m emulator.service stop
+
+local: emulator
+	$(LOCAL_AWS) $(BIN)/sceptre launch -y dev
+	@$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.outputs dev
+
+local-down: emulator
+	$(LOCAL_AWS) $(BIN)/sceptre delete -y dev
 
 render: $(BIN)/.installed
 	$(BIN)/python -m tunnel_infra.render $(TEMPLATES)
@@ -44,7 +69,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory render lint

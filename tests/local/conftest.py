@@ -1,0 +1,82 @@
+"""A project copy launched with the real Sceptre CLI against its own emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from emulator import process
+from tests.conftest import PROJECT
+
+SCEPTRE = Path(sys.executable).parent / "sceptre"
+UPLOADED = re.compile(r"function (\w+): (functions/\S+\.zip) uploaded")
+SKIPPED = re.compile(r"function (\w+): (functions/\S+\.zip) unchanged, skipped")
+
+
+@dataclass
+class Launch:
+    returncode: int
+    output: str
+
+    @property
+    def uploaded(self) -> list[str]:
+        return UPLOADED.findall(self.output)
+
+    @property
+    def skipped(self) -> list[str]:
+        return SKIPPED.findall(self.output)
+
+
+class LocalProject:
+    """A copy of the Sceptre project (config, templates, functions) that tests may change."""
+
+    def __init__(self, root: Path, environment: dict[str, str]) -> None:
+        self.root = root
+        self.environment = environment
+        self.session = boto3.session.Session(
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            region_name=environment["AWS_DEFAULT_REGION"],
+        )
+
+    def client(self, service: str):  # noqa: ANN201
+        return self.session.client(service, endpoint_url=self.environment["AWS_ENDPOINT_URL"])
+
+    def sceptre(self, *args: str) -> Launch:
+        result = subprocess.run(
+            [str(SCEPTRE), "--no-colour", *args],
+            cwd=self.root,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        return Launch(result.returncode, result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="module")
+def local_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
+    root = tmp_path_factory.mktemp("project")
+    for folder in ("config", "templates", "functions"):
+        shutil.copytree(
+            PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    handle = process.start(process.free_port())
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(root),  # no ~/.aws: the emulator's dummy credentials only
+        **process.client_environment(handle.url),
+    }
+    try:
+        yield LocalProject(root, environment)
+    finally:
+        process.stop(handle)

@@ -1,0 +1,145 @@
+"""`sceptre launch dev` end to end on the emulator: create, no-op, one function changed, delete.
+
+The steps share one launched environment and run in order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.local.conftest import LocalProject
+from tunnel_infra.functions import FUNCTIONS
+from tunnel_infra.packaging import package
+
+STACKS = ["apis", "artifacts", "functions", "keys", "monitoring", "routes", "tables"]
+
+
+def stack_states(project: LocalProject) -> dict[str, tuple[str, object]]:
+    """Stack → (status, last updated): a stack Sceptre updated changes here."""
+    stacks = project.client("cloudformation").describe_stacks()["Stacks"]
+    return {
+        s["StackName"].removeprefix("http-tunnel-dev-"): (
+            s["StackStatus"],
+            s.get("LastUpdatedTime"),
+        )
+        for s in stacks
+        if s["StackName"].startswith("http-tunnel-dev-")
+    }
+
+
+def outputs(project: LocalProject, stack: str) -> dict[str, str]:
+    described = project.client("cloudformation").describe_stacks(
+        StackName=f"http-tunnel-dev-{stack}"
+    )
+    return {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
+
+
+@pytest.fixture(scope="module")
+def launched(local_project: LocalProject) -> LocalProject:
+    first = local_project.sceptre("launch", "-y", "dev")
+    assert first.returncode == 0, first.output
+    assert sorted(name for name, _ in first.uploaded) == sorted(f.name for f in FUNCTIONS)
+    return local_project
+
+
+def test_every_stack_is_complete(launched):
+    states = stack_states(launched)
+    assert sorted(states) == STACKS
+    assert {status for status, _ in states.values()} == {"CREATE_COMPLETE"}
+
+
+def test_websocket_routes_have_lambda_integrations_and_connect_is_authorized(launched):
+    apis = outputs(launched, "apis")
+    gateway = launched.client("apigatewayv2")
+    routes = {r["RouteKey"]: r for r in gateway.get_routes(ApiId=apis["WebSocketApiId"])["Items"]}
+    assert sorted(routes) == ["$connect", "$default", "$disconnect"]
+    integrations = {
+        i["IntegrationId"]: i
+        for i in gateway.get_integrations(ApiId=apis["WebSocketApiId"])["Items"]
+    }
+    expected_function = {"$connect": "connect", "$disconnect": "disconnect", "$default": "response"}
+    for key, route in routes.items():
+        integration = integrations[route["Target"].removeprefix("integrations/")]
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert (
+            f":function:http-tunnel-{expected_function[key]}-dev/" in integration["IntegrationUri"]
+        )
+    authorizers = gateway.get_authorizers(ApiId=apis["WebSocketApiId"])["Items"]
+    assert len(authorizers) == 1
+    assert authorizers[0]["IdentitySource"] == ["route.request.querystring.token"]
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert routes["$connect"]["AuthorizerId"] == authorizers[0]["AuthorizerId"]
+    assert "AuthorizerId" not in routes["$default"]
+
+
+def test_http_catch_all_route_reaches_forwarding(launched):
+    apis = outputs(launched, "apis")
+    gateway = launched.client("apigatewayv2")
+    (route,) = gateway.get_routes(ApiId=apis["HttpApiId"])["Items"]
+    assert route["RouteKey"] == "$default"
+    (integration,) = gateway.get_integrations(ApiId=apis["HttpApiId"])["Items"]
+    assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["TimeoutInMillis"] == 29000
+    assert ":function:http-tunnel-forwarding-dev/" in integration["IntegrationUri"]
+    stages = {s["StageName"] for s in gateway.get_stages(ApiId=apis["HttpApiId"])["Items"]}
+    assert stages == {"dev"}
+
+
+def test_every_function_runs_the_locally_computed_code(launched):
+    lam = launched.client("lambda")
+    for function in FUNCTIONS:
+        expected = package(launched.root, function.name, "x86_64")
+        configuration = lam.get_function(FunctionName=f"http-tunnel-{function.name}-dev")
+        assert configuration["Code"]["Location"]  # deployed from S3
+        parameters = launched.client("cloudformation").describe_stacks(
+            StackName="http-tunnel-dev-functions"
+        )["Stacks"][0]["Parameters"]
+        keys = {p["ParameterKey"]: p["ParameterValue"] for p in parameters}
+        assert keys[f"{function.title}CodeKey"] == expected.key
+
+
+def test_relaunch_without_changes_uploads_and_updates_nothing(launched):
+    before = stack_states(launched)
+    again = launched.sceptre("launch", "-y", "dev")
+    assert again.returncode == 0, again.output
+    assert again.uploaded == []
+    assert sorted(name for name, _ in again.skipped) == sorted(f.name for f in FUNCTIONS)
+    assert stack_states(launched) == before
+    assert (
+        "No updates to perform" in again.output or "No updates are to be performed" in again.output
+    )
+
+
+def test_changing_one_function_uploads_one_zip_and_updates_only_functions(launched):
+    before = stack_states(launched)
+    handler = launched.root / "functions/response/handler.py"
+    handler.write_text(handler.read_text() + "\n# a change\n")
+    changed = launched.sceptre("launch", "-y", "dev")
+    assert changed.returncode == 0, changed.output
+    assert [name for name, _ in changed.uploaded] == ["response"]
+    after = stack_states(launched)
+    updated = sorted(name for name in after if after[name] != before[name])
+    assert updated == ["functions"]
+    assert after["functions"][0] == "UPDATE_COMPLETE"
+
+
+def test_a_function_that_does_not_compile_stops_the_launch_untouched(launched):
+    before = stack_states(launched)
+    handler = launched.root / "functions/connect/handler.py"
+    original = handler.read_text()
+    handler.write_text("def handler(:\n")
+    try:
+        broken = launched.sceptre("launch", "-y", "dev")
+    finally:
+        handler.write_text(original)
+    assert broken.returncode != 0
+    assert "function 'connect' does not compile" in broken.output
+    assert "Traceback" not in broken.output
+    assert stack_states(launched) == before
+
+
+def test_delete_removes_every_stack(launched):
+    deleted = launched.sceptre("delete", "-y", "dev")
+    assert deleted.returncode == 0, deleted.output
+    assert stack_states(launched) == {}

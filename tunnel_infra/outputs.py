@@ -1,0 +1,56 @@
+"""``python -m tunnel_infra.outputs dev``: what a launched environment offers, in a few lines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tunnel_infra.blueprint import PROJECT
+
+# (stack, output, label), in the order a user needs them.
+SHOWN = (
+    ("apis", "WebSocketUrl", "WebSocket URL (agents)"),
+    ("apis", "HttpEndpoint", "HTTP endpoint (public)"),
+    ("tables", "ConnectionsTableName", "connections table"),
+    ("tables", "PendingRequestsTableName", "pending-requests table"),
+    ("artifacts", "ArtifactsBucketName", "artifacts bucket"),
+    ("domain", "DomainTarget", "custom domain target"),
+)
+
+
+def stack_outputs(environment: str) -> dict[str, dict[str, str]]:
+    cloudformation = boto3.client("cloudformation")
+    found: dict[str, dict[str, str]] = {}
+    for stack in {stack for stack, _, _ in SHOWN}:
+        try:
+            described = cloudformation.describe_stacks(StackName=f"{PROJECT}-{environment}-{stack}")
+        except ClientError:
+            continue  # not launched in this environment (the domain stack outside prod)
+        outputs = described["Stacks"][0].get("Outputs", [])
+        found[stack] = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("environment")
+    args = parser.parse_args(argv)
+    try:
+        found = stack_outputs(args.environment)
+    except (BotoCoreError, ClientError) as error:
+        print(f"cannot read the {args.environment} stacks: {error}", file=sys.stderr)
+        return 1
+    if not found:
+        print(f"no {args.environment} stacks are launched", file=sys.stderr)
+        return 1
+    for stack, key, label in SHOWN:
+        if key in found.get(stack, {}):
+            print(f"{label:>24}: {found[stack][key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
