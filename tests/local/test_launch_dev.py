@@ -5,6 +5,8 @@ The steps share one launched environment and run in order.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.local.conftest import LocalProject
@@ -136,6 +138,64 @@ def test_a_function_that_does_not_compile_stops_the_launch_untouched(launched):
     assert broken.returncode != 0
     assert "function 'connect' does not compile" in broken.output
     assert "Traceback" not in broken.output
+    assert stack_states(launched) == before
+
+
+def test_a_missing_artifacts_bucket_stops_the_launch_untouched(launched):
+    before = stack_states(launched)
+    config = launched.root / "config/dev/functions.yaml"
+    original = config.read_text()
+    config.write_text(
+        original.replace(
+            "{bucket: !stack_output dev/artifacts.yaml::ArtifactsBucketName}",
+            "{bucket: no-such-artifacts-bucket}",
+        )
+    )
+    handler = launched.root / "functions/disconnect/handler.py"
+    code = handler.read_text()
+    handler.write_text(code + "\n# needs an upload\n")
+    try:
+        missing = launched.sceptre("launch", "-y", "dev")
+    finally:
+        config.write_text(original)
+        handler.write_text(code)
+    assert missing.returncode != 0
+    assert (
+        "artifacts bucket 'no-such-artifacts-bucket' is missing or not reachable" in missing.output
+    )
+    assert "Traceback" not in missing.output
+    assert stack_states(launched) == before
+
+
+def test_a_failed_upload_stops_the_launch_untouched(launched):
+    before = stack_states(launched)
+    s3 = launched.client("s3")
+    bucket = outputs(launched, "artifacts")["ArtifactsBucketName"]
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    deny_uploads = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_uploads))
+    handler = launched.root / "functions/disconnect/handler.py"
+    code = handler.read_text()
+    handler.write_text(code + "\n# needs an upload\n")
+    try:
+        failed = launched.sceptre("launch", "-y", "dev")
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+        handler.write_text(code)
+    assert failed.returncode != 0
+    assert "upload of disconnect to s3://" in failed.output
+    assert "the stack was not touched" in failed.output
+    assert "Traceback" not in failed.output
     assert stack_states(launched) == before
 
 
