@@ -11,7 +11,7 @@ EMULATOR_PORT ?= 4566
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv render snapshots lint format test clean emulator emulator-stop local local-down
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"
 	@echo "make snapshots   refresh the reviewed template snapshots in tests/snapshots/"
 	@echo "make format      ruff format and fix"
+	@echo "make bench       render, lint, packaging and launch timings (medians, one run)"
 
 # Each virtualenv is rebuilt only when its pins change.
 $(BIN)/.installed: requirements.txt setup.cfg pyproject.toml
@@ -74,6 +75,9 @@ test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory render lint
 	$(BIN)/pytest -q
+
+bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.installed
+	$(BIN)/python benchmarks/launch.py
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator

@@ -200,6 +200,10 @@ def test_a_failed_upload_stops_the_launch_untouched(launched):
 
 
 def test_delete_removes_every_stack(launched):
+    bucket = outputs(launched, "artifacts")["ArtifactsBucketName"]
     deleted = launched.sceptre("delete", "-y", "dev")
     assert deleted.returncode == 0, deleted.output
+    assert "object versions removed" in deleted.output
     assert stack_states(launched) == {}
+    buckets = [b["Name"] for b in launched.client("s3").list_buckets()["Buckets"]]
+    assert bucket not in buckets
