@@ -4,7 +4,8 @@ Both linters run at once, each on the templates it has not yet passed in their c
 pass is remembered under a fingerprint of the template's bytes, the linter's pins and the project
 rules, so a pre-commit round re-lints only what changed. ``--all`` ignores what was remembered.
 
-checkov runs from its own virtualenv (it pins its own boto3); cfn-lint from the project's.
+checkov runs from its own virtualenv (it pins its own boto3) through ``checkov_scan.py``;
+cfn-lint from the project's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 PROJECT_PATH = Path(__file__).resolve().parent.parent
 CACHE = PROJECT_PATH / "build" / "lint-cache"
+CHECKOV_SCAN = Path(__file__).with_name("checkov_scan.py")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Linter:
 
 def linters(project: Path = PROJECT_PATH) -> list[Linter]:
     rules = project / "cfn_lint_rules"
-    checkov_bin = project / ".venv-checkov" / "bin" / "checkov"
+    checkov_python = project / ".venv-checkov" / "bin" / "python"
     return [
         Linter(
             "cfn-lint",
@@ -55,18 +57,10 @@ def linters(project: Path = PROJECT_PATH) -> list[Linter]:
         ),
         Linter(
             "checkov",
-            [
-                str(checkov_bin),
-                "--quiet",
-                "--compact",
-                "--skip-download",
-                "--framework",
-                "cloudformation",
-                "--file",
-            ],
-            (project / "checkov-requirements.txt",),
-            # Offline: without these, checkov tries to reach its vendor's API first.
-            {"BC_SKIP_MAPPING": "TRUE", "BC_SKIP_DOWNLOAD": "TRUE"},
+            # -I: the script's folder must not shadow checkov's imports (packaging.py).
+            [str(checkov_python), "-I", str(CHECKOV_SCAN)],
+            (project / "checkov-requirements.txt", CHECKOV_SCAN),
+            {},
         ),
     ]
 
