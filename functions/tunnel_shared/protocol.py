@@ -1,0 +1,143 @@
+"""The tunnel's WebSocket messages, as JSON objects.
+
+Agent → API (routed on ``action`` by the WebSocket API's ``$request.body.action``):
+    {"action": "ready"}
+        Sent once after the connection opens. The API answers with ``registered``; nothing can
+        be posted to a connection from ``$connect`` (API Gateway answers 410 until it returns).
+    {"action": "ping"}
+        A heartbeat, well inside the 10-minute idle timeout. No answer.
+    {"action": "response", "requestId": str, "status": int,
+     "headers": [[name, value], ...], "body": base64}
+        The local service's answer to a ``request``. Repeated headers stay repeated, each
+        ``set-cookie`` among them.
+
+API → agent (posted to the connection through the @connections management API):
+    {"type": "registered", "subdomain": str, "url": str}
+    {"type": "request", "requestId": str, "method": str, "rawPath": str,
+     "rawQueryString": str, "headers": [[name, value], ...], "cookies": [str, ...],
+     "body": base64}
+        ``rawPath`` and ``rawQueryString`` are verbatim from the public request; headers keep
+        every value (API Gateway joins repeated ones with commas; they are split back only for
+        ``cookie``, which arrives separately as ``cookies``).
+    {"type": "rejected", "reason": str}
+        A message the API could not accept (malformed, unknown action, unknown request).
+
+Every message, envelope included, is at most 128 KB; senders split it into frames of at most
+32 KB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tunnel_shared.limits import MAX_MESSAGE_BYTES
+
+ACTIONS = ("ready", "ping", "response")
+MAX_STATUS = 599
+MIN_STATUS = 100
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Response:
+    request_id: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), sort_keys=True)
+
+
+def request_message(
+    request_id: str,
+    method: str,
+    raw_path: str,
+    raw_query_string: str,
+    headers: list[tuple[str, str]],
+    cookies: list[str],
+    body: bytes,
+) -> str:
+    return encode(
+        {
+            "type": "request",
+            "requestId": request_id,
+            "method": method,
+            "rawPath": raw_path,
+            "rawQueryString": raw_query_string,
+            "headers": [list(pair) for pair in headers],
+            "cookies": list(cookies),
+            "body": base64.b64encode(body).decode(),
+        }
+    )
+
+
+def response_message(
+    request_id: str, status: int, headers: list[tuple[str, str]], body: bytes
+) -> str:
+    return encode(
+        {
+            "action": "response",
+            "requestId": request_id,
+            "status": status,
+            "headers": [list(pair) for pair in headers],
+            "body": base64.b64encode(body).decode(),
+        }
+    )
+
+
+def parse_agent_message(raw: object) -> dict[str, Any]:
+    """A message from an agent, checked: its size, JSON shape and ``action``."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError:
+            raise ProtocolError("message is not UTF-8 text") from None
+    if not isinstance(raw, str) or not raw:
+        raise ProtocolError("empty message")
+    if len(raw.encode()) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise ProtocolError("message is not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("message is not a JSON object")
+    action = message.get("action")
+    if action not in ACTIONS:
+        raise ProtocolError(f"unknown action {str(action)[:40]!r}")
+    return message
+
+
+def parse_response(message: dict[str, Any]) -> Response:
+    """The fields of a ``response`` message, checked."""
+    request_id = message.get("requestId")
+    if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
+        raise ProtocolError("response without a valid requestId")
+    status = message.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not MIN_STATUS <= status <= MAX_STATUS:
+        raise ProtocolError("response status must be an integer from 100 to 599")
+    headers = message.get("headers", [])
+    if not isinstance(headers, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(isinstance(part, str) for part in pair)
+        for pair in headers
+    ):
+        raise ProtocolError("response headers must be [[name, value], ...] strings")
+    body = message.get("body", "")
+    if not isinstance(body, str):
+        raise ProtocolError("response body must be base64 text")
+    try:
+        decoded = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("response body is not valid base64") from None
+    return Response(request_id, status, [(name, value) for name, value in headers], decoded)
