@@ -29,7 +29,7 @@ def post_to_connections(environment: str) -> str:
 def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
     declared = {
         "Authorizer": {("secretsmanager:GetSecretValue", "Ref SigningKeySecretArn")},
-        "Connect": {("dynamodb:PutItem", CONNECTIONS)},
+        "Connect": {("dynamodb:PutItem", CONNECTIONS), ("dynamodb:DeleteItem", CONNECTIONS)},
         "Disconnect": {("dynamodb:DeleteItem", CONNECTIONS)},
         "Forwarding": {
             ("dynamodb:Query", SUBDOMAIN_INDEX),
@@ -37,8 +37,13 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
             ("dynamodb:GetItem", PENDING),
             ("dynamodb:DeleteItem", PENDING),
             ("execute-api:ManageConnections", post_to_connections(environment)),
+            ("dynamodb:DeleteItem", CONNECTIONS),
         },
-        "Response": {("dynamodb:UpdateItem", PENDING)},
+        "Response": {
+            ("dynamodb:UpdateItem", PENDING),
+            ("dynamodb:GetItem", CONNECTIONS),
+            ("execute-api:ManageConnections", post_to_connections(environment)),
+        },
     }
     customer_key = {("kms:Decrypt", "Ref DataKeyArn")} if environment == "prod" else set()
     return {

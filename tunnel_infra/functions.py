@@ -52,7 +52,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "connect",
         "Registers an agent's connection and claims its subdomain",
-        grants=(CONNECTIONS.grant(dynamodb.PutItem),),
+        # DeleteItem: a reconnect by the same holder drops its stale connection.
+        grants=(CONNECTIONS.grant(dynamodb.PutItem, dynamodb.DeleteItem),),
     ),
     Function(
         "disconnect",
@@ -66,14 +67,21 @@ FUNCTIONS: tuple[Function, ...] = (
             SUBDOMAIN_INDEX.grant(dynamodb.Query),
             PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
             AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
+            # DeleteItem: an agent that is gone (410) is cleaned up at once.
+            CONNECTIONS.grant(dynamodb.DeleteItem),
         ),
         # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
         timeout_seconds=30,
     ),
     Function(
         "response",
-        "Stores the agent's response to a pending request",
-        grants=(PENDING_REQUESTS.grant(dynamodb.UpdateItem),),
+        "Registers a ready agent and stores its responses to pending requests",
+        grants=(
+            PENDING_REQUESTS.grant(dynamodb.UpdateItem),
+            # ready -> registered: read the connection's subdomain, post the public URL back.
+            CONNECTIONS.grant(dynamodb.GetItem),
+            AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
+        ),
     ),
 )
 

@@ -1,8 +1,222 @@
-"""Placeholder handler until the tunnel's functions land: it answers and does nothing."""
+"""The public side: an HTTP API request (payload 2.0) crosses the tunnel to the agent and back.
 
-import json
+1. The subdomain is the first label of the Host; its live connection comes from the
+   ``subdomain-index`` (items whose ``ttl`` has passed are ignored).
+2. The request is stored as pending (short TTL), then posted to the agent as one message.
+3. The agent's response arrives in the pending item (the ``response`` function writes it);
+   this function waits for it with consistent reads at a short first interval that grows to a
+   cap, until a deadline under the HTTP API's 30 s limit.
+
+Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request too large for
+one WebSocket message, 502 agent gone (its connection is cleaned up), 504 no answer in time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import time
+import uuid
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
+from tunnel_shared import protocol
+from tunnel_shared.connections import INDEX
+from tunnel_shared.limits import HTTP_INTEGRATION_TIMEOUT_SECONDS, MAX_MESSAGE_BYTES
+from tunnel_shared.log import Invocation
+from tunnel_shared.tokens import SUBDOMAIN
+
+# Answer before API Gateway's own 29 s route timeout does, with a clear 504.
+DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
+# Polling: 10 ms first, x1.5 each time, capped at 100 ms (see the README for the read cost).
+FIRST_POLL_SECONDS = 0.010
+POLL_GROWTH = 1.5
+MAX_POLL_SECONDS = 0.100
+PENDING_TTL_SECONDS = 60
+# Per-hop headers describe the agent's local connection, not the public one.
+HOP_BY_HOP = frozenset(
+    {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
+)
 
 
-def handler(event: dict, context: object) -> dict:
-    print(json.dumps({"function": "forwarding", "event": "placeholder"}))
-    return {"statusCode": 200}
+@cache
+def _connections() -> Any:
+    return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
+
+
+@cache
+def _pending() -> Any:
+    return boto3.resource("dynamodb").Table(os.environ["PENDING_REQUESTS_TABLE"])
+
+
+@cache
+def _agents() -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["CONNECTIONS_ENDPOINT"])
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    with Invocation("forwarding", context) as log:
+        try:
+            answer = _forward(event, log)
+        except (BotoCoreError, ClientError) as error:
+            log.note(outcome="error", error=type(error).__name__)
+            answer = _text(502, "The tunnel could not reach its agent.")
+        log.note(status=answer["statusCode"])
+        return answer
+
+
+def _forward(event: Any, log: Invocation) -> dict[str, Any]:
+    request = _read_request(event)
+    if isinstance(request, dict) and "statusCode" in request:
+        log.note(outcome="rejected")
+        return request
+    subdomain, method, raw_path, raw_query, headers, cookies, body = request
+    log.note(subdomain=subdomain, method=method)
+    connection_id = _live_connection(subdomain)
+    if connection_id is None:
+        log.note(outcome="no tunnel")
+        return _text(404, f"No tunnel is connected at {subdomain}.")
+
+    request_id = uuid.uuid4().hex
+    message = protocol.request_message(
+        request_id, method, raw_path, raw_query, headers, cookies, body
+    )
+    if len(message.encode()) > MAX_MESSAGE_BYTES:
+        log.note(outcome="too large", bytes=len(body))
+        return _text(413, "The request is too large for the tunnel (128 KB per message).")
+
+    now = int(time.time())
+    _pending().put_item(
+        Item={
+            "requestId": request_id,
+            "connectionId": connection_id,
+            "status": "pending",
+            "ttl": now + PENDING_TTL_SECONDS,
+        }
+    )
+    try:
+        _agents().post_to_connection(ConnectionId=connection_id, Data=message.encode())
+    except _agents().exceptions.GoneException:
+        # Caught before ClientError: the agent is gone, so is its connection.
+        _pending().delete_item(Key={"requestId": request_id})
+        _connections().delete_item(Key={"connectionId": connection_id})
+        log.note(outcome="agent gone", connectionId=connection_id)
+        return _text(502, "The tunnel's agent is gone.")
+    except (ClientError, BotoCoreError):
+        _pending().delete_item(Key={"requestId": request_id})
+        raise
+
+    response, reads = _wait(request_id)
+    _pending().delete_item(Key={"requestId": request_id})
+    log.note(reads=reads, requestId=request_id)
+    if response is None:
+        log.note(outcome="timeout")
+        return _text(504, "The tunnel's agent did not answer in time.")
+    log.note(outcome="answered")
+    return _http_response(response)
+
+
+def _read_request(event: Any) -> tuple | dict[str, Any]:
+    """The request's parts, or an answer for an event that is not an HTTP API 2.0 request."""
+    if not isinstance(event, dict) or event.get("version") != "2.0":
+        return _text(400, "Not an HTTP API request.")
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    headers = event.get("headers") or {}
+    if not isinstance(http, dict) or not isinstance(headers, dict):
+        return _text(400, "Not an HTTP API request.")
+    method = http.get("method")
+    raw_path = event.get("rawPath")
+    raw_query = event.get("rawQueryString") or ""
+    cookies = event.get("cookies") or []
+    if not (
+        isinstance(method, str)
+        and isinstance(raw_path, str)
+        and isinstance(raw_query, str)
+        and isinstance(cookies, list)
+        and all(isinstance(c, str) for c in cookies)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+    ):
+        return _text(400, "Malformed HTTP API request.")
+    host = headers.get("host") or (context.get("domainName") if isinstance(context, dict) else "")
+    subdomain = str(host or "").split(":")[0].split(".")[0].lower()
+    if not SUBDOMAIN.match(subdomain):
+        return _text(404, "No tunnel at this address.")
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return _text(400, "Malformed HTTP API request body.")
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return _text(400, "Malformed HTTP API request body.")
+    else:
+        data = body.encode()
+    # API Gateway joins repeated headers with commas and moves cookies out of the headers.
+    pairs = sorted((name, value) for name, value in headers.items() if name != "cookie")
+    return subdomain, method, raw_path, raw_query, pairs, cookies, data
+
+
+def _live_connection(subdomain: str) -> str | None:
+    """The newest connection for the subdomain whose TTL has not passed."""
+    found = _connections().query(
+        IndexName=INDEX, KeyConditionExpression=Key("publicSubdomain").eq(subdomain)
+    )["Items"]
+    now = int(time.time())
+    live = [item for item in found if int(item.get("ttl", 0)) > now]
+    if not live:
+        return None
+    return str(max(live, key=lambda item: int(item.get("connectedAt", 0)))["connectionId"])
+
+
+def _wait(request_id: str) -> tuple[dict[str, Any] | None, int]:
+    """The agent's response, or None at the deadline; and how many reads it took."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    interval = FIRST_POLL_SECONDS
+    reads = 0
+    while True:
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        item = _pending().get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
+        reads += 1
+        if item and item.get("status") == "answered":
+            return item.get("response"), reads
+        if time.monotonic() >= deadline:
+            return None, reads
+        interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
+
+
+def _http_response(response: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, the body as base64."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in response.get("headers", []):
+        if name.lower() in HOP_BY_HOP:
+            continue
+        if name.lower() == "set-cookie":
+            cookies.append(value)
+        elif name.lower() in headers:
+            headers[name.lower()] += f", {value}"
+        else:
+            headers[name.lower()] = value
+    answer: dict[str, Any] = {
+        "statusCode": int(response["status"]),
+        "headers": headers,
+        "body": response.get("body", ""),
+        "isBase64Encoded": True,
+    }
+    if cookies:
+        answer["cookies"] = cookies
+    return answer
+
+
+def _text(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "text/plain; charset=utf-8"},
+        "body": message + "\n",
+        "isBase64Encoded": False,
+    }

@@ -123,13 +123,15 @@ def parse_response(message: dict[str, Any]) -> Response:
     if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
         raise ProtocolError("response without a valid requestId")
     status = message.get("status")
-    if not isinstance(status, int) or isinstance(status, bool) or not MIN_STATUS <= status <= MAX_STATUS:
+    if (
+        not isinstance(status, int)
+        or isinstance(status, bool)
+        or not MIN_STATUS <= status <= MAX_STATUS
+    ):
         raise ProtocolError("response status must be an integer from 100 to 599")
     headers = message.get("headers", [])
     if not isinstance(headers, list) or not all(
-        isinstance(pair, list)
-        and len(pair) == 2
-        and all(isinstance(part, str) for part in pair)
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
         for pair in headers
     ):
         raise ProtocolError("response headers must be [[name, value], ...] strings")

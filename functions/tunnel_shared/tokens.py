@@ -30,7 +30,9 @@ class Claims:
     expires: int
 
 
-def issue(key: str, subject: str, subdomain: str, ttl_seconds: int, now: float | None = None) -> str:
+def issue(
+    key: str, subject: str, subdomain: str, ttl_seconds: int, now: float | None = None
+) -> str:
     if not SUBDOMAIN.match(subdomain):
         raise TokenError(f"subdomain {subdomain!r} is not a DNS label (a-z, 0-9, -)")
     if not subject or ttl_seconds <= 0:
@@ -57,7 +59,11 @@ def verify(key: str, token: object, now: float | None = None) -> Claims:
         subject, subdomain, expires = claims["sub"], claims["subdomain"], claims["exp"]
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed token: unreadable claims") from None
-    if not isinstance(subject, str) or not isinstance(subdomain, str) or not SUBDOMAIN.match(subdomain):
+    if (
+        not isinstance(subject, str)
+        or not isinstance(subdomain, str)
+        or not SUBDOMAIN.match(subdomain)
+    ):
         raise TokenError("malformed token: bad claims")
     if not isinstance(expires, int) or isinstance(expires, bool):
         raise TokenError("malformed token: bad expiry")

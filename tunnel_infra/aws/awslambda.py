@@ -34,6 +34,11 @@ def function(
     variables = {"ENVIRONMENT": stack.environment}
     for target in declared.targets:
         variables[target.environment_variable] = target.environment_value(stack.environment)
+    if settings.custom_domain.enabled:
+        # Where the public reaches a subdomain; without a custom domain there is no such URL.
+        variables["PUBLIC_URL_FORMAT"] = (
+            f"https://{{subdomain}}.{settings.custom_domain.domain_name}"
+        )
     resource = LambdaFunction(
         f"{declared.title}Function",
         FunctionName=stack.name(declared.name),

@@ -1,0 +1,97 @@
+"""Recording the AWS calls a function makes, as the (IAM action, resource ARN) pairs they need.
+
+botocore's ``before-parameter-build`` event sees every API call with its parameters; the pair
+follows from the service, the operation and the resource the parameters name. The tests
+compare what each function used with what its role grants in the rendered template, both ways:
+nothing unused granted and nothing used missing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+PARTITION = "aws"
+
+# The function whose code is running; the gateway and the tests set it around each invocation.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where the calls go: the WebSocket API's id names the @connections resources."""
+
+    websocket_api_id: str
+    stage: str
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+
+class CallRecorder:
+    """Collects calls in memory and, if given a path, appends them there as JSON lines."""
+
+    def __init__(self, account: Account, path: Path | None = None) -> None:
+        self.account = account
+        self.path = path
+        self.calls: set[Call] = set()
+        self._lock = threading.Lock()
+
+    def install(self, session: Any = None) -> None:
+        """Hook every client of the session (boto3's default session if none is given)."""
+        if session is None:
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            session = boto3.DEFAULT_SESSION
+        session.events.register("before-parameter-build", self._before_call)
+
+    def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        function = current_function.get()
+        if function is None:
+            return
+        service = model.service_model.service_name
+        call = Call(function, *self.pair(service, model.name, params))
+        with self._lock:
+            if call in self.calls:
+                return
+            self.calls.add(call)
+            if self.path is not None:
+                with self.path.open("a") as out:
+                    out.write(json.dumps(call.__dict__) + "\n")
+
+    def pair(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str]:
+        region, account = self.account.region, self.account.account_id
+        if service == "dynamodb":
+            arn = f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{params['TableName']}"
+            if params.get("IndexName"):
+                arn += f"/index/{params['IndexName']}"
+            return f"dynamodb:{operation}", arn
+        if service == "secretsmanager":
+            return f"secretsmanager:{operation}", str(params["SecretId"])
+        if service == "apigatewaymanagementapi":
+            method = {"PostToConnection": "POST", "GetConnection": "GET"}.get(operation, "DELETE")
+            api, stage = self.account.websocket_api_id, self.account.stage
+            return (
+                "execute-api:ManageConnections",
+                f"arn:{PARTITION}:execute-api:{region}:{account}:{api}/{stage}/{method}/"
+                f"@connections/{params['ConnectionId']}",
+            )
+        return f"{service}:{operation}", "*"
+
+    @staticmethod
+    def load(path: Path) -> set[Call]:
+        if not path.exists():
+            return set()
+        return {Call(**json.loads(line)) for line in path.read_text().splitlines() if line}

@@ -1,0 +1,81 @@
+"""Each function's role grants exactly what its code calls: nothing unused, nothing missing.
+
+Every AWS call the functions make in these tests is recorded through botocore's event hooks as
+an (IAM action, resource ARN) pair and matched against the role's statements in the rendered
+dev template. Logs, X-Ray and KMS are used by the Lambda runtime, not by the code, so their
+statements are checked by tests/test_roles.py instead.
+"""
+
+from __future__ import annotations
+
+import time
+from fnmatch import fnmatchcase
+
+import pytest
+from tunnel_shared import protocol
+
+from tests.functions.agents import connect
+from tests.functions.conftest import API_ID
+from tests.functions.events import http_event, websocket_event
+from tests.functions.test_tunnel_round_trip import answer_requests
+from tests.iam_policies import role_permissions
+from tunnel_infra.functions import FUNCTIONS
+
+RUNTIME_PREFIXES = ("logs:", "xray:", "kms:")
+
+
+@pytest.fixture(scope="module")
+def toured(functions):
+    """Every path of every function, whatever else ran before."""
+    stale, _ = connect(functions, "tour", "tour")
+    connection_id, _ = connect(functions, "tour", "tour")  # drops the stale connection
+    functions.invoke("response", websocket_event("$default", connection_id, '{"action":"ready"}'))
+    agent = answer_requests(functions, connection_id)
+    functions.invoke("forwarding", http_event("tour"))
+    agent.join()
+    stray = protocol.response_message("no-such-request", 200, [], b"")
+    functions.invoke("response", websocket_event("$default", connection_id, stray))
+    functions.endpoint.gone.add(connection_id)
+    functions.invoke("forwarding", http_event("tour"))  # gone: cleans up the connection
+    again, _ = connect(functions, "tour", "tour")
+    functions.invoke("disconnect", websocket_event("$disconnect", again))
+    time.sleep(0.05)
+    return functions
+
+
+def resolve(resource: str, functions) -> str:
+    values = {
+        "${AWS::Partition}": "aws",
+        "${AWS::Region}": "us-east-1",
+        "${AWS::AccountId}": "123456789012",
+        "${ConnectionsTableName}": functions.connections.name,
+        "${PendingRequestsTableName}": functions.pending.name,
+        "${WebSocketApiId}": API_ID,
+    }
+    if resource == "Ref SigningKeySecretArn":
+        import os
+
+        return os.environ["SIGNING_KEY_SECRET_ARN"]
+    for placeholder, value in values.items():
+        resource = resource.replace(placeholder, value)
+    return resource
+
+
+@pytest.mark.parametrize("declared", FUNCTIONS, ids=lambda f: f.name)
+def test_role_grants_exactly_what_the_code_calls(templates, toured, declared):
+    roles = role_permissions(templates["dev/functions"])
+    granted = {
+        (action, resolve(resource, toured))
+        for action, resource in roles[f"{declared.title}Role"]
+        if not action.startswith(RUNTIME_PREFIXES)
+    }
+    calls = {(c.action, c.resource) for c in toured.recorder.calls if c.function == declared.name}
+    assert calls, f"{declared.name} made no AWS call in the tests"
+    used: set[tuple[str, str]] = set()
+    for action, resource in sorted(calls):
+        matches = {g for g in granted if g[0] == action and fnmatchcase(resource, g[1])}
+        assert matches, (
+            f"{declared.name} calls {action} on {resource}, which its role does not grant"
+        )
+        used |= matches
+    assert used == granted, f"{declared.name}'s role grants unused {sorted(granted - used)}"
