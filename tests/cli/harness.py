@@ -1,0 +1,344 @@
+"""Test doubles for the agent: a fake API Gateway (a websockets server on loopback) and a local
+HTTP app (stdlib http.server in a thread) for the agent to forward to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import io
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from tunnel_shared import protocol, tokens
+from tunnel_shared.limits import MAX_FRAME_BYTES
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from tunnel_cli.agent import Agent, AgentSettings
+
+KEY = "test-signing-key-0123456789abcdefghijklmnopqrstuvwxyz"
+DOMAIN = "tunnel.test"
+
+
+def make_token(
+    subdomain: str = "demo", key: str = KEY, ttl: int = 3600, now: float | None = None
+) -> str:
+    return tokens.issue(key, "tester", subdomain, ttl, now=now)
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+# The local app -------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _AppServer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.app.requests.append(
+            Recorded(self.command, self.path, list(self.headers.items()), body)
+        )
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        route = getattr(self, "route_" + url.path.strip("/").replace("-", "_"), None)
+        if route is None or not url.path.strip("/"):
+            self._reply(200, [("content-type", "application/octet-stream")], body)
+        else:
+            route(query)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and status not in (204, 304):
+            self.wfile.write(body)
+
+    def route_cookies(self, query: dict[str, str]) -> None:
+        self._reply(
+            200,
+            [
+                ("Set-Cookie", "a=1; Path=/"),
+                ("Set-Cookie", "b=2; HttpOnly"),
+                ("Set-Cookie", "c=3; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
+                ("X-Multi", "one"),
+                ("X-Multi", "two"),
+                ("Keep-Alive", "timeout=5"),
+                ("Connection", "keep-alive"),
+            ],
+            b"cookies",
+        )
+
+    def route_no_content(self, query: dict[str, str]) -> None:
+        self._reply(204, [("x-empty", "yes")], b"")
+
+    def route_random(self, query: dict[str, str]) -> None:
+        data = random.Random(int(query.get("seed", "1"))).randbytes(int(query["size"]))
+        self._reply(200, [("content-type", "application/octet-stream")], data)
+
+    def route_slow(self, query: dict[str, str]) -> None:
+        time.sleep(int(query["ms"]) / 1000)
+        self._reply(200, [("content-type", "text/plain")], query["ms"].encode())
+
+    def route_gzip(self, query: dict[str, str]) -> None:
+        self._reply(200, [("content-encoding", "gzip")], gzip.compress(b"hello " * 100))
+
+    def route_chunked(self, query: dict[str, str]) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in (b"first,", b"second,", b"third"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class _AppServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    app: LocalApp
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the agent hanging up on a slow handler (local timeout) is expected
+
+
+class LocalApp:
+    """The service behind the tunnel, recording every request it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.server = _AppServer(("127.0.0.1", 0), _Handler)
+        self.server.app = self
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> LocalApp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# The fake API Gateway ------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    at: float
+    token: str | None
+
+
+@dataclass
+class GatewayConnection:
+    """One agent connection, seen from API Gateway's side."""
+
+    ws: ServerConnection
+    subdomain: str
+    token: str
+    messages: list[dict] = field(default_factory=list)
+    frame_sizes: list[list[int]] = field(default_factory=list)  # per message, per frame
+    answered: list[str] = field(default_factory=list)  # requestIds, in arrival order
+    pings: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    _pending: dict[str, asyncio.Future[protocol.Response]] = field(default_factory=dict)
+    _ids: int = 0
+
+    async def request(
+        self,
+        method: str = "GET",
+        path: str = "/",
+        query: str = "",
+        headers: list[tuple[str, str]] | None = None,
+        cookies: list[str] | None = None,
+        body: bytes = b"",
+        timeout: float = 10.0,
+    ) -> protocol.Response:
+        """Post a request to the agent, as the forwarding function does; await its answer."""
+        self._ids += 1
+        request_id = f"req-{self._ids}"
+        future: asyncio.Future[protocol.Response] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        if headers is None:
+            headers = [("host", f"{self.subdomain}.{DOMAIN}")]
+        message = protocol.request_message(
+            request_id, method, path, query, headers, cookies or [], body
+        )
+        await self.ws.send(message)
+        return await asyncio.wait_for(future, timeout)
+
+    async def serve(self, gateway: FakeGateway) -> None:
+        try:
+            while True:
+                sizes, parts = [], []
+                async for fragment in self.ws.recv_streaming(decode=False):
+                    sizes.append(len(fragment))
+                    parts.append(fragment)
+                self.frame_sizes.append(sizes)
+                if max(sizes) > MAX_FRAME_BYTES:  # what API Gateway does
+                    await self.ws.close(1009, "frame too large")
+                    return
+                await self._on_message(b"".join(parts), gateway)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    async def _on_message(self, raw: bytes, gateway: FakeGateway) -> None:
+        try:
+            message = protocol.parse_agent_message(raw)  # also enforces the 128 KB limit
+        except protocol.ProtocolError as exc:
+            await self.ws.send(protocol.encode({"type": "rejected", "reason": str(exc)}))
+            return
+        self.messages.append(message)
+        if message["action"] == "ready":
+            url = f"https://{self.subdomain}.{DOMAIN}"
+            await self.ws.send(
+                protocol.encode({"type": "registered", "subdomain": self.subdomain, "url": url})
+            )
+            self.ready.set()
+            gateway.ready.put_nowait(self)
+        elif message["action"] == "ping":
+            self.pings += 1
+        else:
+            response = protocol.parse_response(message)
+            self.answered.append(response.request_id)
+            future = self._pending.pop(response.request_id)
+            future.set_result(response)
+
+
+class FakeGateway:
+    """API Gateway's role: authorize on upgrade (403 on a bad token), ready → registered,
+    request → response, frames ≤ 32 KB and messages ≤ 128 KB enforced."""
+
+    def __init__(self, refuse: Callable[[int], int | None] | None = None) -> None:
+        self.refuse = refuse or (lambda attempt: None)
+        self.attempts: list[Attempt] = []
+        self.connections: list[GatewayConnection] = []
+        self.ready: asyncio.Queue[GatewayConnection] = asyncio.Queue()
+        self.server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{port}/dev"
+
+    async def __aenter__(self) -> FakeGateway:
+        self.server = await serve(
+            self._handler,
+            "127.0.0.1",
+            0,
+            process_request=self._authorize,
+            compression=None,
+            max_size=2**20,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def next_ready(self, timeout: float = 5.0) -> GatewayConnection:
+        return await asyncio.wait_for(self.ready.get(), timeout)
+
+    def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
+        token = _token_of(request.path)
+        self.attempts.append(Attempt(time.monotonic(), token))
+        status = self.refuse(len(self.attempts))
+        if status is not None:
+            return connection.respond(status, "refused by the test\n")
+        try:
+            tokens.verify(KEY, token)
+        except tokens.TokenError as exc:
+            return connection.respond(403, f"{exc}\n")
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        token = _token_of(ws.request.path)
+        claims = tokens.verify(KEY, token)
+        connection = GatewayConnection(ws, claims.subdomain, token)
+        self.connections.append(connection)
+        await connection.serve(self)
+
+
+def _token_of(path: str) -> str | None:
+    values = parse_qs(urlsplit(path).query).get("token")
+    return values[0] if values else None
+
+
+# The agent, in-process ------------------------------------------------------------------------
+
+
+@dataclass
+class RunningAgent:
+    agent: Agent
+    task: asyncio.Task[int]
+    out: io.StringIO
+    err: io.StringIO
+
+    def lines(self) -> list[str]:
+        return self.out.getvalue().splitlines()
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    gateway: FakeGateway, port: int, token: str | None = None, **overrides: object
+) -> AsyncIterator[RunningAgent]:
+    """The agent serving in this event loop; stopped (and checked to exit 0) on exit."""
+    settings = {
+        "url": gateway.url,
+        "token": token or make_token(),
+        "port": port,
+        "backoff_initial": 0.1,
+        "backoff_jitter": 0.0,
+        **overrides,
+    }
+    out, err = io.StringIO(), io.StringIO()
+    agent = Agent(AgentSettings(**settings), out, err)  # type: ignore[arg-type]
+    running = RunningAgent(agent, asyncio.create_task(agent.run()), out, err)
+    try:
+        yield running
+    finally:
+        agent.stop()
+        code = await asyncio.wait_for(running.task, 5)
+        assert code == 0, running.err.getvalue()
+
+
+def header_values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name.lower()]

@@ -1,0 +1,124 @@
+"""`tunnel http` as a user runs it: the console script in a subprocess, and its argument checks."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.harness import DOMAIN, FakeGateway, LocalApp, make_token
+from tunnel_cli.__main__ import main
+
+TUNNEL = str(Path(sys.executable).parent / "tunnel")
+
+
+async def start_tunnel(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        TUNNEL,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_ctrl_c_closes_cleanly_and_exits_0(signum):
+    with LocalApp() as app:
+        async with FakeGateway() as gateway:
+            process = await start_tunnel(
+                "http", str(app.port), "--url", gateway.url, "--token", make_token()
+            )
+            line = await asyncio.wait_for(process.stdout.readline(), 10)
+            assert line.decode() == (
+                f"Forwarding https://demo.{DOMAIN} -> http://127.0.0.1:{app.port}\n"
+            )
+            connection = await gateway.next_ready()
+            response = await connection.request("GET", "/hello")
+            assert response.status == 200
+            assert (await process.stdout.readline()).decode().startswith("GET /hello 200 ")
+            started = time.monotonic()
+            process.send_signal(signum)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 5)
+            assert time.monotonic() - started < 3
+            await asyncio.wait_for(connection.closed.wait(), 2)
+    assert process.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert connection.ws.close_code == 1000
+
+
+async def test_a_refused_token_exits_non_zero_without_retrying():
+    wrong_key_token = make_token(key="not-the-signing-key")
+    async with FakeGateway() as gateway:
+        process = await start_tunnel(
+            "http", "8080", "--url", gateway.url, "--token", wrong_key_token
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 10)
+    assert process.returncode == 1
+    message = stderr.decode()
+    assert "refused the connection (HTTP 403)" in message
+    assert "token is invalid, expired or revoked" in message
+    assert "Traceback" not in message
+    assert wrong_key_token not in message  # never echo the secret
+    assert stdout == b""
+    assert len(gateway.attempts) == 1
+
+
+URL_AND_TOKEN = ["--url", "ws://127.0.0.1:1/dev", "--token", make_token("demo")]
+
+
+def test_subdomain_must_match_the_token(capsys):
+    assert main(["http", "8080", *URL_AND_TOKEN, "--subdomain", "other"]) == 2
+    err = capsys.readouterr().err
+    assert "--subdomain 'other' does not match the token's subdomain 'demo'" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_matching_subdomain_is_accepted_until_connecting(monkeypatch):
+    started = []
+
+    def fake_run(coroutine):
+        coroutine.close()  # the agent itself is tested elsewhere
+        started.append(True)
+        return 0
+
+    monkeypatch.setattr("tunnel_cli.__main__.asyncio.run", fake_run)
+    assert main(["http", "8080", *URL_AND_TOKEN, "--subdomain", "demo"]) == 0
+    assert started == [True]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--token", make_token()], {}, "no WebSocket URL: pass --url"),
+        ([], {"TUNNEL_URL": "ws://127.0.0.1:1/dev"}, "no token: set TUNNEL_TOKEN"),
+        (["--url", "http://x/dev", "--token", make_token()], {}, "must be a ws:// or wss://"),
+        (["--url", "ws://x/dev", "--token", "nonsense"], {}, "the token is malformed"),
+        (
+            ["--url", "ws://x/dev", "--token", make_token(ttl=10, now=time.time() - 100)],
+            {},
+            "the token expired on",
+        ),
+    ],
+)
+def test_missing_or_bad_arguments_exit_2_with_one_line(capsys, monkeypatch, args, env, expected):
+    monkeypatch.delenv("TUNNEL_URL", raising=False)
+    monkeypatch.delenv("TUNNEL_TOKEN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["http", "8080", *args]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.splitlines()) == 1
+
+
+def test_help_says_the_token_decides_the_subdomain(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["http", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "The token decides the subdomain" in text
+    assert "--subdomain is only a check: it must equal the subdomain the token grants" in text

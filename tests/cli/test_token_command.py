@@ -1,0 +1,111 @@
+"""`tunnel token` against the local AWS emulator, as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from tunnel_shared.tokens import verify
+
+from emulator import process
+from tunnel_cli.token_command import CommandError, parse_ttl
+
+TUNNEL = str(Path(sys.executable).parent / "tunnel")
+KEY = "k" * 64
+OTHER_KEY = "o" * 64
+
+
+@pytest.fixture(scope="module")
+def aws_env():
+    """An emulator holding the dev signing secret and another one; the env to reach it."""
+    handle = process.start(process.free_port())
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **process.client_environment(handle.url),
+        }
+        secrets = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("secretsmanager", endpoint_url=handle.url)
+        secrets.create_secret(Name="http-tunnel-signing-key-dev", SecretString=KEY)
+        secrets.create_secret(Name="custom/signing", SecretString=OTHER_KEY)
+        yield env
+    finally:
+        process.stop(handle)
+
+
+def tunnel_token(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TUNNEL, "token", *args], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_issues_a_token_the_authorizer_accepts(aws_env):
+    result = tunnel_token("--subdomain", "demo", "--ttl", "12h", env=aws_env)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.splitlines()[-1]
+    claims = verify(KEY, token)
+    assert claims.subdomain == "demo"
+    assert abs(claims.expires - (time.time() + 12 * 3600)) < 60
+    assert claims.subject.startswith("arn:aws:")  # the caller's identity, from STS
+    summary = result.stderr.strip().splitlines()
+    assert len(summary) == 1 and "'demo'" in summary[0]
+    assert token not in result.stderr
+
+
+def test_secret_id_and_subject_can_be_given(aws_env):
+    args = ["--subdomain", "api-2", "--secret-id", "custom/signing", "--subject", "alice"]
+    result = tunnel_token(*args, "--ttl", "90m", env=aws_env)
+    assert result.returncode == 0, result.stderr
+    claims = verify(OTHER_KEY, result.stdout.splitlines()[-1])
+    assert (claims.subject, claims.subdomain) == ("alice", "api-2")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--subdomain", "demo", "--environment", "nope"], "signing-key-nope not found"),
+        (["--subdomain", "demo", "--ttl", "3x"], "--ttl '3x' is not a positive duration"),
+        (["--subdomain", "Not_A_Label"], "is not a DNS label"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(aws_env, args, expected):
+    result = tunnel_token(*args, env=aws_env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_credentials_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL="http://127.0.0.1:1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    result = tunnel_token("--subdomain", "demo", env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("tunnel token: error: no AWS credentials found")
+    assert result.stderr.count("\n") == 1
+
+
+TTLS = [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("3600s", 3600), ("3600", 3600)]
+
+
+@pytest.mark.parametrize(("text", "seconds"), TTLS)
+def test_ttl_units(text, seconds):
+    assert parse_ttl(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0d", "-1h", "1.5h", "1w", "h", "400d"])
+def test_bad_ttls(text):
+    with pytest.raises(CommandError, match="--ttl"):
+        parse_ttl(text)

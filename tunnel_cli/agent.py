@@ -1,0 +1,403 @@
+"""The agent's connection loop: hold a WebSocket to API Gateway, answer what arrives on it.
+
+One ``Session`` per WebSocket connection: it sends ``ready``, prints the public URL when the
+API answers ``registered``, handles each ``request`` in a task of its own (so a slow local
+endpoint never holds up the others), and sends an application-level ``ping`` every
+``heartbeat_seconds`` (protocol pings reportedly do not count as activity for API Gateway's
+10-minute idle timeout).
+
+``Agent.run`` keeps one session alive until stopped:
+
+- Any disconnect → reconnect with the same token (so the same subdomain), after an exponential
+  backoff: ``backoff_initial`` doubling to ``backoff_max``, each delay scaled by a random
+  factor in ``1 ± backoff_jitter`` so that many agents cut off at once do not return in step.
+  The backoff restarts once a connection has been registered.
+- Before API Gateway's 2-hour cap, at ``rotate_seconds``, a new connection is opened first and
+  the old one is closed only once the new one is registered and the old one's requests are
+  answered (make before break: no window where the subdomain has no agent).
+- The server refusing the upgrade with 401 or 403 is final (bad, expired or revoked token, or
+  a subdomain held by someone else): a clear message and exit code 1, no retrying forever.
+- ``stop()`` (Ctrl-C, SIGTERM) closes every connection with 1000 and returns 0.
+
+Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every registration
+(first connection and every reconnect) and one ``<METHOD> <path> <status> <n>ms`` line per
+answered request; stderr gets ``tunnel: ...`` lines for everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TextIO, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
+from tunnel_shared.protocol import encode
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from tunnel_cli.forward import LocalRequest, LocalResponse, error_response, forward
+from tunnel_cli.frames import fragments
+from tunnel_cli.messages import (
+    MessageError,
+    parse_request,
+    parse_server_message,
+    request_id_of,
+    response_text,
+)
+
+T = TypeVar("T")
+
+READY = encode({"action": "ready"})
+PING = encode({"action": "ping"})
+# Statuses on the upgrade that retrying cannot fix.
+FINAL_STATUSES = (401, 403)
+# Well inside the 10-minute idle timeout (tyrchen/http-tunnel uses 300 s, wormhole 60 s).
+DEFAULT_HEARTBEAT_SECONDS = 240.0
+# Ten minutes before the 2-hour cap: room for a slow reconnect.
+DEFAULT_ROTATE_SECONDS = MAX_CONNECTION_SECONDS - 10 * 60.0
+# How long a new connection may take to be registered before the old one is closed anyway.
+REGISTRATION_WAIT_SECONDS = 10.0
+# On Ctrl-C, requests already being answered get this long to finish.
+STOP_GRACE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    url: str
+    token: str
+    port: int
+    local_host: str = "127.0.0.1"
+    host_header: str = "preserve"
+    # No byte from the local service for this long → 502; under the HTTP API's 30 s.
+    local_timeout: float = 25.0
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    rotate_seconds: float = DEFAULT_ROTATE_SECONDS
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    backoff_jitter: float = 0.2
+    open_timeout: float = 10.0
+
+    @property
+    def local_url(self) -> str:
+        host = f"[{self.local_host}]" if ":" in self.local_host else self.local_host
+        return f"http://{host}:{self.port}"
+
+
+class _Stopped(Exception):
+    """``stop()`` was called while waiting."""
+
+
+def connection_url(url: str, token: str) -> str:
+    """``url`` with ``token=<token>`` added to its query (the authorizer reads it there)."""
+    parts = urlsplit(url)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}token={quote(token, safe='')}"))
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -> float:
+    """Seconds to wait before reconnect number ``attempt`` (0-based)."""
+    base = min(maximum, initial * 2 ** min(attempt, 32))
+    return base * random.uniform(1 - jitter, 1 + jitter)
+
+
+class Agent:
+    def __init__(
+        self, settings: AgentSettings, out: TextIO | None = None, err: TextIO | None = None
+    ) -> None:
+        self.settings = settings
+        self._out = out
+        self._err = err
+        self._stopping = asyncio.Event()
+        self._sessions: set[Session] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def stop(self) -> None:
+        """Ask ``run`` to close its connections and return 0; safe from a signal handler."""
+        self._stopping.set()
+
+    async def run(self) -> int:
+        """Serve until stopped (0) or refused for good (1)."""
+        attempt = 0
+        retiring: Session | None = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    ws = await self._until_stopped(self._open())
+                except _Stopped:
+                    break
+                except InvalidStatus as exc:
+                    status = exc.response.status_code
+                    if status in FINAL_STATUSES:
+                        self.say_error(_refusal(status))
+                        return 1
+                    reason = f"the server refused the connection (HTTP {status})"
+                except (OSError, TimeoutError, InvalidHandshake) as exc:
+                    reason = f"cannot connect to {_public(self.settings.url)}: {_describe(exc)}"
+                else:
+                    session = Session(self, ws)
+                    self._sessions.add(session)
+                    await session.start()
+                    if retiring is not None:
+                        self._spawn(self._retire(retiring, session))
+                        retiring = None
+                    outcome = await self._watch(session)
+                    if outcome == "stop":
+                        break
+                    if outcome == "rotate":
+                        self.say_error("opening a new connection before API Gateway's 2-hour cap")
+                        retiring, attempt = session, 0
+                        continue
+                    await session.close(grace=0)
+                    self._sessions.discard(session)
+                    if session.registered.is_set():
+                        attempt = 0
+                    reason = f"connection lost ({session.close_description()})"
+                delay = backoff_delay(
+                    attempt,
+                    self.settings.backoff_initial,
+                    self.settings.backoff_max,
+                    self.settings.backoff_jitter,
+                )
+                attempt += 1
+                self.say_error(f"{reason}; reconnecting in {delay:.1f} s")
+                try:
+                    await self._until_stopped(asyncio.sleep(delay))
+                except _Stopped:
+                    break
+            return 0
+        finally:
+            await self._shutdown()
+
+    # Output ---------------------------------------------------------------------------------
+
+    def say(self, line: str) -> None:
+        # flush: stdout is block-buffered when piped, and scripts read it line by line.
+        print(line, file=self._out or sys.stdout, flush=True)
+
+    def say_error(self, line: str) -> None:
+        print(f"tunnel: {line}", file=self._err or sys.stderr, flush=True)
+
+    # Internals ------------------------------------------------------------------------------
+
+    async def _open(self) -> ClientConnection:
+        return await connect(
+            connection_url(self.settings.url, self.settings.token),
+            # API Gateway does not negotiate permessage-deflate; frame sizes are then exact.
+            compression=None,
+            open_timeout=self.settings.open_timeout,
+            close_timeout=2,
+            # Requests are at most 128 KB; leave room for a gateway that sends a bit more.
+            max_size=2**20,
+        )
+
+    async def _watch(self, session: Session) -> str:
+        """Wait until the session closes ("closed"), must be replaced ("rotate") or the agent
+        is stopped ("stop")."""
+        waits = {
+            "closed": asyncio.ensure_future(asyncio.shield(session.reader)),
+            "rotate": asyncio.ensure_future(asyncio.sleep(self.settings.rotate_seconds)),
+            "stop": asyncio.ensure_future(self._stopping.wait()),
+        }
+        try:
+            await asyncio.wait(waits.values(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits.values():
+                task.cancel()
+        for outcome in ("stop", "closed", "rotate"):
+            if waits[outcome].done() and not waits[outcome].cancelled():
+                return outcome
+        return "stop"  # cancelled from outside
+
+    async def _until_stopped(self, awaitable: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            result = task.result()
+            if self._stopping.is_set() and isinstance(result, ClientConnection):
+                await result.close()
+                raise _Stopped
+            return result
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise _Stopped
+
+    async def _retire(self, old: Session, new: Session) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(new.registered.wait(), REGISTRATION_WAIT_SECONDS)
+        await old.close(grace=HTTP_API_TIMEOUT_SECONDS)
+        self._sessions.discard(old)
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _shutdown(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        sessions = list(self._sessions)
+        self._sessions.clear()
+        await asyncio.gather(
+            *(session.close(grace=STOP_GRACE_SECONDS) for session in sessions),
+            return_exceptions=True,
+        )
+
+
+class Session:
+    """One WebSocket connection and the requests it is answering."""
+
+    def __init__(self, agent: Agent, ws: ClientConnection) -> None:
+        self.agent = agent
+        self.ws = ws
+        self.registered = asyncio.Event()
+        self.url: str | None = None
+        self.reader: asyncio.Task[None] = asyncio.ensure_future(self._read())
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._send_lock = asyncio.Lock()
+        self._requests: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the reader sees the close too
+            await self.send(READY)
+        self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def send(self, text: str) -> None:
+        """Send ``text`` as one message, in frames of at most 32 KB."""
+        pieces = fragments(text)
+        # websockets serialises fragmented sends itself; the lock also keeps close() from
+        # cutting one in half (which would end the connection with 1011, not 1000).
+        async with self._send_lock:
+            await self.ws.send(pieces[0] if len(pieces) == 1 else pieces)
+
+    async def close(self, grace: float) -> None:
+        """Stop the heartbeat, give requests in flight up to ``grace`` seconds, close (1000)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        deadline = time.monotonic() + grace
+        while self._requests and time.monotonic() < deadline:
+            await asyncio.wait(set(self._requests), timeout=deadline - time.monotonic())
+        for task in list(self._requests):
+            task.cancel()
+        locked = False
+        with contextlib.suppress(TimeoutError):
+            locked = await asyncio.wait_for(self._send_lock.acquire(), 1.0)
+        try:
+            with contextlib.suppress(Exception):
+                await self.ws.close(1000)
+        finally:
+            if locked:
+                self._send_lock.release()
+        with contextlib.suppress(Exception):
+            await self.reader
+
+    def close_description(self) -> str:
+        code, reason = self.ws.close_code, self.ws.close_reason
+        if code is None or code == 1006:  # 1006 is never sent: the TCP connection just ended
+            return "code 1006: no close frame"
+        return f"code {code}: {reason}" if reason else f"code {code}"
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self._dispatch(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.agent.settings.heartbeat_seconds)
+            try:
+                await self.send(PING)
+            except ConnectionClosed:
+                return
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            message = parse_server_message(raw)
+        except MessageError as exc:
+            self.agent.say_error(f"ignored a message from the server: {exc}")
+            return
+        kind = message["type"]
+        if kind == "request":
+            task = asyncio.ensure_future(self._answer(message))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+        elif kind == "registered":
+            url = message.get("url")
+            if not isinstance(url, str) or not url:
+                self.agent.say_error("the server's 'registered' message has no url")
+                return
+            self.url = url
+            self.registered.set()
+            self.agent.say(f"Forwarding {url} -> {self.agent.settings.local_url}")
+        elif kind == "rejected":
+            reason = message.get("reason")
+            self.agent.say_error(f"the server rejected a message: {str(reason)[:200]}")
+        else:
+            self.agent.say_error(f"ignored a message of unknown type {kind[:40]!r}")
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        started = time.monotonic()
+        request_id = request_id_of(message)
+        if request_id is None:
+            self.agent.say_error("ignored a request without a valid requestId")
+            return
+        settings = self.agent.settings
+        try:
+            request = parse_request(message)
+        except MessageError as exc:
+            request = LocalRequest("?", "?", "", [], [], b"")
+            response: LocalResponse = error_response(502, "bad-request-message", str(exc))
+        else:
+            response = await forward(
+                request,
+                settings.local_host,
+                settings.port,
+                settings.local_timeout,
+                settings.host_header,
+            )
+        text, sent = response_text(request_id, response)
+        path = request.raw_path or "/"
+        if sent.error:
+            self.agent.say_error(f"{request.method} {path}: {sent.error}")
+        try:
+            await self.send(text)
+        except ConnectionClosed:
+            self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
+            return
+        elapsed = round((time.monotonic() - started) * 1000)
+        self.agent.say(f"{request.method} {path} {sent.status} {elapsed}ms")
+
+
+def _refusal(status: int) -> str:
+    return (
+        f"the server refused the connection (HTTP {status}): the token is invalid, expired or "
+        "revoked, or its subdomain is held by another agent. Issue a new token with "
+        "`tunnel token --subdomain NAME`."
+    )
+
+
+def _public(url: str) -> str:
+    """``url`` without its query: never print the token."""
+    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,238 @@
+"""Forwarding one tunnelled request to the local service.
+
+The HTTP client is the standard library's ``http.client``, one connection per request, run in
+a daemon thread. Why:
+
+- It is byte-faithful. It never decompresses (no ``Accept-Encoding`` is added, a gzip body comes
+  back gzipped), it sends the raw path and query string as given (no re-quoting or
+  normalisation), it keeps every response header pair in order (several ``Set-Cookie`` stay
+  several), and it knows HEAD, 204 and 304 have no body. ``Transfer-Encoding: chunked`` is
+  framing, not content: it is undone and the body returned whole, as the tunnel must.
+- It adds no dependency to the agent (``websockets`` is its only one), and nothing to audit.
+- Blocking calls in threads are simple and plenty for a developer's tunnel: API Gateway caps
+  each message at 128 KB, so bodies are small. Daemon threads (not an executor) do not cap
+  concurrency at the executor's few workers and never hold up Ctrl-C on a hung local service.
+
+aiohttp or httpx would also do, but both decompress by default and normalise URLs unless told
+not to, and each brings a dependency tree; urllib adds headers and follows redirects.
+
+Headers: every pair is sent, repeated ones included, except the hop-by-hop ones (RFC 9110
+§7.6.1; they described the public hop, not this one), ``Expect`` (the body is already here) and
+``Content-Length`` (recomputed from the body actually sent). ``cookie`` is rebuilt from the
+request's ``cookies``, joined with ``"; "`` (RFC 6265 §5.4), because API Gateway's payload 2.0
+moves cookies out of the headers.
+
+Host: the public Host is kept by default (``--host-header preserve``), as ngrok does. The app
+then builds absolute URLs, redirects, cookies and OAuth callbacks for the name its users see,
+and the request reaches it as sent. Dev servers that only accept ``localhost`` (Vite, webpack,
+Django's ``ALLOWED_HOSTS``, Rails' ``config.hosts``) can be given ``--host-header rewrite``:
+Host becomes ``<local-host>:<port>`` and the public one moves to ``X-Forwarded-Host``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tunnel_shared.limits import MAX_MESSAGE_BYTES
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Methods whose requests carry a Content-Length even when empty (as http.client itself does).
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# A body any bigger cannot fit a 128 KB response message once base64-encoded; reading more
+# would only spend memory.
+MAX_BODY_READ = MAX_MESSAGE_BYTES
+HOST_HEADER_POLICIES = ("preserve", "rewrite")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LocalRequest:
+    method: str
+    raw_path: str
+    raw_query_string: str
+    headers: list[tuple[str, str]]
+    cookies: list[str]
+    body: bytes
+
+    @property
+    def target(self) -> str:
+        path = self.raw_path or "/"
+        return f"{path}?{self.raw_query_string}" if self.raw_query_string else path
+
+
+@dataclass(frozen=True)
+class LocalResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    # The body was longer than MAX_BODY_READ and was cut: it cannot cross the tunnel.
+    truncated: bool = False
+    # Set when the agent made this answer itself (the local service failed); says why.
+    error: str | None = None
+
+
+def request_headers(
+    request: LocalRequest, local_address: str, host_header: str = "preserve"
+) -> list[tuple[str, str]]:
+    """The header pairs to send to the local service (see the module docstring)."""
+    named_by_connection = {
+        token.strip().lower()
+        for name, value in request.headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    dropped = HOP_BY_HOP | named_by_connection | {"expect", "content-length"}
+    if request.cookies:
+        dropped |= {"cookie"}
+    public_host = next((v for n, v in request.headers if n.lower() == "host"), None)
+    if host_header == "rewrite" or public_host is None:
+        dropped |= {"host"}
+    headers = [(name, value) for name, value in request.headers if name.lower() not in dropped]
+    if public_host is None:
+        headers.insert(0, ("Host", local_address))
+    elif host_header == "rewrite":
+        headers.insert(0, ("Host", local_address))
+        if not any(name.lower() == "x-forwarded-host" for name, _ in headers):
+            headers.append(("X-Forwarded-Host", public_host))
+    if request.cookies:
+        headers.append(("cookie", "; ".join(request.cookies)))
+    had_length = any(name.lower() == "content-length" for name, _ in request.headers)
+    if request.body or had_length or request.method.upper() in BODY_METHODS:
+        headers.append(("Content-Length", str(len(request.body))))
+    return headers
+
+
+def response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The local service's header pairs, hop-by-hop ones removed; repeats and order kept."""
+    named_by_connection = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    dropped = HOP_BY_HOP | named_by_connection
+    return [(name, value) for name, value in headers if name.lower() not in dropped]
+
+
+def error_response(status: int, kind: str, text: str) -> LocalResponse:
+    """An answer the agent makes itself: a short plain-text body, and ``x-tunnel-error``."""
+    headers = [("content-type", "text/plain; charset=utf-8"), ("x-tunnel-error", kind)]
+    return LocalResponse(status, headers, f"tunnel: {text}\n".encode(), error=text)
+
+
+def forward_blocking(
+    request: LocalRequest,
+    host: str,
+    port: int,
+    timeout: float,
+    host_header: str = "preserve",
+) -> LocalResponse:
+    """Send ``request`` to ``http://host:port`` and read the answer. Never raises for the
+    local service's failures: they become a 502 (see ``error_response``)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.putrequest(
+            request.method, _ascii_target(request.target), skip_host=True, skip_accept_encoding=True
+        )
+        for name, value in request_headers(request, address, host_header):
+            connection.putheader(name, _header_bytes(value))
+        connection.endheaders(request.body or None)
+        answer = connection.getresponse()
+        body = answer.read(MAX_BODY_READ + 1)
+        return LocalResponse(
+            answer.status,
+            response_headers(answer.getheaders()),
+            body[:MAX_BODY_READ],
+            truncated=len(body) > MAX_BODY_READ,
+        )
+    except ConnectionRefusedError:
+        return error_response(502, "local-refused", f"connection refused by {address}")
+    except TimeoutError:
+        return error_response(
+            502, "local-timeout", f"{address} did not answer within {timeout:g} s"
+        )
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # ValueError: http.client refuses a header or method it cannot send.
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return error_response(502, "local-failed", f"request to {address} failed: {detail}")
+    finally:
+        connection.close()
+
+
+async def forward(
+    request: LocalRequest,
+    host: str,
+    port: int,
+    timeout: float,
+    host_header: str = "preserve",
+) -> LocalResponse:
+    """``forward_blocking`` in a daemon thread of its own."""
+    return await _in_daemon_thread(
+        lambda: forward_blocking(request, host, port, timeout, host_header)
+    )
+
+
+async def _in_daemon_thread(call: Callable[[], T]) -> T:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled meanwhile (Ctrl-C, connection closed)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as exc:  # handed to the awaiting task, not lost in the thread
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, name="tunnel-forward", daemon=True).start()
+    return await future
+
+
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")
+
+
+def _ascii_target(target: str) -> str:
+    """The request target as sent; only characters HTTP cannot carry raw are percent-encoded
+    (API Gateway's rawPath is normally already encoded, so this rarely changes anything)."""
+    return _NOT_PRINTABLE_ASCII.sub(
+        lambda match: "".join(f"%{byte:02X}" for byte in match.group().encode()), target
+    )
+
+
+def _header_bytes(value: str) -> bytes:
+    # http.client sends str values as Latin-1 and fails on anything else; UTF-8 is what a
+    # client would most likely have sent for those.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()

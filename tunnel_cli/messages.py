@@ -1,0 +1,96 @@
+"""The agent's side of the wire protocol (``tunnel_shared.protocol``): reading what the API
+posts to it, and turning a local answer into one ``response`` message that fits.
+
+A response whose message would exceed 128 KB cannot cross API Gateway. The agent answers
+**502 Bad Gateway** instead, with ``x-tunnel-error: response-too-large`` and a one-line body
+giving the sizes. Not 413: that status says the *caller's request* was too large (RFC 9110
+§15.5.14) and the forwarding function already uses it for that; here the request was fine and
+the tunnel could not relay the upstream's answer, which is what 502 means (§15.6.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from tunnel_shared.limits import MAX_MESSAGE_BYTES
+from tunnel_shared.protocol import response_message
+
+from tunnel_cli.forward import LocalRequest, LocalResponse, error_response
+
+METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
+
+
+class MessageError(ValueError):
+    """A message from the API that the agent cannot use; the message says why."""
+
+
+def parse_server_message(raw: str | bytes) -> dict[str, Any]:
+    """A JSON object with a string ``type``, from the API."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise MessageError("not JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise MessageError("not a JSON object with a type")
+    return message
+
+
+def request_id_of(message: dict[str, Any]) -> str | None:
+    request_id = message.get("requestId")
+    if isinstance(request_id, str) and 0 < len(request_id) <= 64:
+        return request_id
+    return None
+
+
+def parse_request(message: dict[str, Any]) -> LocalRequest:
+    """The fields of a ``request`` message, checked (its requestId via ``request_id_of``)."""
+    method = message.get("method")
+    if not isinstance(method, str) or not METHOD.match(method):
+        raise MessageError("request without a valid method")
+    raw_path = message.get("rawPath", "/")
+    raw_query = message.get("rawQueryString", "")
+    if not isinstance(raw_path, str) or not isinstance(raw_query, str):
+        raise MessageError("rawPath and rawQueryString must be strings")
+    headers = message.get("headers", [])
+    if not isinstance(headers, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        for pair in headers
+    ):
+        raise MessageError("request headers must be [[name, value], ...] strings")
+    cookies = message.get("cookies") or []
+    if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+        raise MessageError("request cookies must be a list of strings")
+    body = message.get("body") or ""
+    if not isinstance(body, str):
+        raise MessageError("request body must be base64 text")
+    try:
+        decoded = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise MessageError("request body is not valid base64") from None
+    return LocalRequest(
+        method, raw_path, raw_query, [(n, v) for n, v in headers], list(cookies), decoded
+    )
+
+
+def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalResponse]:
+    """The ``response`` message for ``response``, and the response it actually carries: the
+    local one, or the 502 that replaces it when it cannot fit (module docstring)."""
+    if not response.truncated:
+        text = response_message(request_id, response.status, response.headers, response.body)
+        if len(text.encode()) <= MAX_MESSAGE_BYTES:
+            return text, response
+        size = f"{len(text.encode())}-byte message for a {len(response.body)}-byte body"
+    else:
+        size = f"body over {len(response.body)} bytes"
+    replacement = error_response(
+        502,
+        "response-too-large",
+        f"the local service's response ({response.status}, {size}) is larger than the "
+        f"{MAX_MESSAGE_BYTES // 1024} KB a WebSocket message can carry through API Gateway",
+    )
+    text = response_message(request_id, replacement.status, replacement.headers, replacement.body)
+    return text, replacement
