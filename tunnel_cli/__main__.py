@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from tunnel_shared.tokens import TokenError, read_claims
+
 from tunnel_cli import agent as agent_module
-from tunnel_cli.claims import read_claims
 from tunnel_cli.forward import HOST_HEADER_POLICIES
 
 HTTP_DESCRIPTION = """\
@@ -147,9 +148,9 @@ def _http(args: argparse.Namespace) -> int:
             "`tunnel token --subdomain NAME`)"
         )
     try:
-        claims = read_claims(args.token)
-    except ValueError as exc:
-        return _fail(str(exc))
+        claims = read_claims(args.token.strip())
+    except TokenError as exc:
+        return _fail(f"the token is unusable: {exc}")
     if args.subdomain is not None and args.subdomain != claims.subdomain:
         return _fail(
             f"--subdomain {args.subdomain!r} does not match the token's subdomain "

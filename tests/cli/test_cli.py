@@ -97,7 +97,7 @@ def test_matching_subdomain_is_accepted_until_connecting(monkeypatch):
         (["--token", make_token()], {}, "no WebSocket URL: pass --url"),
         ([], {"TUNNEL_URL": "ws://127.0.0.1:1/dev"}, "no token: set TUNNEL_TOKEN"),
         (["--url", "http://x/dev", "--token", make_token()], {}, "must be a ws:// or wss://"),
-        (["--url", "ws://x/dev", "--token", "nonsense"], {}, "the token is malformed"),
+        (["--url", "ws://x/dev", "--token", "nonsense"], {}, "unusable: malformed token"),
         (
             ["--url", "ws://x/dev", "--token", make_token(ttl=10, now=time.time() - 100)],
             {},

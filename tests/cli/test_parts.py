@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tunnel_shared import protocol
 from tunnel_shared.limits import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
+from tunnel_shared.tokens import TokenError, read_claims
 
 from tests.cli.harness import make_token
 from tunnel_cli.agent import connection_url
-from tunnel_cli.claims import read_claims
 from tunnel_cli.forward import LocalRequest, LocalResponse, request_headers
 from tunnel_cli.frames import FRAME_PAYLOAD_BYTES, fragments
 from tunnel_cli.messages import MessageError, parse_request, response_text
@@ -64,7 +64,7 @@ def test_cookie_header_is_kept_when_no_cookies_list_came():
 def test_claims_are_read_without_the_key():
     claims = read_claims(make_token("demo-2", key="any key at all"))
     assert (claims.subject, claims.subdomain) == ("tester", "demo-2")
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(TokenError, match="malformed"):
         read_claims("v1.!!!.sig")
 
 
