@@ -37,6 +37,9 @@ FIRST_POLL_SECONDS = 0.010
 POLL_GROWTH = 1.5
 MAX_POLL_SECONDS = 0.100
 PENDING_TTL_SECONDS = 60
+# While waiting, look this often whether the agent's connection is still live: an agent that
+# dies mid-request ($disconnect removes its item) gets a 502 at once instead of a 504 at 27 s.
+LIVENESS_CHECK_SECONDS = 0.5
 # Per-hop headers describe the agent's local connection, not the public one.
 HOP_BY_HOP = frozenset(
     {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
@@ -110,9 +113,12 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         _pending().delete_item(Key={"requestId": request_id})
         raise
 
-    response, reads = _wait(request_id)
+    response, reads = _wait(request_id, subdomain, connection_id)
     _pending().delete_item(Key={"requestId": request_id})
     log.note(reads=reads, requestId=request_id)
+    if response is _GONE:
+        log.note(outcome="agent gone", connectionId=connection_id)
+        return _text(502, "The tunnel's agent is gone.")
     if response is None:
         log.note(outcome="timeout")
         return _text(504, "The tunnel's agent did not answer in time.")
@@ -173,9 +179,15 @@ def _live_connection(subdomain: str) -> str | None:
     return str(max(live, key=lambda item: int(item.get("connectedAt", 0)))["connectionId"])
 
 
-def _wait(request_id: str) -> tuple[dict[str, Any] | None, int]:
-    """The agent's response, or None at the deadline; and how many reads it took."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
+_GONE: dict[str, Any] = {}
+
+
+def _wait(request_id: str, subdomain: str, connection_id: str) -> tuple[Any, int]:
+    """The agent's response, ``_GONE`` if its connection went away, or None at the deadline;
+    and how many reads it took."""
+    started = time.monotonic()
+    deadline = started + DEADLINE_SECONDS
+    next_liveness_check = started + LIVENESS_CHECK_SECONDS
     interval = FIRST_POLL_SECONDS
     reads = 0
     while True:
@@ -184,8 +196,14 @@ def _wait(request_id: str) -> tuple[dict[str, Any] | None, int]:
         reads += 1
         if item and item.get("status") == "answered":
             return item.get("response"), reads
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             return None, reads
+        if now >= next_liveness_check:
+            reads += 1
+            if _live_connection(subdomain) != connection_id:
+                return _GONE, reads
+            next_liveness_check = now + LIVENESS_CHECK_SECONDS
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
 
 

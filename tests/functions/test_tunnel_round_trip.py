@@ -170,3 +170,18 @@ def test_bad_messages_are_rejected_and_create_no_item(functions, body):
     answer = functions.invoke("response", websocket_event("$default", connection_id, body))
     assert answer["statusCode"] in (400, 404)
     assert functions.pending.scan()["Count"] == before
+
+
+def test_an_agent_that_disconnects_mid_request_gets_a_502_at_once(functions):
+    connection_id, _ = connect(functions, "oz", "oscar")
+    answers: list[dict] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(functions.invoke("forwarding", http_event("oscar")))
+    )
+    started = time.monotonic()
+    waiting.start()
+    time.sleep(0.3)
+    functions.invoke("disconnect", websocket_event("$disconnect", connection_id))
+    waiting.join(timeout=5)
+    assert answers and answers[0]["statusCode"] == 502
+    assert time.monotonic() - started < 2
