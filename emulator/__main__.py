@@ -52,10 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    from emulator import native_updates, noop_update, providers
+    from emulator import change_sets, native_updates, noop_update, providers
 
     providers.register()
     noop_update.install()
+    change_sets.install()
     native_updates.install()
 
     app = DomainDispatcherApplication(create_backend_app)

@@ -59,7 +59,9 @@ def test_zip_entries_are_sorted_dated_and_normalised(tmp_path):
     os.chmod(extra / "zeta.py", 0o700)
     archive = zipfile.ZipFile(io.BytesIO(package(root, "connect").data))
     names = archive.namelist()
-    assert names == sorted(names) == ["alpha.json", "handler.py", "zeta.py"]
+    assert names == sorted(names)
+    own = [name for name in names if "/" not in name]
+    assert own == ["alpha.json", "handler.py", "zeta.py"]
     for info in archive.infolist():
         assert info.date_time == FIXED_DATE
         assert info.external_attr >> 16 == 0o100644
@@ -76,16 +78,18 @@ def test_key_changes_exactly_when_the_code_does(tmp_path):
 
 def test_shared_packages_are_included_only_where_imported(tmp_path):
     root = copy_functions(tmp_path / "functions", umask=0o022, mtime=1_600_000_000)
-    shared = root / "functions/tunnel_shared"
+    shared = root / "functions/extra_shared"
     shared.mkdir()
     (shared / "__init__.py").write_text("")
-    (shared / "log.py").write_text("def line(): return '{}'\n")
+    (shared / "colours.py").write_text("RED = 1\n")
     handler = root / "functions/connect/handler.py"
-    handler.write_text("from tunnel_shared import log\n" + handler.read_text())
+    handler.write_text(handler.read_text() + "\nfrom extra_shared import colours  # noqa\n")
     connect = zipfile.ZipFile(io.BytesIO(package(root, "connect").data)).namelist()
     disconnect = zipfile.ZipFile(io.BytesIO(package(root, "disconnect").data)).namelist()
-    assert "tunnel_shared/log.py" in connect and "tunnel_shared/__init__.py" in connect
-    assert disconnect == ["handler.py"]
+    assert "extra_shared/colours.py" in connect and "extra_shared/__init__.py" in connect
+    assert not [name for name in disconnect if name.startswith("extra_shared/")]
+    # Every function imports the tunnel's own shared package, and so ships it.
+    assert "tunnel_shared/protocol.py" in disconnect
 
 
 def test_missing_function_is_named(tmp_path):

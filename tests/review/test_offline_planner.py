@@ -1,0 +1,228 @@
+"""The offline planner on template pairs: the reviewed dev templates, changed one way each."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from review import gate, markdown, terminal
+from review.planner import offline_plan
+from review.replacement import predict_resource
+from review.stack_review import CHANGES, Review, StackReview
+from review.template_diff import diff_templates
+from review.template_text import parse_template
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+TABLES = parse_template((SNAPSHOTS / "dev/tables.yaml").read_text())
+FUNCTIONS = parse_template((SNAPSHOTS / "dev/functions.yaml").read_text())
+PENDING_TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/pending-dev"
+FUNCTION_PARAMETERS = {
+    "ArtifactsBucketName": "artifacts-dev",
+    "ConnectionsTableName": "connections-dev",
+    "PendingRequestsTableName": "pending-dev",
+    "SigningKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf",
+    "WebSocketApiId": "abc123",
+    "AuthorizerCodeKey": "functions/authorizer/1.zip",
+    "ConnectCodeKey": "functions/connect/1.zip",
+    "DisconnectCodeKey": "functions/disconnect/1.zip",
+    "ForwardingCodeKey": "functions/forwarding/1.zip",
+    "ResponseCodeKey": "functions/response/1.zip",
+}
+
+
+def plan_pair(old, new, old_parameters=None, new_parameters=None, name="dev/tables", **approve):
+    stack = StackReview(name, "http-tunnel-" + name.replace("/", "-"), 0, state=CHANGES)
+    offline_plan(stack, old, old_parameters or {}, new, new_parameters or {})
+    review = Review("dev", datetime(2030, 1, 1, tzinfo=UTC), [stack])
+    findings = gate.evaluate(review, gate.Approvals(**approve))
+    return stack, review, findings
+
+
+def resource(stack, logical_id):
+    (found,) = [r for r in stack.resources if r.logical_id == logical_id]
+    return found
+
+
+def role_statements(template, role):
+    return template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def test_changing_a_table_key_schema_predicts_replacement_and_blocks():
+    new = copy.deepcopy(TABLES)
+    table = new["Resources"]["PendingRequestsTable"]["Properties"]
+    table["KeySchema"] = [{"AttributeName": "requestKey", "KeyType": "HASH"}]
+    table["AttributeDefinitions"] = [{"AttributeName": "requestKey", "AttributeType": "S"}]
+    stack, review, findings = plan_pair(TABLES, new)
+    verdict = resource(stack, "PendingRequestsTable")
+    assert verdict.action == "Modify"
+    assert verdict.predicted == "True"
+    assert verdict.stateful
+    assert "Properties.KeySchema[0].AttributeName (template)" in verdict.paths
+    assert any("KeySchema: Update requires: Replacement" in r for r in verdict.predicted_reasons)
+    assert [(f.kind, f.subject, f.approved) for f in findings] == [
+        ("replacement", "PendingRequestsTable", False)
+    ]
+    assert findings[0].approve_with == "--allow-replace PendingRequestsTable"
+    assert gate.exit_code(review, findings) == gate.BLOCKED
+    for approval in ("PendingRequestsTable", "tables/PendingRequestsTable"):
+        _, review, findings = plan_pair(TABLES, new, replace=frozenset({approval}))
+        assert gate.exit_code(review, findings) == gate.OK
+
+
+def test_adding_a_global_secondary_index_is_an_allowed_modify():
+    new = copy.deepcopy(TABLES)
+    table = new["Resources"]["PendingRequestsTable"]["Properties"]
+    table["AttributeDefinitions"].append({"AttributeName": "agent", "AttributeType": "S"})
+    table["GlobalSecondaryIndexes"] = [
+        {
+            "IndexName": "agent-index",
+            "KeySchema": [{"AttributeName": "agent", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
+    stack, review, findings = plan_pair(TABLES, new)
+    verdict = resource(stack, "PendingRequestsTable")
+    assert verdict.action == "Modify"
+    assert verdict.predicted == "False"
+    assert verdict.paths == (
+        "Properties.AttributeDefinitions (template)",
+        "Properties.GlobalSecondaryIndexes (template)",
+    )
+    assert findings == []
+    assert gate.exit_code(review, findings) == gate.OK
+
+
+def test_editing_an_existing_attribute_definition_predicts_replacement():
+    new = copy.deepcopy(TABLES)
+    new["Resources"]["PendingRequestsTable"]["Properties"]["AttributeDefinitions"][0][
+        "AttributeType"
+    ] = "N"
+    stack, _, findings = plan_pair(TABLES, new)
+    assert resource(stack, "PendingRequestsTable").predicted == "True"
+    assert [f.kind for f in findings] == ["replacement"]
+
+
+def test_adding_an_iam_action_is_broadening_and_blocks_until_approved():
+    new = copy.deepcopy(FUNCTIONS)
+    for statement in role_statements(new, "ForwardingRole"):
+        if "dynamodb:GetItem" in statement["Action"]:
+            statement["Action"].append("dynamodb:Scan")
+    stack, review, findings = plan_pair(
+        FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    diff = stack.iam["ForwardingRole"]
+    assert diff.added == (("dynamodb:Scan", PENDING_TABLE),)
+    assert diff.removed == ()
+    assert diff.broadening
+    assert list(stack.iam) == ["ForwardingRole"]
+    assert [(f.kind, f.subject, f.approved) for f in findings] == [
+        ("broadening", "ForwardingRole", False)
+    ]
+    assert gate.exit_code(review, findings) == gate.BLOCKED
+    _, review, findings = plan_pair(
+        FUNCTIONS,
+        new,
+        FUNCTION_PARAMETERS,
+        FUNCTION_PARAMETERS,
+        name="dev/functions",
+        broadening=True,
+    )
+    assert gate.exit_code(review, findings) == gate.OK
+
+
+def test_narrowing_an_iam_action_is_allowed_and_shown_as_narrowing():
+    new = copy.deepcopy(FUNCTIONS)
+    for statement in role_statements(new, "ForwardingRole"):
+        if (
+            "dynamodb:DeleteItem" in statement["Action"]
+            and "dynamodb:GetItem" in statement["Action"]
+        ):
+            statement["Action"].remove("dynamodb:DeleteItem")
+    stack, review, findings = plan_pair(
+        FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    diff = stack.iam["ForwardingRole"]
+    assert diff.removed == (("dynamodb:DeleteItem", PENDING_TABLE),)
+    assert diff.added == ()
+    assert not diff.broadening
+    assert findings == []
+    assert gate.exit_code(review, findings) == gate.OK
+    text = terminal.render(review, findings, [], colour=False)
+    assert "IAM ForwardingRole: narrowing" in text
+    assert f"- dynamodb:DeleteItem  {PENDING_TABLE}" in text
+    assert "`ForwardingRole` (narrowing) | ➖ | `dynamodb:DeleteItem`" in markdown.render(
+        review, findings
+    )
+
+
+def test_a_new_function_code_key_is_an_allowed_modify_of_that_function():
+    new_parameters = {**FUNCTION_PARAMETERS, "ResponseCodeKey": "functions/response/2.zip"}
+    stack, review, findings = plan_pair(
+        FUNCTIONS, FUNCTIONS, FUNCTION_PARAMETERS, new_parameters, name="dev/functions"
+    )
+    assert [(r.logical_id, r.action) for r in stack.resources] == [("ResponseFunction", "Modify")]
+    verdict = stack.resources[0]
+    assert verdict.paths == ("Properties.Code.S3Key (parameter ResponseCodeKey)",)
+    assert verdict.predicted == "False"
+    assert stack.parameter_changes == {
+        "ResponseCodeKey": ("functions/response/1.zip", "functions/response/2.zip")
+    }
+    assert stack.iam == {}
+    assert findings == []
+    assert gate.exit_code(review, findings) == gate.OK
+
+
+def test_a_new_stack_is_all_adds_and_its_roles_broaden():
+    stack, _, findings = plan_pair(None, FUNCTIONS, {}, FUNCTION_PARAMETERS, name="dev/functions")
+    assert {r.action for r in stack.resources} == {"Add"}
+    assert len(stack.resources) == len(FUNCTIONS["Resources"])
+    assert {f.subject for f in findings if f.kind == "broadening"} == {
+        "AuthorizerRole",
+        "ConnectRole",
+        "DisconnectRole",
+        "ForwardingRole",
+        "ResponseRole",
+    }
+
+
+def test_removing_a_log_group_blocks_and_a_replaced_function_does_not():
+    new = copy.deepcopy(FUNCTIONS)
+    del new["Resources"]["ResponseLogGroup"]
+    new["Resources"]["ResponseFunction"]["Properties"]["FunctionName"] = "renamed"
+    stack, _, findings = plan_pair(
+        FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    assert resource(stack, "ResponseLogGroup").action == "Remove"
+    function = resource(stack, "ResponseFunction")
+    assert function.predicted == "True"  # FunctionName is create-only in the registry schema
+    assert any("FunctionName is create-only" in r for r in function.predicted_reasons)
+    assert [(f.kind, f.subject) for f in findings] == [("removal", "ResponseLogGroup")]
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "properties", "changed", "expected"),
+    [
+        ("AWS::DynamoDB::Table", {"TableName": "a"}, {"TableName": "b"}, "True"),
+        ("AWS::KMS::Key", {"KeySpec": "SYMMETRIC_DEFAULT"}, {"KeySpec": "RSA_2048"}, "True"),
+        ("AWS::KMS::Key", {"EnableKeyRotation": False}, {"EnableKeyRotation": True}, "False"),
+        ("AWS::S3::Bucket", {"BucketName": "a"}, {"BucketName": "b"}, "True"),
+        ("AWS::S3::Bucket", {"ObjectLockEnabled": False}, {"ObjectLockEnabled": True}, "True"),
+        (
+            "AWS::Logs::LogGroup",
+            {"LogGroupClass": "STANDARD"},
+            {"LogGroupClass": "DELIVERY"},
+            "True",
+        ),
+        ("AWS::Logs::LogGroup", {"RetentionInDays": 7}, {"RetentionInDays": 30}, "False"),
+        ("AWS::SecretsManager::Secret", {"Name": "a"}, {"Name": "b"}, "True"),
+        ("AWS::SecretsManager::Secret", {"Description": "a"}, {"Description": "b"}, "False"),
+    ],
+)
+def test_replacement_prediction_per_stateful_type(resource_type, properties, changed, expected):
+    old = {"Resources": {"R": {"Type": resource_type, "Properties": properties}}}
+    new = {"Resources": {"R": {"Type": resource_type, "Properties": changed}}}
+    (diff,) = diff_templates(old, new).resources
+    assert predict_resource(diff).replacement == expected

@@ -1,0 +1,70 @@
+"""prod and staging carry Sceptre's ``protect: true``, so a stray ``sceptre delete`` is refused.
+
+The key is ``protect`` (``protected`` is silently ignored), set once per environment in
+``config/<env>/config.yaml``; Sceptre's reader hands it down to every stack. Sceptre checks it
+before it calls AWS, so the refusal is proven offline: the endpoint below is a closed port, and
+any AWS call would fail with a connection error instead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sceptre.context import SceptreContext
+from sceptre.plan.plan import SceptrePlan
+
+from emulator import process
+from tests.conftest import PROJECT
+
+SCEPTRE = Path(sys.executable).parent / "sceptre"
+
+
+def protection(environment: str) -> dict[str, bool]:
+    plan = SceptrePlan(SceptreContext(project_path=str(PROJECT), command_path=environment))
+    return {stack.name: stack.protected for stack in plan.command_stacks}
+
+
+@pytest.mark.parametrize("environment", ["prod", "staging"])
+def test_every_prod_and_staging_stack_is_protected(environment):
+    stacks = protection(environment)
+    stack_files = [p for p in (PROJECT / "config" / environment).glob("*.yaml")]
+    assert len(stacks) == len(stack_files) - 1  # every file but config.yaml is a stack
+    assert set(stacks.values()) == {True}, stacks
+
+
+def test_dev_stays_unprotected_for_make_local():
+    assert set(protection("dev").values()) == {False}
+
+
+def test_no_stack_file_uses_the_ignored_protected_key():
+    offenders = [
+        str(path.relative_to(PROJECT))
+        for path in (PROJECT / "config").rglob("*.yaml")
+        if any(line.split(":")[0].strip() == "protected" for line in path.read_text().splitlines())
+    ]
+    assert offenders == []
+
+
+def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
+    closed = process.free_port()  # nothing listens there
+    result = subprocess.run(
+        [str(SCEPTRE), "--no-colour", "delete", "-y", "prod"],
+        cwd=PROJECT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            **process.client_environment(f"http://127.0.0.1:{closed}"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Cannot perform action on 'prod/" in output
+    assert "Stack protection is currently enabled" in output
+    assert "Could not connect" not in output
+    assert "Traceback" not in output
