@@ -11,7 +11,7 @@ EMULATOR_PORT ?= 4566
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy tunnel-local
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -78,6 +78,30 @@ test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
 
 bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.installed
 	$(BIN)/python benchmarks/launch.py
+	$(BIN)/python benchmarks/tunnel.py
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator
+
+# Change-set review before prod (README "Reviewing changes before prod"). Both talk to AWS as
+# configured, or to the emulator when AWS_ENDPOINT_URL is set. Approvals go in REVIEW_ARGS:
+#   make review ENV=prod REVIEW_ARGS="--allow-replace ConnectionsTable --approve-broadening"
+ENV ?= dev
+review: $(BIN)/.installed
+	$(BIN)/python -m review plan $(ENV) $(REVIEW_ARGS)
+
+# Executes exactly the change sets recorded in build/review/$(ENV).json. dev skips the review
+# and launches (python -m review deploy dev runs a reviewed deploy of dev).
+deploy: $(BIN)/.installed
+	@if [ "$(ENV)" = dev ]; then \
+	  echo "dev: sceptre launch -y dev (no review)"; \
+	  $(BIN)/sceptre launch -y dev; \
+	else \
+	  $(BIN)/python -m review deploy $(ENV) $(DEPLOY_ARGS); \
+	fi
+
+# The local API Gateway (WebSocket API, HTTP API, @connections) for the dev that `make local`
+# launched: ws://127.0.0.1:$(GATEWAY_PORT)/dev and http://<subdomain>.localhost:$(GATEWAY_PORT).
+GATEWAY_PORT ?= 4567
+tunnel-local: $(BIN)/.installed
+	$(LOCAL_AWS) $(BIN)/python -m local_gateway --port $(GATEWAY_PORT) --environment dev

@@ -1,0 +1,78 @@
+"""``python -m local_gateway [--port 4567] [--environment dev] [--host 127.0.0.1]``
+
+Serves the environment deployed at AWS_ENDPOINT_URL (``make local``) on one loopback port;
+``make tunnel-local`` runs it for dev.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
+
+from local_gateway.deployment import DeploymentError
+from local_gateway.server import REPO_ROOT, Settings, is_loopback, serve, start
+
+
+def parse(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_gateway",
+        description="A local API Gateway for the deployed environment: WebSocket API, HTTP API "
+        "and @connections on one loopback port.",
+    )
+    parser.add_argument("--port", type=int, default=4567)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
+    parser.add_argument("--environment", default="dev", help="also the stage name")
+    parser.add_argument(
+        "--functions-dir",
+        type=Path,
+        default=REPO_ROOT / "functions",
+        help="where functions/<name>/handler.py are (default: the repository's)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_SECONDS,
+        help="seconds without a client message before a WebSocket closes (AWS: 600)",
+    )
+    parser.add_argument(
+        "--max-connection-duration",
+        type=float,
+        default=MAX_CONNECTION_SECONDS,
+        help="seconds a WebSocket may stay open (AWS: 7200)",
+    )
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        # It runs the functions with the operator's environment: never expose it.
+        parser.error(f"--host {args.host} is not a loopback address")
+    return Settings(
+        port=args.port,
+        host=args.host,
+        environment=args.environment,
+        functions_dir=args.functions_dir.resolve(),
+        idle_timeout_seconds=args.idle_timeout,
+        max_connection_seconds=args.max_connection_duration,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse(argv)
+    try:
+        gateway = start(settings)
+    except DeploymentError as error:
+        print(f"local gateway: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(gateway))
+    except OSError as error:  # the port is taken, most likely
+        print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

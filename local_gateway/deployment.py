@@ -1,0 +1,226 @@
+"""What was deployed: the two APIs' routes, integrations, authorizers and stages, and the
+configuration and invoke permissions of every function they point at.
+
+Everything is read back from the (emulated) AWS account, never from the templates, so a
+miswired template breaks the local tunnel the way it would break on AWS. Broken references
+(a route whose target names no integration, an integration whose function does not exist) are
+kept as they are: they fail when a request uses them, not at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+# arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations
+_LAMBDA_URI = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$"
+)
+
+
+class DeploymentError(RuntimeError):
+    """The environment is not deployed (or not reachable); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # "$connect", "$default", "GET /items/{id}"
+    target: str | None  # "integrations/<id>"
+    authorization_type: str
+    authorizer_id: str | None
+
+    @property
+    def integration_id(self) -> str | None:
+        if self.target and self.target.startswith("integrations/"):
+            return self.target.removeprefix("integrations/")
+        return None
+
+
+@dataclass(frozen=True)
+class Integration:
+    integration_id: str
+    integration_type: str
+    uri: str | None
+    payload_format_version: str
+    timeout_ms: int | None
+
+    @property
+    def function_arn(self) -> str | None:
+        """The Lambda function of an AWS_PROXY integration, if its URI names one."""
+        if self.integration_type != "AWS_PROXY" or not self.uri:
+            return None
+        match = _LAMBDA_URI.match(self.uri)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    authorizer_id: str
+    authorizer_type: str
+    uri: str | None
+    identity_sources: tuple[str, ...]
+
+    @property
+    def function_arn(self) -> str | None:
+        match = _LAMBDA_URI.match(self.uri or "")
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Api:
+    api_id: str
+    protocol_type: str
+    route_selection_expression: str
+    routes: dict[str, Route]
+    integrations: dict[str, Integration]
+    authorizers: dict[str, Authorizer]
+    stages: dict[str, dict[str, str]]  # stage name -> stage variables
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    name: str
+    arn: str
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    environment: dict[str, str]
+    policy: dict[str, Any] | None  # the resource policy: who may invoke it
+
+
+@dataclass(frozen=True)
+class Deployment:
+    environment: str
+    region: str
+    account_id: str
+    websocket: Api
+    http: Api
+    # Every function an integration or authorizer names, by ARN; None if it is not deployed.
+    functions: dict[str, DeployedFunction | None] = field(default_factory=dict)
+
+
+def apis_stack(environment: str) -> str:
+    return f"http-tunnel-{environment}-apis"
+
+
+def load(environment: str, session: boto3.session.Session | None = None) -> Deployment:
+    session = session or boto3.session.Session()
+    region = session.region_name or "us-east-1"
+    try:
+        outputs = _stack_outputs(session, apis_stack(environment))
+        account_id = session.client("sts").get_caller_identity()["Account"]
+        gateway = session.client("apigatewayv2")
+        websocket = _api(gateway, outputs["WebSocketApiId"])
+        http = _api(gateway, outputs["HttpApiId"])
+    except (BotoCoreError, ClientError) as error:
+        raise DeploymentError(
+            f"cannot read the deployed {environment} APIs ({error}); "
+            "is AWS_ENDPOINT_URL set and was the environment launched (make local)?"
+        ) from None
+    except KeyError as missing:
+        raise DeploymentError(
+            f"stack {apis_stack(environment)} has no output {missing}; relaunch {environment}"
+        ) from None
+    lam = session.client("lambda")
+    arns = {
+        arn
+        for api in (websocket, http)
+        for arn in [i.function_arn for i in api.integrations.values()]
+        + [a.function_arn for a in api.authorizers.values()]
+        if arn
+    }
+    functions = {arn: _function(lam, arn) for arn in sorted(arns)}
+    return Deployment(environment, region, account_id, websocket, http, functions)
+
+
+def _stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]:
+    try:
+        described = session.client("cloudformation").describe_stacks(StackName=stack)
+    except ClientError as error:
+        if "does not exist" in str(error):
+            raise DeploymentError(
+                f"stack {stack} does not exist; launch the environment first (make local)"
+            ) from None
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])}
+
+
+def _items(call: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated apigatewayv2 list call (NextToken, no paginator)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(**kwargs)
+        items.extend(page.get("Items", []))
+        if not page.get("NextToken"):
+            return items
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _api(gateway: Any, api_id: str) -> Api:
+    api = gateway.get_api(ApiId=api_id)
+    routes = {
+        r["RouteKey"]: Route(
+            r["RouteKey"],
+            r.get("Target"),
+            r.get("AuthorizationType", "NONE"),
+            r.get("AuthorizerId"),
+        )
+        for r in _items(gateway.get_routes, ApiId=api_id)
+    }
+    integrations = {
+        i["IntegrationId"]: Integration(
+            i["IntegrationId"],
+            i.get("IntegrationType", ""),
+            i.get("IntegrationUri"),
+            i.get("PayloadFormatVersion", "1.0"),
+            i.get("TimeoutInMillis"),
+        )
+        for i in _items(gateway.get_integrations, ApiId=api_id)
+    }
+    authorizers = {
+        a["AuthorizerId"]: Authorizer(
+            a["AuthorizerId"],
+            a.get("AuthorizerType", ""),
+            a.get("AuthorizerUri"),
+            tuple(a.get("IdentitySource") or ()),
+        )
+        for a in _items(gateway.get_authorizers, ApiId=api_id)
+    }
+    stages = {
+        s["StageName"]: dict(s.get("StageVariables") or {})
+        for s in _items(gateway.get_stages, ApiId=api_id)
+    }
+    return Api(
+        api_id,
+        api.get("ProtocolType", ""),
+        api.get("RouteSelectionExpression", ""),
+        routes,
+        integrations,
+        authorizers,
+        stages,
+    )
+
+
+def _function(lam: Any, arn: str) -> DeployedFunction | None:
+    try:
+        configuration = lam.get_function_configuration(FunctionName=arn)
+    except lam.exceptions.ResourceNotFoundException:
+        return None
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=arn)["Policy"])
+    except lam.exceptions.ResourceNotFoundException:
+        policy = None  # no resource policy: nothing may invoke it
+    return DeployedFunction(
+        name=configuration["FunctionName"],
+        arn=configuration["FunctionArn"],
+        handler=configuration.get("Handler", ""),
+        timeout_seconds=int(configuration.get("Timeout", 3)),
+        memory_mb=int(configuration.get("MemorySize", 128)),
+        environment=dict(configuration.get("Environment", {}).get("Variables", {})),
+        policy=policy,
+    )

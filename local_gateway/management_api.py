@@ -1,0 +1,77 @@
+"""The @connections management API at ``http://127.0.0.1:<port>/<stage>/@connections/{id}``:
+what boto3's ``apigatewaymanagementapi`` client calls with that ``endpoint_url``.
+
+POST sends the body to the connection as one message (frames of at most 32 KB), GET describes
+it, DELETE closes it. Errors are shaped for botocore: the status, ``x-amzn-ErrorType`` and a JSON
+``message``, so ``client.exceptions.GoneException`` and friends are raised.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from tunnel_shared.limits import MAX_MESSAGE_BYTES
+
+from local_gateway import access_log
+from local_gateway.connections import Connections
+from local_gateway.request_meta import aws_id, iso8601
+from local_gateway.websocket_transport import Gone
+
+DELETE_CLOSE_CODE = 1000
+
+
+def _error(status: int, error_type: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps({"message": message}).encode(),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def gone() -> web.Response:
+    return _error(410, "GoneException", "The connection with the provided id no longer exists")
+
+
+class ManagementApi:
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+
+    async def handle(self, request: web.Request, connection_id: str) -> web.Response:
+        since = access_log.started()
+        response = await self._answer(request, connection_id)
+        response.headers["x-amzn-RequestId"] = aws_id()
+        access_log.line(f"{request.method} {request.path}", response.status, since)
+        return response
+
+    async def _answer(self, request: web.Request, connection_id: str) -> web.Response:
+        # The real API takes only SigV4-signed calls; an unsigned one is a bug to surface here.
+        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
+            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        connection = self._connections.get(connection_id)
+        if request.method == "POST":
+            data = await request.read()
+            if len(data) > MAX_MESSAGE_BYTES:
+                return _error(413, "PayloadTooLargeException", "Message too long")
+            if connection is None:
+                return gone()
+            try:
+                connection.transport.send(data)
+            except Gone:
+                return gone()
+            return web.Response(status=200)
+        if connection is None:
+            return gone()
+        if request.method == "GET":
+            caller = connection.caller
+            described = {
+                "connectedAt": iso8601(caller.connected_at),
+                "identity": {"sourceIp": caller.source_ip, "userAgent": caller.user_agent},
+                "lastActiveAt": iso8601(connection.last_active_at),
+            }
+            return web.json_response(described)
+        if request.method == "DELETE":
+            connection.transport.close(DELETE_CLOSE_CODE)
+            return web.Response(status=204)
+        return _error(403, "ForbiddenException", "Missing Authentication Token")

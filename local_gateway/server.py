@@ -1,0 +1,180 @@
+"""One loopback port, three APIs, told apart by the Host header and the path:
+
+Host 127.0.0.1 / localhost (the API's own endpoint)
+    /<stage>                    WebSocket upgrade          -> WebSocketApi
+    /<stage>/@connections/<id>  POST / GET / DELETE        -> ManagementApi
+    anything else                                          -> 404
+Host <subdomain>.localhost (any host whose first label is not the bare address)
+    anything                                               -> HttpApi (custom-domain style)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from aiohttp import web
+from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
+
+from local_gateway import access_log, answers, deployment
+from local_gateway.connections import Connections
+from local_gateway.http_api import MAX_BODY_BYTES, HttpApi
+from local_gateway.lambda_runtime import LambdaRuntime, merged_environment
+from local_gateway.management_api import ManagementApi
+from local_gateway.websocket_api import WebSocketApi
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Handlers block (boto3, the forwarding function's polling): 50 concurrent public requests plus
+# the agents' messages must each get a thread.
+WORKER_THREADS = 128
+# AWS allows 10,240 bytes of request line and headers; aiohttp's default per line is 8,190.
+MAX_HEADER_BYTES = 10_240
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = 4567
+    host: str = "127.0.0.1"
+    environment: str = "dev"
+    functions_dir: Path = REPO_ROOT / "functions"
+    idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
+    max_connection_seconds: float = MAX_CONNECTION_SECONDS
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def connections_endpoint(self) -> str:
+        return f"{self.base_url}/{self.environment}"
+
+    @property
+    def public_url_format(self) -> str:
+        return f"http://{{subdomain}}.localhost:{self.port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostname(host_header: str) -> str:
+    if host_header.startswith("["):  # [::1]:4567
+        return host_header.partition("]")[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def _is_bare(hostname: str) -> bool:
+    """The API's own endpoint: an address or ``localhost``, no subdomain in front."""
+    if hostname in ("", "localhost"):
+        return True
+    try:
+        ipaddress.ip_address(hostname.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class Gateway:
+    def __init__(self, settings: Settings, deployed: deployment.Deployment) -> None:
+        self.settings = settings
+        self.executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="lambda")
+        self.runtime = LambdaRuntime(deployed, settings.functions_dir, self.executor)
+        self.connections = Connections()
+        self.websocket = WebSocketApi(
+            deployed,
+            self.runtime,
+            self.connections,
+            settings.idle_timeout_seconds,
+            settings.max_connection_seconds,
+        )
+        self.http = HttpApi(deployed, self.runtime)
+        self.management = ManagementApi(self.connections)
+
+    def app(self) -> web.Application:
+        application = web.Application(client_max_size=MAX_BODY_BYTES)
+        application.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return application
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        hostname = _hostname(request.headers.get("Host", ""))
+        if not _is_bare(hostname):
+            return await self.http.handle(request, hostname)
+        stage_path = f"/{self.settings.environment}"
+        raw_path = request.raw_path.partition("?")[0]
+        if raw_path in (stage_path, stage_path + "/") and request.method == "GET":
+            return await self.websocket.handle(request)
+        prefix = f"{stage_path}/@connections/"
+        if raw_path.startswith(prefix) and "/" not in raw_path[len(prefix) :]:
+            return await self.management.handle(request, unquote(raw_path[len(prefix) :]))
+        since = access_log.started()
+        access_log.line(f"{request.method} {hostname}{raw_path}", 404, since)
+        return answers.answer(answers.NOT_FOUND)
+
+
+async def serve(gateway: Gateway) -> None:
+    """Serve until SIGINT or SIGTERM, then close the WebSockets (each gets its $disconnect)."""
+    runner = web.AppRunner(
+        gateway.app(),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=5,
+        max_line_size=MAX_HEADER_BYTES,
+        max_field_size=MAX_HEADER_BYTES,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    settings = gateway.settings
+    access_log.note(
+        f"ready on {settings.base_url}: WebSocket ws://{settings.host}:{settings.port}/"
+        f"{settings.environment}, HTTP {settings.public_url_format}, "
+        f"@connections {settings.connections_endpoint}/@connections"
+    )
+    try:
+        await stop.wait()
+    finally:
+        await gateway.websocket.close_all()
+        await runner.cleanup()
+        gateway.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def start(settings: Settings) -> Gateway:
+    """Read what was deployed, set the functions' environment, import their handlers."""
+    deployed = deployment.load(settings.environment)
+    os.environ.update(
+        merged_environment(
+            deployed,
+            {
+                # The functions reach this gateway's @connections and name its public URLs.
+                "CONNECTIONS_ENDPOINT": settings.connections_endpoint,
+                "PUBLIC_URL_FORMAT": settings.public_url_format,
+            },
+        )
+    )
+    os.environ.setdefault("AWS_REGION", deployed.region)
+    gateway = Gateway(settings, deployed)
+    for warning in gateway.runtime.load():
+        access_log.note(f"warning: {warning}")
+    for api_name, api in (("WebSocket", deployed.websocket), ("HTTP", deployed.http)):
+        for route in api.routes.values():
+            integration = api.integrations.get(route.integration_id or "")
+            target = integration.function_arn if integration else f"nothing ({route.target!r})"
+            access_log.note(f"{api_name} {route.key} -> {target}")
+        if settings.environment not in api.stages:
+            access_log.note(f"warning: {api_name} API has no stage {settings.environment}")
+    return gateway

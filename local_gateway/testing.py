@@ -1,0 +1,137 @@
+"""Start and stop the local gateway as a subprocess, for tests (the real server, real sockets).
+
+    emulator = emulator.process.start()            # then launch dev on it (sceptre launch -y dev)
+    gateway = start(env=client_environment(emulator.url))
+    ...  websockets.connect(gateway.websocket_url)
+    ...  http.client.HTTPConnection("127.0.0.1", gateway.port), Host: gateway.host("demo")
+    stop(gateway)
+
+``<subdomain>.localhost`` does not resolve through getaddrinfo on every system (curl resolves it
+itself): connect to 127.0.0.1 and send the Host header instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+@dataclass
+class GatewayProcess:
+    port: int
+    environment: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/{self.environment}"
+
+    @property
+    def connections_endpoint(self) -> str:
+        """The ``endpoint_url`` of an ``apigatewaymanagementapi`` client."""
+        return f"{self.url}/{self.environment}"
+
+    def host(self, subdomain: str) -> str:
+        """The Host header that reaches the HTTP API for ``subdomain``."""
+        return f"{subdomain}.localhost:{self.port}"
+
+    def public_url(self, subdomain: str) -> str:
+        return f"http://{self.host(subdomain)}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    port: int | None = None,
+    environment: str = "dev",
+    env: Mapping[str, str] | None = None,
+    functions_dir: Path | None = None,
+    options: Sequence[str] = (),
+    timeout: float = 30.0,
+) -> GatewayProcess:
+    """Run ``python -m local_gateway`` and return once it logs that it is ready.
+
+    ``env`` is added to this process's environment (AWS_PROFILE and AWS_SESSION_TOKEN are
+    dropped unless given, as ``make tunnel-local`` does): pass the emulator's
+    AWS_ENDPOINT_URL and dummy credentials. ``functions_dir`` defaults to the repository's.
+    ``options`` are more command-line options, e.g. ``["--idle-timeout", "1"]``.
+    """
+    port = port or free_port()
+    child_env = {
+        k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+    }
+    child_env.update(env or {})
+    child_env["PYTHONUNBUFFERED"] = "1"
+    command = [
+        sys.executable,
+        "-m",
+        "local_gateway",
+        "--port",
+        str(port),
+        "--environment",
+        environment,
+        *(["--functions-dir", str(functions_dir)] if functions_dir else []),
+        *options,
+    ]
+    log_file = tempfile.NamedTemporaryFile(prefix=f"gateway-{port}-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=child_env,
+    )
+    handle = GatewayProcess(port, environment, process, Path(log_file.name), log_file)
+    ready = f"local gateway: ready on http://{HOST}:{port}"
+    deadline = time.monotonic() + timeout
+    while ready not in handle.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(handle, keep_log=True)
+            raise RuntimeError(
+                f"local gateway on port {port} did not start; log {handle.log_path}:\n"
+                f"{handle.log_tail()}"
+            )
+        time.sleep(0.05)
+    return handle
+
+
+def stop(handle: GatewayProcess, timeout: float = 10.0, keep_log: bool = False) -> None:
+    """SIGTERM (open WebSockets close and get their $disconnect), SIGKILL if it hangs."""
+    if handle.process.poll() is None:
+        handle.process.terminate()
+        try:
+            handle.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            handle.process.kill()
+            handle.process.wait()
+    handle.log_file.close()
+    if not keep_log:
+        handle.log_path.unlink(missing_ok=True)

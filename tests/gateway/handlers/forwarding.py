@@ -1,0 +1,55 @@
+"""Test HTTP handler: the path says what to answer."""
+
+import base64
+import json
+import time
+
+from tests.gateway.recording import record
+
+BINARY = bytes(range(256)) * 4
+
+
+def handler(event, context):
+    record("forwarding", event, context)
+    path = event["rawPath"]
+    if path == "/cookies":
+        return {
+            "statusCode": 201,
+            "headers": {"x-multi": "v1,v2", "content-type": "text/plain"},
+            "cookies": ["a=1; Path=/", "b=2; HttpOnly", "c=3; Max-Age=60"],
+            "body": "cookies set",
+        }
+    if path == "/no-content":
+        return {"statusCode": 204, "headers": {"x-empty": "yes"}}
+    if path == "/binary":
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/octet-stream"},
+            "body": base64.b64encode(BINARY).decode(),
+            "isBase64Encoded": True,
+        }
+    if path == "/echo-body":
+        body = event.get("body", "")
+        raw = base64.b64decode(body) if event["isBase64Encoded"] else body.encode()
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/octet-stream"},
+            "body": base64.b64encode(raw).decode(),
+            "isBase64Encoded": True,
+        }
+    if path == "/raise":
+        raise RuntimeError("SECRET-FORWARDING-INTERNALS")
+    if path == "/infer":
+        return {"hello": "world", "n": 1}
+    if path == "/bad-status":
+        return {"statusCode": "two hundred"}
+    if path == "/unserializable":
+        return {"statusCode": 200, "body": b"bytes are not JSON"}
+    if path in ("/slow", "/sleep"):
+        time.sleep(float((event.get("queryStringParameters") or {}).get("s", "3")))
+        return {"statusCode": 200, "body": "slept"}
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(event),
+    }

@@ -1,0 +1,78 @@
+"""The developer's local service at the far end of the tunnel: it echoes what it received.
+
+``/echo`` answers with a JSON description of the request it got (method, raw target, every
+header pair in order, the body as base64) and sets two cookies; ``/bytes/<n>`` answers ``n``
+random bytes (the same ones the test keeps); ``/status/<code>`` answers that status, and
+``/slow/<seconds>`` waits before answering.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class LocalApp:
+    def __init__(self) -> None:
+        self.payloads: dict[int, bytes] = {}
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.split("?")[0]
+                if path.startswith("/bytes/"):
+                    size = int(path.rsplit("/", 1)[1])
+                    data = app.payloads.setdefault(size, os.urandom(size))
+                    self._send(200, [("content-type", "application/octet-stream")], data)
+                elif path.startswith("/status/"):
+                    self._send(int(path.rsplit("/", 1)[1]), [], b"")
+                elif path.startswith("/slow/"):
+                    time.sleep(float(path.rsplit("/", 1)[1]))
+                    self._send(200, [("content-type", "text/plain")], b"slow")
+                else:
+                    echoed = {
+                        "method": self.command,
+                        "target": self.path,
+                        "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                        "body": base64.b64encode(body).decode(),
+                    }
+                    self._send(
+                        200,
+                        [
+                            ("content-type", "application/json"),
+                            ("set-cookie", "first=1; Path=/"),
+                            ("set-cookie", "second=2; Path=/; HttpOnly"),
+                        ],
+                        json.dumps(echoed).encode(),
+                    )
+
+            def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                if status not in (204, 304):
+                    self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD" and status not in (204, 304):
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _answer  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
