@@ -18,6 +18,11 @@ class BucketEmptyingError(SceptreException):
 
 class EmptyBucket(Hook):
     def run(self) -> None:
+        # Sceptre runs before_delete hooks before its own protection check: check first here.
+        if self.stack.protected:
+            raise BucketEmptyingError(
+                f"{self.stack.name} is protected (protect: true); its bucket was not emptied"
+            )
         output = self.argument
         if not isinstance(output, str) or not output:
             raise BucketEmptyingError(f"{self.stack.name}: !empty_bucket needs an output name")

@@ -68,3 +68,32 @@ def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
     assert "Stack protection is currently enabled" in output
     assert "Could not connect" not in output
     assert "Traceback" not in output
+
+
+def test_deleting_protected_artifacts_alone_does_not_empty_the_bucket(tmp_path):
+    # Sceptre runs before_delete hooks before its protection check; the hook checks first.
+    closed = process.free_port()
+    result = subprocess.run(
+        [
+            str(SCEPTRE),
+            "--no-colour",
+            "--ignore-dependencies",
+            "delete",
+            "-y",
+            "prod/artifacts.yaml",
+        ],
+        cwd=PROJECT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            **process.client_environment(f"http://127.0.0.1:{closed}"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "prod/artifacts is protected (protect: true); its bucket was not emptied" in output
+    assert "Could not connect" not in output
+    assert "Traceback" not in output
