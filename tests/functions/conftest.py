@@ -97,7 +97,7 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # its environment variables must not outlive this folder
 def functions(rendered: dict[str, str]) -> Iterator[Functions]:
     handle = process.start(process.free_port())
     saved = dict(os.environ)

@@ -185,3 +185,19 @@ def running_tunnel(root: Path) -> Iterator[Tunnel]:
 def tunnel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tunnel]:
     with running_tunnel(tmp_path_factory.mktemp("tunnel-project")) as running:
         yield running
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On a failure, show what the gateway and the agents said: the tunnel is several processes."""
+    outcome = yield
+    report = outcome.get_result()
+    running = (
+        item.funcargs.get("demo") or item.funcargs.get("tunnel")
+        if hasattr(item, "funcargs")
+        else None
+    )
+    if report.failed and isinstance(running, Tunnel):
+        report.sections.append(("local gateway log", running.gateway.log_tail(60)))
+        for index, agent in enumerate(running.agents):
+            report.sections.append((f"agent {index}", "\n".join(agent.lines[-20:])))
