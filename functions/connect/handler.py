@@ -8,26 +8,19 @@ connection here: API Gateway answers 410 until ``$connect`` has returned.
 
 from __future__ import annotations
 
-import os
 import time
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import events
 from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import MAX_CONNECTION_SECONDS
 from tunnel_shared.log import Invocation
+from tunnel_shared.resources import connections_table
 from tunnel_shared.tokens import SUBDOMAIN
 
 # A connection lives at most 2 h; its items outlive it a little, then TTL removes them.
 TTL_SECONDS = MAX_CONNECTION_SECONDS + 600
-
-
-@cache
-def _table() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -59,9 +52,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             log.note(outcome="error", error=type(error).__name__)
             return {"statusCode": 500}
         if previous and previous != connection_id:
-            _table().delete_item(Key={"connectionId": previous})
+            connections_table().delete_item(Key={"connectionId": previous})
             log.note(dropped=previous)
-        _table().put_item(
+        connections_table().put_item(
             Item={
                 "connectionId": connection_id,
                 "publicSubdomain": subdomain,
@@ -76,7 +69,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def _claim(subdomain: str, subject: str, connection_id: str, now: int) -> str | None:
     """Claim the subdomain for this connection; the connection that held it before, if any."""
-    answer = _table().put_item(
+    answer = connections_table().put_item(
         Item={
             **claim_key(subdomain),
             "holder": subject,

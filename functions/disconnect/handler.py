@@ -5,20 +5,13 @@ Best effort: API Gateway may never send ``$disconnect``, so readers also ignore 
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import events
 from tunnel_shared.connections import claim_key
 from tunnel_shared.log import Invocation
-
-
-@cache
-def _table() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
+from tunnel_shared.resources import connections_table
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -31,7 +24,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         log.note(connectionId=connection_id)
         try:
             removed = (
-                _table()
+                connections_table()
                 .delete_item(Key={"connectionId": connection_id}, ReturnValues="ALL_OLD")
                 .get("Attributes", {})
             )
@@ -48,7 +41,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def _release(subdomain: str, connection_id: str) -> None:
     try:
-        _table().delete_item(
+        connections_table().delete_item(
             Key=claim_key(subdomain),
             ConditionExpression="#owner = :me",
             ExpressionAttributeNames={"#owner": "owner"},

@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import time
 import uuid
-from functools import cache
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import protocol
 from tunnel_shared.connections import INDEX
 from tunnel_shared.limits import HTTP_INTEGRATION_TIMEOUT_SECONDS, MAX_MESSAGE_BYTES
 from tunnel_shared.log import Invocation
+from tunnel_shared.resources import agent_connections, connections_table, pending_table
 from tunnel_shared.tokens import SUBDOMAIN
 
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
@@ -44,21 +42,6 @@ LIVENESS_CHECK_SECONDS = 0.5
 HOP_BY_HOP = frozenset(
     {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
 )
-
-
-@cache
-def _connections() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
-
-
-@cache
-def _pending() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["PENDING_REQUESTS_TABLE"])
-
-
-@cache
-def _agents() -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["CONNECTIONS_ENDPOINT"])
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -93,7 +76,7 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         return _text(413, "The request is too large for the tunnel (128 KB per message).")
 
     now = int(time.time())
-    _pending().put_item(
+    pending_table().put_item(
         Item={
             "requestId": request_id,
             "connectionId": connection_id,
@@ -102,19 +85,19 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         }
     )
     try:
-        _agents().post_to_connection(ConnectionId=connection_id, Data=message.encode())
-    except _agents().exceptions.GoneException:
+        agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
+    except agent_connections().exceptions.GoneException:
         # Caught before ClientError: the agent is gone, so is its connection.
-        _pending().delete_item(Key={"requestId": request_id})
-        _connections().delete_item(Key={"connectionId": connection_id})
+        pending_table().delete_item(Key={"requestId": request_id})
+        connections_table().delete_item(Key={"connectionId": connection_id})
         log.note(outcome="agent gone", connectionId=connection_id)
         return _text(502, "The tunnel's agent is gone.")
     except (ClientError, BotoCoreError):
-        _pending().delete_item(Key={"requestId": request_id})
+        pending_table().delete_item(Key={"requestId": request_id})
         raise
 
     response, reads = _wait(request_id, subdomain, connection_id)
-    _pending().delete_item(Key={"requestId": request_id})
+    pending_table().delete_item(Key={"requestId": request_id})
     log.note(reads=reads, requestId=request_id)
     if response is _GONE:
         log.note(outcome="agent gone", connectionId=connection_id)
@@ -169,7 +152,7 @@ def _read_request(event: Any) -> tuple | dict[str, Any]:
 
 def _live_connection(subdomain: str) -> str | None:
     """The newest connection for the subdomain whose TTL has not passed."""
-    found = _connections().query(
+    found = connections_table().query(
         IndexName=INDEX, KeyConditionExpression=Key("publicSubdomain").eq(subdomain)
     )["Items"]
     now = int(time.time())
@@ -192,7 +175,9 @@ def _wait(request_id: str, subdomain: str, connection_id: str) -> tuple[Any, int
     reads = 0
     while True:
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        item = _pending().get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
+        item = (
+            pending_table().get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
+        )
         reads += 1
         if item and item.get("status") == "answered":
             return item.get("response"), reads

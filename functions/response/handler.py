@@ -10,28 +10,12 @@ from __future__ import annotations
 
 import base64
 import os
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import events, protocol
 from tunnel_shared.log import Invocation
-
-
-@cache
-def _connections() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["CONNECTIONS_TABLE"])
-
-
-@cache
-def _pending() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["PENDING_REQUESTS_TABLE"])
-
-
-@cache
-def _agents() -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["CONNECTIONS_ENDPOINT"])
+from tunnel_shared.resources import agent_connections, connections_table, pending_table
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -59,7 +43,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 def _register(connection_id: str, log: Invocation) -> dict[str, Any]:
     # Consistent: $connect wrote the item a moment ago.
     item = (
-        _connections()
+        connections_table()
         .get_item(Key={"connectionId": connection_id}, ConsistentRead=True)
         .get("Item")
     )
@@ -82,7 +66,7 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
         return {"statusCode": 400}
     log.note(requestId=response.request_id, status=response.status)
     try:
-        _pending().update_item(
+        pending_table().update_item(
             Key={"requestId": response.request_id},
             UpdateExpression="SET #status = :answered, #response = :response",
             ConditionExpression=(
@@ -119,4 +103,6 @@ def _reject(connection_id: str, reason: str) -> None:
 
 
 def _post(connection_id: str, message: dict[str, Any]) -> None:
-    _agents().post_to_connection(ConnectionId=connection_id, Data=protocol.encode(message).encode())
+    agent_connections().post_to_connection(
+        ConnectionId=connection_id, Data=protocol.encode(message).encode()
+    )
