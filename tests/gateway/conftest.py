@@ -11,7 +11,6 @@ handlers in ``handlers/``, which record their events, and the gateway loads them
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ import pytest
 
 from emulator import process
 from local_gateway import testing
-from tests.conftest import PROJECT
 from tests.gateway.recording import RECORDS, Records
 from tests.local.conftest import LocalProject
+from tests.project_copy import copy_project, emulator_environment
 
 HANDLERS = Path(__file__).parent / "handlers"
 SUBDOMAIN = "demo"
@@ -43,16 +42,9 @@ class Wiring:
 @pytest.fixture(scope="package")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     root = tmp_path_factory.mktemp("gateway-project")
-    for folder in ("config", "templates", "functions"):
-        shutil.copytree(
-            PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    copy_project(root)
     handle = process.start(process.free_port())
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(root),
-        **process.client_environment(handle.url),
-    }
+    environment = emulator_environment(root, handle.url)
     try:
         project = LocalProject(root, environment)
         launch = project.sceptre("launch", "-y", "dev")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ import boto3
 import pytest
 
 from emulator import process
-from tests.conftest import PROJECT
+from tests.project_copy import copy_project, emulator_environment
 
 SCEPTRE = Path(sys.executable).parent / "sceptre"
 UPLOADED = re.compile(r"function (\w+): (functions/\S+\.zip) uploaded")
@@ -66,16 +64,9 @@ class LocalProject:
 @pytest.fixture(scope="module")
 def local_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     root = tmp_path_factory.mktemp("project")
-    for folder in ("config", "templates", "functions"):
-        shutil.copytree(
-            PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    copy_project(root)
     handle = process.start(process.free_port())
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(root),  # no ~/.aws: the emulator's dummy credentials only
-        **process.client_environment(handle.url),
-    }
+    environment = emulator_environment(root, handle.url)
     try:
         yield LocalProject(root, environment)
     finally:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +20,7 @@ import pytest
 
 from emulator import process
 from local_gateway import testing as gateway_testing
-from tests.conftest import PROJECT
+from tests.project_copy import copy_project, emulator_environment
 from tests.tunnel.local_app import LocalApp
 
 TUNNEL = Path(sys.executable).parent / "tunnel"
@@ -145,16 +143,9 @@ def running_tunnel(root: Path) -> Iterator[Tunnel]:
 
     The tests' fixture and ``make bench`` share it.
     """
-    for folder in ("config", "templates", "functions"):
-        shutil.copytree(
-            PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    copy_project(root)
     emulator = process.start(process.free_port())
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(root),
-        **process.client_environment(emulator.url),
-    }
+    environment = emulator_environment(root, emulator.url)
     app = LocalApp()
     gateway = None
     tunnel = None
