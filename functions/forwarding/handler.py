@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import time
 import uuid
 from typing import Any
@@ -31,9 +32,10 @@ from tunnel_shared.tokens import SUBDOMAIN
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
 DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
 # Polling: 10 ms first, x1.5 each time, capped at 100 ms (see the README for the read cost).
-FIRST_POLL_SECONDS = 0.010
-POLL_GROWTH = 1.5
-MAX_POLL_SECONDS = 0.100
+# The variables exist to compare strategies side by side (make bench); the template sets none.
+FIRST_POLL_SECONDS = float(os.environ.get("POLL_FIRST_SECONDS", "0.010"))
+POLL_GROWTH = float(os.environ.get("POLL_GROWTH", "1.5"))
+MAX_POLL_SECONDS = float(os.environ.get("POLL_MAX_SECONDS", "0.100"))
 PENDING_TTL_SECONDS = 60
 # While waiting, look this often whether the agent's connection is still live: an agent that
 # dies mid-request ($disconnect removes its item) gets a 502 at once instead of a 504 at 27 s.
