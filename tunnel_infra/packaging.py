@@ -53,8 +53,32 @@ def functions_root(project_path: Path) -> Path:
     return project_path / "functions"
 
 
+# Every stack's hook and the resolver package the same functions in one Sceptre run: zip each
+# once per state of functions/ (paths, sizes and mtimes of its files).
+_packed: dict[tuple[object, ...], Artifact] = {}
+
+
 def package(project_path: Path, name: str, architecture: str = "x86_64") -> Artifact:
     """Zip ``functions/<name>/``, the shared packages it imports and its vendored requirements."""
+    root = functions_root(project_path)
+    state = (str(root.resolve()), name, architecture, _tree_state(root))
+    if state not in _packed:
+        _packed[state] = _package(project_path, name, architecture)
+    return _packed[state]
+
+
+def _tree_state(root: Path) -> tuple[tuple[str, int, int], ...]:
+    if not root.is_dir():
+        return ()
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+def _package(project_path: Path, name: str, architecture: str) -> Artifact:
     root = functions_root(project_path)
     source = root / name
     if not (source / "handler.py").is_file():
