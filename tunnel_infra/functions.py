@@ -95,10 +95,3 @@ def wired_targets(functions: tuple[Function, ...] = FUNCTIONS) -> list[Target]:
         for target in declared.targets:
             seen.setdefault(target.parameter, target)
     return [seen[parameter] for parameter in sorted(seen)]
-
-
-def function(name: str) -> Function:
-    for candidate in FUNCTIONS:
-        if candidate.name == name:
-            return candidate
-    raise KeyError(f"no function named {name!r}; known: {', '.join(f.name for f in FUNCTIONS)}")
