@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -110,9 +110,17 @@ def start(port: int | None = None, timeout: float = 30.0) -> EmulatorProcess:
     return handle
 
 
-def stop(handle: EmulatorProcess, timeout: float = 10.0, keep_log: bool = False) -> None:
-    """SIGTERM (the emulator closes its socket), SIGKILL if it hangs; then
-    remove its log unless asked to keep it."""
+class RunningProcess(Protocol):
+    """A background process with its log file: the emulator's, or the local gateway's."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+
+def stop(handle: RunningProcess, timeout: float = 10.0, keep_log: bool = False) -> None:
+    """SIGTERM (the server closes its sockets), SIGKILL if it hangs; then remove its log
+    unless asked to keep it."""
     if handle.process.poll() is None:
         handle.process.terminate()
         try:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from emulator import process as background_process
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
@@ -125,13 +127,4 @@ def start(
 
 def stop(handle: GatewayProcess, timeout: float = 10.0, keep_log: bool = False) -> None:
     """SIGTERM (open WebSockets close and get their $disconnect), SIGKILL if it hangs."""
-    if handle.process.poll() is None:
-        handle.process.terminate()
-        try:
-            handle.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            handle.process.kill()
-            handle.process.wait()
-    handle.log_file.close()
-    if not keep_log:
-        handle.log_path.unlink(missing_ok=True)
+    background_process.stop(handle, timeout, keep_log)

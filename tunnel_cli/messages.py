@@ -10,14 +10,12 @@ the tunnel could not relay the upstream's answer, which is what 502 means (§15.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any
 
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
-from tunnel_shared.protocol import response_message
+from tunnel_shared.protocol import ProtocolError, base64_body, header_pairs, response_message
 
 from tunnel_cli.forward import LocalRequest, LocalResponse, error_response
 
@@ -55,25 +53,15 @@ def parse_request(message: dict[str, Any]) -> LocalRequest:
     raw_query = message.get("rawQueryString", "")
     if not isinstance(raw_path, str) or not isinstance(raw_query, str):
         raise MessageError("rawPath and rawQueryString must be strings")
-    headers = message.get("headers", [])
-    if not isinstance(headers, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
-        for pair in headers
-    ):
-        raise MessageError("request headers must be [[name, value], ...] strings")
     cookies = message.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MessageError("request cookies must be a list of strings")
-    body = message.get("body") or ""
-    if not isinstance(body, str):
-        raise MessageError("request body must be base64 text")
     try:
-        decoded = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise MessageError("request body is not valid base64") from None
-    return LocalRequest(
-        method, raw_path, raw_query, [(n, v) for n, v in headers], list(cookies), decoded
-    )
+        headers = header_pairs(message.get("headers", []), "request")
+        body = base64_body(message.get("body") or "", "request")
+    except ProtocolError as error:
+        raise MessageError(str(error)) from None
+    return LocalRequest(method, raw_path, raw_query, headers, list(cookies), body)
 
 
 def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalResponse]:

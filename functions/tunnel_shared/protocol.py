@@ -129,17 +129,26 @@ def parse_response(message: dict[str, Any]) -> Response:
         or not MIN_STATUS <= status <= MAX_STATUS
     ):
         raise ProtocolError("response status must be an integer from 100 to 599")
-    headers = message.get("headers", [])
-    if not isinstance(headers, list) or not all(
+    headers = header_pairs(message.get("headers", []), "response")
+    body = base64_body(message.get("body", ""), "response")
+    return Response(request_id, status, headers, body)
+
+
+def header_pairs(value: object, kind: str) -> list[tuple[str, str]]:
+    """A message's ``[[name, value], ...]`` headers, checked; ``kind`` names the message."""
+    if not isinstance(value, list) or not all(
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
-        for pair in headers
+        for pair in value
     ):
-        raise ProtocolError("response headers must be [[name, value], ...] strings")
-    body = message.get("body", "")
-    if not isinstance(body, str):
-        raise ProtocolError("response body must be base64 text")
+        raise ProtocolError(f"{kind} headers must be [[name, value], ...] strings")
+    return [(name, text) for name, text in value]
+
+
+def base64_body(value: object, kind: str) -> bytes:
+    """A message's base64 body, decoded; ``kind`` names the message."""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{kind} body must be base64 text")
     try:
-        decoded = base64.b64decode(body, validate=True)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ProtocolError("response body is not valid base64") from None
-    return Response(request_id, status, [(name, value) for name, value in headers], decoded)
+        raise ProtocolError(f"{kind} body is not valid base64") from None

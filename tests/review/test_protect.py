@@ -48,10 +48,11 @@ def test_no_stack_file_uses_the_ignored_protected_key():
     assert offenders == []
 
 
-def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
+def sceptre_offline(tmp_path: Path, *args: str) -> tuple[int, str]:
+    """Sceptre pointed at a closed port: any AWS call would fail with a connection error."""
     closed = process.free_port()  # nothing listens there
     result = subprocess.run(
-        [str(SCEPTRE), "--no-colour", "delete", "-y", "prod"],
+        [str(SCEPTRE), "--no-colour", *args],
         cwd=PROJECT,
         env={
             "PATH": "/usr/bin:/bin",
@@ -62,8 +63,12 @@ def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
         text=True,
         timeout=120,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
+    returncode, output = sceptre_offline(tmp_path, "delete", "-y", "prod")
+    assert returncode == 1, output
     assert "Cannot perform action on 'prod/" in output
     assert "Stack protection is currently enabled" in output
     assert "Could not connect" not in output
@@ -72,28 +77,10 @@ def test_sceptre_delete_prod_is_refused_before_any_aws_call(tmp_path):
 
 def test_deleting_protected_artifacts_alone_does_not_empty_the_bucket(tmp_path):
     # Sceptre runs before_delete hooks before its protection check; the hook checks first.
-    closed = process.free_port()
-    result = subprocess.run(
-        [
-            str(SCEPTRE),
-            "--no-colour",
-            "--ignore-dependencies",
-            "delete",
-            "-y",
-            "prod/artifacts.yaml",
-        ],
-        cwd=PROJECT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            **process.client_environment(f"http://127.0.0.1:{closed}"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    returncode, output = sceptre_offline(
+        tmp_path, "--ignore-dependencies", "delete", "-y", "prod/artifacts.yaml"
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    assert returncode == 1, output
     assert "prod/artifacts is protected (protect: true); its bucket was not emptied" in output
     assert "Could not connect" not in output
     assert "Traceback" not in output
