@@ -1,10 +1,13 @@
-"""E9004: logs actions only on a log group of the same template; never logs:CreateLogGroup."""
+"""E9004: logs actions only on a log group of the same template; never logs:CreateLogGroup.
+
+The account's API Gateway CloudWatch role is the one exception, with a rule of its own (E9007).
+"""
 
 from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import policy_statements
+from cfn_lint_rules._statements import api_gateway_logging_roles, policy_statements
 
 
 class LogsOnlyToOwnLogGroup(CloudFormationLintRule):
@@ -19,9 +22,10 @@ class LogsOnlyToOwnLogGroup(CloudFormationLintRule):
     def match(self, cfn):  # noqa: ANN001, ANN201 - cfn-lint's signature
         resources = cfn.template.get("Resources") or {}
         own_groups = {k for k, v in resources.items() if v.get("Type") == "AWS::Logs::LogGroup"}
+        logging_roles = api_gateway_logging_roles(cfn.template)
         matches = []
         for found in policy_statements(cfn.template):
-            if not found.allows or found.kind != "identity":
+            if not found.allows or found.kind != "identity" or found.logical_id in logging_roles:
                 continue
             logs_actions = [a for a in found.actions if str(a).startswith("logs:")]
             if "logs:CreateLogGroup" in logs_actions:

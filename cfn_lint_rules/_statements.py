@@ -84,3 +84,14 @@ def text(value: Any) -> str:
         sub = value["Fn::Sub"]
         return sub if isinstance(sub, str) else str(sub[0])
     return ""
+
+
+def api_gateway_logging_roles(template: dict[str, Any]) -> set[str]:
+    """Roles an ``AWS::ApiGateway::Account`` names as the account's CloudWatch role."""
+    roles = set()
+    for resource in (template.get("Resources") or {}).values():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::ApiGateway::Account":
+            arn = (resource.get("Properties") or {}).get("CloudWatchRoleArn")
+            if isinstance(arn, dict) and isinstance(arn.get("Fn::GetAtt"), list):
+                roles.add(str(arn["Fn::GetAtt"][0]))
+    return roles

@@ -3,7 +3,7 @@
 from troposphere import GetAtt, Ref
 from troposphere.awslambda import Code
 
-from tunnel_infra.aws import awslambda, iam, logs
+from tunnel_infra.aws import apigatewayv2, awslambda, iam, logs
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS, wired_targets
 
@@ -14,6 +14,11 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     artifacts_bucket = stack.parameter("ArtifactsBucketName", "Bucket of the function zips")
     for target in wired_targets():
         stack.parameter(target.parameter, f"Read by the functions as {target.environment_variable}")
+    http_api = None
+    if not stack.settings.custom_domain.enabled:
+        # No custom domain: public URLs are paths on the HTTP API's own endpoint.
+        http_api = Ref(stack.parameter("HttpApiId", "Id of the public HTTP API"))
+    public_url_format = apigatewayv2.public_url_format(stack.settings, http_api)
 
     for function in FUNCTIONS:
         code_key = stack.parameter(
@@ -30,6 +35,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             log_group,
             Code(S3Bucket=Ref(artifacts_bucket), S3Key=Ref(code_key)),
             key_arn,
+            public_url_format,
         )
         stack.output(f"{function.title}FunctionArn", GetAtt(deployed, "Arn"), function.description)
         stack.output(f"{function.title}FunctionName", Ref(deployed), f"{function.name} function")

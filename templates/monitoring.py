@@ -2,7 +2,7 @@
 
 from troposphere import Ref
 
-from tunnel_infra.aws import cloudwatch, sns
+from tunnel_infra.aws import apigatewayv2, cloudwatch, sns
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS, TABLES
 
@@ -51,13 +51,20 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
                 actions,
             )
 
-    stage = stack.environment
-    for logical_id, name, api, metric, description in (
-        ("Http5xxAlarm", "http-5xx", http_api, "5xx", "The public HTTP API answers 5xx"),
+    for logical_id, name, api, stage, metric, description in (
+        (
+            "Http5xxAlarm",
+            "http-5xx",
+            http_api,
+            apigatewayv2.HTTP_STAGE,
+            "5xx",
+            "The public HTTP API answers 5xx",
+        ),
         (
             "WebSocketIntegrationErrorAlarm",
             "ws-integration-errors",
             websocket_api,
+            stack.environment,
             "IntegrationError",
             "A WebSocket route's function failed",
         ),
@@ -65,6 +72,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             "WebSocketExecutionErrorAlarm",
             "ws-execution-errors",
             websocket_api,
+            stack.environment,
             "ExecutionError",
             "The WebSocket API failed to run a route",
         ),

@@ -13,6 +13,8 @@ from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS
 
 TOKEN_SOURCE = "route.request.querystring.token"
+# WebSocket integrations may take 29 s at most (the default); said here, so it shows in review.
+WEBSOCKET_INTEGRATION_TIMEOUT_MS = 29_000
 
 
 def sceptre_handler(sceptre_user_data: dict) -> str:
@@ -36,6 +38,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         apigatewayv2.authorizer_source_arn(websocket_api, token_authorizer),
     )
     websocket_routes = []
+    websocket_integrations = []
     for route_key, function_name, authorizer in (
         ("$connect", "connect", token_authorizer),
         ("$disconnect", "disconnect", None),
@@ -43,8 +46,13 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     ):
         title = function_name.capitalize()
         integration = apigatewayv2.lambda_integration(
-            stack, f"{title}Integration", websocket_api, arn[function_name]
+            stack,
+            f"{title}Integration",
+            websocket_api,
+            arn[function_name],
+            timeout_ms=WEBSOCKET_INTEGRATION_TIMEOUT_MS,
         )
+        websocket_integrations.append(integration)
         websocket_routes.append(
             apigatewayv2.route(
                 stack, f"{title}Route", websocket_api, route_key, integration, authorizer
@@ -57,13 +65,24 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             apigatewayv2.route_source_arn(websocket_api, stack.environment, route_key),
         )
     websocket_deployment = apigatewayv2.deployment(
-        stack, "WebSocketDeployment", websocket_api, websocket_routes
+        stack,
+        "WebSocketDeployment",
+        websocket_api,
+        websocket_routes,
+        served=[*websocket_integrations, token_authorizer],
     )
     websocket_access_log = logs.log_group(
         stack, "WebSocketAccessLog", f"/aws/apigateway/{stack.name('ws-access')}", key_arn
     )
+    # Needs the account's API Gateway CloudWatch role (the account stack, a dependency).
     apigatewayv2.stage(
-        stack, "WebSocketStage", websocket_api, websocket_access_log, websocket_deployment
+        stack,
+        "WebSocketStage",
+        websocket_api,
+        stack.environment,
+        websocket_access_log,
+        apigatewayv2.WEBSOCKET_ACCESS_LOG_FIELDS,
+        websocket_deployment,
     )
 
     # The public: the HTTP API.
@@ -80,12 +99,20 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         stack,
         "ForwardingPermission",
         arn["forwarding"],
-        apigatewayv2.route_source_arn(http_api, stack.environment, "$default"),
+        apigatewayv2.route_source_arn(http_api, apigatewayv2.HTTP_STAGE, "$default"),
     )
     http_access_log = logs.log_group(
         stack, "HttpAccessLog", f"/aws/apigateway/{stack.name('http-access')}", key_arn
     )
-    http_stage = apigatewayv2.stage(stack, "HttpStage", http_api, http_access_log)
+    # $default: the caller's path reaches forwarding without a stage prefix.
+    http_stage = apigatewayv2.stage(
+        stack,
+        "HttpStage",
+        http_api,
+        apigatewayv2.HTTP_STAGE,
+        http_access_log,
+        apigatewayv2.HTTP_ACCESS_LOG_FIELDS,
+    )
 
     stack.output("HttpStageName", Ref(http_stage), "Stage of the public HTTP API")
     return stack.render()

@@ -67,5 +67,36 @@ def test_one_role_per_function(templates, environment):
 
 def test_no_other_stack_has_roles(templates):
     for name, template in templates.items():
-        if not name.endswith("/functions"):
+        if not name.endswith("/functions") and name != "account/api-gateway-logging":
             assert role_permissions(template) == {}, name
+
+
+def test_the_api_gateway_logging_role_writes_logs_of_its_account_and_region_only(templates):
+    log_groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+    actions = (
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:FilterLogEvents",
+        "logs:GetLogEvents",
+        "logs:PutLogEvents",
+    )  # AmazonAPIGatewayPushToCloudWatchLogs's actions, without its Resource "*"
+    template = templates["account/api-gateway-logging"]
+    assert role_permissions(template) == {
+        "ApiGatewayLoggingRole": {
+            (action, resource)
+            for action in actions
+            for resource in (log_groups, f"{log_groups}:log-stream:*")
+        }
+    }
+    trust = template["Resources"]["ApiGatewayLoggingRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"] == [
+        {
+            "Action": ["sts:AssumeRole"],
+            "Effect": "Allow",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+        }
+    ]
+    account = template["Resources"]["ApiGatewayAccount"]["Properties"]
+    assert account == {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayLoggingRole", "Arn"]}}

@@ -46,7 +46,11 @@ def test_every_environment_config_is_valid():
         (DEV, "architecture", "sparc", "architecture must be one of x86_64, arm64; got 'sparc'"),
         (DEV, "log_retention_days", 8, "log_retention_days must be one of 1, 3, 5, 7"),
         (DEV, "tracing", "yes", "tracing must be true or false, got str 'yes'"),
-        (DEV, "reserved_concurrency", KeyError, "reserved_concurrency is required"),
+        (DEV, "throttling.request_seconds", KeyError, "throttling.request_seconds is required"),
+        (DEV, "throttling.request_seconds", 28, "must be between 1 and 27, got 28"),
+        (DEV, "reserved_concurrency", {"fowarding": 5}, "did you mean forwarding?"),
+        (DEV, "reserved_concurrency", {"forwarding": 0}, "must be between 1 and 10000"),
+        (PROD, "custom_domain.hosted_zone_id", "zone-1", "must be a Route 53 zone id"),
         (DEV, "memroy_mb", 256, "memroy_mb is not a known setting; did you mean memory_mb?"),
         (DEV, "throttling.burst", 5, "throttling.burst is not a known setting"),
         (DEV, "throttling", [1, 2], "throttling must be a mapping, got list"),
@@ -75,6 +79,42 @@ def test_bad_value_names_its_key(base, key, value, message):
     with pytest.raises(SettingsError) as raised:
         parse_settings(changed(base, key, value))
     assert message in str(raised.value)
+
+
+def test_reserved_concurrency_is_optional_and_off_in_dev():
+    assert parse_settings(DEV).reserved_concurrency == {}
+    assert parse_settings(PROD).reserved_concurrency == {"forwarding": 300}
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_every_environment_sizes_its_stage_with_forwarding(environment):
+    settings = parse_settings(read_config(f"{environment}/config.yaml")["sceptre_user_data"])
+    throttling = settings.throttling
+    assert throttling.in_flight == throttling.rate_limit * throttling.request_seconds
+    forwarding = settings.reserved_concurrency.get("forwarding")
+    if forwarding is not None:
+        assert throttling.in_flight <= forwarding
+        assert throttling.burst_limit <= forwarding
+
+
+def test_a_stage_that_admits_more_than_forwarding_can_run_is_refused():
+    # The old prod: 1000/s at the stage, 100 forwarding executions, requests of up to 27 s.
+    old = {"burst_limit": 500, "rate_limit": 1000, "request_seconds": 27}
+    data = changed(PROD, "throttling", old)
+    data = changed(data, "reserved_concurrency", {"forwarding": 100})
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(data)
+    assert str(raised.value) == (
+        "throttling admits 1000/s × 27 s = 27000 requests in flight, but "
+        "reserved_concurrency.forwarding is 100: lower rate_limit or request_seconds, "
+        "or reserve more"
+    )
+
+
+def test_a_burst_over_the_reservation_is_refused():
+    data = changed(PROD, "throttling.burst_limit", 301)
+    with pytest.raises(SettingsError, match=r"throttling.burst_limit is 301, more than"):
+        parse_settings(data)
 
 
 def test_user_data_must_be_a_mapping():

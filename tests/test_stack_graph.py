@@ -9,7 +9,7 @@ from sceptre.context import SceptreContext
 from sceptre.plan.plan import SceptrePlan
 
 from tests.conftest import PROJECT
-from tests.sceptre_config import configured_parameters
+from tests.sceptre_config import configured_parameters, read_config
 from tunnel_infra.render import ENVIRONMENTS
 
 
@@ -78,6 +78,7 @@ def test_every_named_thing_is_named_for_project_and_environment(templates, envir
 
 def test_every_taggable_resource_carries_the_three_tags(templates):
     untaggable = {
+        "AWS::ApiGateway::Account",
         "AWS::ApiGatewayV2::ApiMapping",
         "AWS::ApiGatewayV2::Authorizer",
         "AWS::ApiGatewayV2::Deployment",
@@ -85,6 +86,7 @@ def test_every_taggable_resource_carries_the_three_tags(templates):
         "AWS::ApiGatewayV2::Route",
         "AWS::KMS::Alias",
         "AWS::Lambda::Permission",
+        "AWS::Route53::RecordSet",
         "AWS::S3::BucketPolicy",
     }
     for stack, template in templates.items():
@@ -116,3 +118,10 @@ def test_the_apis_exist_once_per_environment(templates):
             (f"{environment}/apis", "HttpApi"),
             (f"{environment}/apis", "WebSocketApi"),
         ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_routes_wait_for_the_account_cloudwatch_role(environment):
+    # A WebSocket stage with access logs fails until the account's CloudWatch role is set.
+    config = read_config(f"{environment}/routes.yaml")
+    assert config["dependencies"] == ["account/api-gateway-logging.yaml"]

@@ -16,6 +16,7 @@ from tunnel_infra.settings import Settings, parse_settings
 
 PROJECT = "http-tunnel"
 MANAGED_BY = "sceptre"
+ACCOUNT_SCOPE = "account"
 
 Resource = TypeVar("Resource", bound=AWSObject)
 
@@ -23,17 +24,30 @@ Resource = TypeVar("Resource", bound=AWSObject)
 class Blueprint:
     """A template under construction for one environment."""
 
-    def __init__(self, settings: Settings, description: str) -> None:
-        self.settings = settings
-        self.template = Template(Description=f"{PROJECT} {settings.environment}: {description}")
+    def __init__(self, settings: Settings | None, description: str, scope: str = "") -> None:
+        self._settings = settings
+        self._scope = settings.environment if settings else scope
+        self.template = Template(Description=f"{PROJECT} {self._scope}: {description}")
 
     @classmethod
     def from_user_data(cls, sceptre_user_data: Any, description: str) -> Blueprint:
         return cls(parse_settings(sceptre_user_data), description)
 
+    @classmethod
+    def for_account(cls, description: str) -> Blueprint:
+        """A stack of the account and region, shared by every environment in it."""
+        return cls(None, description, scope=ACCOUNT_SCOPE)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise TypeError(f"the {self._scope} stack has no environment settings")
+        return self._settings
+
     @property
     def environment(self) -> str:
-        return self.settings.environment
+        """The environment (``dev``), or ``account`` for an account stack."""
+        return self._scope
 
     def name(self, thing: str) -> str:
         """The physical name of a thing: ``http-tunnel-<thing>-<env>``."""
@@ -65,7 +79,7 @@ class Blueprint:
 
     def data_key_parameter(self) -> Ref | None:
         """The environment's KMS key, where customer-managed keys are enabled."""
-        if not self.settings.customer_managed_key:
+        if self._settings is None or not self.settings.customer_managed_key:
             return None
         return Ref(self.parameter("DataKeyArn", "ARN of the environment's KMS key"))
 

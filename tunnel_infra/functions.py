@@ -29,6 +29,8 @@ class Function:
     description: str
     grants: tuple[Grant, ...]
     timeout_seconds: int = 10
+    # Given PUBLIC_URL_FORMAT, where the public reaches a subdomain: it names or parses those URLs.
+    public_url: bool = False
 
     @property
     def title(self) -> str:  # "Forwarding"
@@ -72,6 +74,7 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
         timeout_seconds=30,
+        public_url=True,  # the subdomain is in the Host, or first in the path
     ),
     Function(
         "response",
@@ -82,6 +85,7 @@ FUNCTIONS: tuple[Function, ...] = (
             CONNECTIONS.grant(dynamodb.GetItem),
             AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
         ),
+        public_url=True,  # tells the agent its URL
     ),
 )
 

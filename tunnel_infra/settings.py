@@ -12,9 +12,17 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from tunnel_infra.functions import FUNCTIONS
+
+# The functions that can hold a reservation.
+FUNCTION_NAMES = tuple(function.name for function in FUNCTIONS)
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 DOMAIN_NAME = re.compile(r"^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# Each public request holds a forwarding execution until the agent answers, at most this long
+# (forwarding's deadline, under the HTTP API's 30 s).
+MAX_REQUEST_SECONDS = 27
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 # Values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
@@ -31,8 +39,20 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Throttling:
+    """The public HTTP stage's limits, and how long a request holds forwarding on average.
+
+    Little's law: requests in flight = rate × mean duration. Each one in flight is one
+    forwarding execution, so the stage's rate is sized with forwarding's concurrency.
+    """
+
     burst_limit: int
     rate_limit: int
+    request_seconds: int
+
+    @property
+    def in_flight(self) -> int:
+        """Forwarding executions the stage's steady rate can keep busy."""
+        return self.rate_limit * self.request_seconds
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,8 @@ class CustomDomain:
     enabled: bool
     domain_name: str | None = None
     certificate_arn: str | None = None
+    # Where given, the domain stack creates the alias records for *.<domain_name> in this zone.
+    hosted_zone_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +75,9 @@ class Settings:
     environment: str
     architecture: str
     memory_mb: int
-    reserved_concurrency: int
+    # Function name -> executions reserved for it; empty: every function uses the account's
+    # unreserved pool (a new account may have only 10, and reservations must leave 100).
+    reserved_concurrency: dict[str, int]
     log_retention_days: int
     tracing: bool
     data_protection: bool
@@ -78,11 +102,11 @@ def parse_settings(user_data: Any) -> Settings:
     """Validate ``sceptre_user_data`` and return typed settings, or raise SettingsError."""
     data = _mapping(user_data, "")
     _reject_unknown(data, Settings, "")
-    return Settings(
+    settings = Settings(
         environment=_match(data, "environment", ENVIRONMENT_NAME, "a lowercase name like 'dev'"),
         architecture=_choice(data, "architecture", ("x86_64", "arm64")),
         memory_mb=_int(data, "memory_mb", 128, 10240),
-        reserved_concurrency=_int(data, "reserved_concurrency", 1, 1000),
+        reserved_concurrency=_reserved_concurrency(data),
         log_retention_days=_choice(data, "log_retention_days", LOG_RETENTION_DAYS),
         tracing=_bool(data, "tracing"),
         data_protection=_bool(data, "data_protection"),
@@ -91,6 +115,41 @@ def parse_settings(user_data: Any) -> Settings:
         custom_domain=_custom_domain(data),
         alarms=_alarms(data),
     )
+    _check_capacity(settings)
+    return settings
+
+
+def _reserved_concurrency(data: dict[str, Any]) -> dict[str, int]:
+    block = _mapping(data.get("reserved_concurrency") or {}, "reserved_concurrency")
+    reserved = {}
+    for name in sorted(block, key=str):
+        if name not in FUNCTION_NAMES:
+            close = difflib.get_close_matches(str(name), FUNCTION_NAMES, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(FUNCTION_NAMES)}"
+            raise SettingsError(f"reserved_concurrency.{name}", f"is not a function; {hint}")
+        reserved[name] = _int(block, name, 1, 10000, prefix="reserved_concurrency.")
+    return reserved
+
+
+def _check_capacity(settings: Settings) -> None:
+    """Refuse a stage that admits more requests in flight than forwarding can run."""
+    throttling = settings.throttling
+    forwarding = settings.reserved_concurrency.get("forwarding")
+    if forwarding is None:
+        return  # the account's unreserved pool: preflight compares it with in_flight
+    if throttling.in_flight > forwarding:
+        raise SettingsError(
+            "throttling",
+            f"admits {throttling.rate_limit}/s × {throttling.request_seconds} s = "
+            f"{throttling.in_flight} requests in flight, but reserved_concurrency.forwarding is "
+            f"{forwarding}: lower rate_limit or request_seconds, or reserve more",
+        )
+    if throttling.burst_limit > forwarding:
+        raise SettingsError(
+            "throttling.burst_limit",
+            f"is {throttling.burst_limit}, more than reserved_concurrency.forwarding "
+            f"({forwarding}): a burst would be throttled by Lambda instead of by the stage",
+        )
 
 
 def _throttling(data: dict[str, Any]) -> Throttling:
@@ -99,6 +158,9 @@ def _throttling(data: dict[str, Any]) -> Throttling:
     return Throttling(
         burst_limit=_int(block, "burst_limit", 1, 5000, prefix="throttling."),
         rate_limit=_int(block, "rate_limit", 1, 10000, prefix="throttling."),
+        request_seconds=_int(
+            block, "request_seconds", 1, MAX_REQUEST_SECONDS, prefix="throttling."
+        ),
     )
 
 
@@ -116,7 +178,12 @@ def _custom_domain(data: dict[str, Any]) -> CustomDomain:
             f"give the ARN of an ACM certificate for *.{name}",
         )
     arn = _match(block, "certificate_arn", CERTIFICATE_ARN, "an ACM ARN", prefix="custom_domain.")
-    return CustomDomain(enabled=True, domain_name=name, certificate_arn=arn)
+    zone = None
+    if block.get("hosted_zone_id") is not None:
+        zone = _match(
+            block, "hosted_zone_id", HOSTED_ZONE_ID, "a Route 53 zone id", prefix="custom_domain."
+        )
+    return CustomDomain(enabled=True, domain_name=name, certificate_arn=arn, hosted_zone_id=zone)
 
 
 def _alarms(data: dict[str, Any]) -> Alarms:

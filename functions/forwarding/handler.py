@@ -1,6 +1,8 @@
 """The public side: an HTTP API request (payload 2.0) crosses the tunnel to the agent and back.
 
-1. The subdomain is the first label of the Host; its live connection comes from the
+1. The subdomain comes from the request as ``PUBLIC_URL_FORMAT`` says (tunnel_shared.public_url):
+   the Host's first label under a custom domain, else the path's first segment, which is then
+   taken off the path the agent receives. Its live connection comes from the
    ``subdomain-index`` (items whose ``ttl`` has passed are ignored).
 2. The request is stored as pending (short TTL), then posted to the agent as one message.
 3. The agent's response arrives in the pending item (the ``response`` function writes it);
@@ -26,6 +28,7 @@ from tunnel_shared import protocol
 from tunnel_shared.connections import INDEX
 from tunnel_shared.limits import HTTP_INTEGRATION_TIMEOUT_SECONDS, MAX_MESSAGE_BYTES
 from tunnel_shared.log import Invocation
+from tunnel_shared.public_url import PublicUrl, PublicUrlError
 from tunnel_shared.resources import agent_connections, connections_table, pending_table
 from tunnel_shared.tokens import SUBDOMAIN
 
@@ -134,9 +137,21 @@ def _read_request(event: Any) -> tuple | dict[str, Any]:
     ):
         return _text(400, "Malformed HTTP API request.")
     host = headers.get("host") or (context.get("domainName") if isinstance(context, dict) else "")
-    subdomain = str(host or "").split(":")[0].split(".")[0].lower()
-    if not SUBDOMAIN.match(subdomain):
+    try:
+        public_url = PublicUrl(os.environ.get("PUBLIC_URL_FORMAT", ""))
+    except PublicUrlError:
+        return _text(502, "The tunnel is misconfigured (PUBLIC_URL_FORMAT).")
+    located = public_url.locate(str(host or ""), raw_path)
+    if located is None:
+        if raw_path in ("", "/") and method in ("GET", "HEAD"):
+            return _text(200, f"This is an http-tunnel: tunnels answer at {public_url.format}.")
         return _text(404, "No tunnel at this address.")
+    if not SUBDOMAIN.match(located.subdomain):
+        return _text(404, "No tunnel at this address.")
+    if located.needs_slash and method in ("GET", "HEAD"):
+        target = f"/{located.subdomain}/" + (f"?{raw_query}" if raw_query else "")
+        return {"statusCode": 308, "headers": {"location": target}, "body": ""}
+    subdomain, raw_path = located.subdomain, located.path
     body = event.get("body") or ""
     if not isinstance(body, str):
         return _text(400, "Malformed HTTP API request body.")

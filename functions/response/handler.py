@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import events, protocol
 from tunnel_shared.log import Invocation
+from tunnel_shared.public_url import PublicUrl, PublicUrlError
 from tunnel_shared.resources import agent_connections, connections_table, pending_table
 
 
@@ -51,7 +52,11 @@ def _register(connection_id: str, log: Invocation) -> dict[str, Any]:
         log.note(outcome="rejected", reason="unknown connection")
         return {"statusCode": 404}
     subdomain = item["publicSubdomain"]
-    url = os.environ.get("PUBLIC_URL_FORMAT", "{subdomain}").format(subdomain=subdomain)
+    try:
+        url = PublicUrl(os.environ.get("PUBLIC_URL_FORMAT", "")).url(subdomain)
+    except PublicUrlError as error:
+        log.note(outcome="error", reason=str(error))
+        return {"statusCode": 500}
     _post(connection_id, {"type": "registered", "subdomain": subdomain, "url": url})
     log.note(outcome="registered", subdomain=subdomain)
     return {"statusCode": 200}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-def test_good_template_passes_every_project_rule(lint_fixture):
-    assert lint_fixture("good", "least_privilege") == []
+@pytest.mark.parametrize("fixture", ["least_privilege", "api_gateway_logging"])
+def test_good_template_passes_every_project_rule(lint_fixture, fixture):
+    assert lint_fixture("good", fixture) == []
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,9 @@ def test_good_template_passes_every_project_rule(lint_fixture):
         ("logs_elsewhere", "E9004", 2, "allows logs:CreateLogGroup"),
         ("hard_coded_partition", "E9005", 2, "hard-codes the partition"),
         ("broad_trust", "E9006", 1, "only lambda.amazonaws.com may assume it"),
+        ("api_gateway_logging_broad", "E9006", 1, "only apigateway.amazonaws.com may assume it"),
+        ("api_gateway_logging_broad", "E9007", 2, "allows ['s3:GetObject']"),
+        ("api_gateway_logging_broad", "E9007", 2, "not on a log group of its own account"),
     ],
 )
 def test_bad_template_fires_its_rule(lint_fixture, fixture, rule, expected_count, phrase):

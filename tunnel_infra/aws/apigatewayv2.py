@@ -22,20 +22,59 @@ from troposphere.apigatewayv2 import (
 from troposphere.logs import LogGroup
 
 from tunnel_infra.blueprint import Blueprint
+from tunnel_infra.settings import Settings
 
 # The HTTP API's own hard limit is 30 s; answer just before it.
 HTTP_INTEGRATION_TIMEOUT_MS = 29_000
-# One JSON line per request, without bodies, tokens or query strings.
-ACCESS_LOG_FIELDS = {
+# The public HTTP API is served from its $default stage: no stage prefix in its URLs or in the
+# rawPath the function sees (a named stage adds "/<stage>" to both).
+HTTP_STAGE = "$default"
+# One JSON line per request or message, without bodies, tokens or query strings. API Gateway
+# validates the variables per protocol (aws_fidelity.rules has both lists): connectionId and
+# eventType exist for WebSocket APIs only; $context.path is the path without the query string.
+WEBSOCKET_ACCESS_LOG_FIELDS = {
+    "connectionId": "$context.connectionId",
+    "errorMessage": "$context.error.message",
+    "eventType": "$context.eventType",
+    "integrationLatency": "$context.integrationLatency",
     "requestId": "$context.requestId",
     "requestTime": "$context.requestTime",
     "routeKey": "$context.routeKey",
-    "status": "$context.status",
-    "connectionId": "$context.connectionId",
     "sourceIp": "$context.identity.sourceIp",
-    "integrationLatency": "$context.integrationLatency",
-    "errorMessage": "$context.error.message",
+    "status": "$context.status",
 }
+HTTP_ACCESS_LOG_FIELDS = {
+    "domainName": "$context.domainName",
+    "errorMessage": "$context.error.message",
+    "integrationError": "$context.integrationErrorMessage",
+    "integrationLatency": "$context.integrationLatency",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "responseLatency": "$context.responseLatency",
+    "routeKey": "$context.routeKey",
+    "sourceIp": "$context.identity.sourceIp",
+    "status": "$context.status",
+}
+
+
+def execute_api_host(api_id: AWSHelperFn | str) -> Sub:
+    """An API's own endpoint host: ``<api-id>.execute-api.<region>.amazonaws.com``."""
+    return Sub("${ApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}", ApiId=api_id)
+
+
+def public_url_format(settings: Settings, http_api_id: AWSHelperFn | None) -> AWSHelperFn | str:
+    """Where the public reaches ``{subdomain}``: by Host under the custom domain; without one,
+    first in the path of the HTTP API's own endpoint (execute-api hosts take no wildcard)."""
+    if settings.custom_domain.enabled:
+        return f"https://{{subdomain}}.{settings.custom_domain.domain_name}"
+    if http_api_id is None:
+        raise ValueError("without a custom domain the URL names the HTTP API: give its id")
+    return Sub(
+        "https://${HttpApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}/{subdomain}",
+        HttpApiId=http_api_id,
+    )
 
 
 def websocket_api(stack: Blueprint, logical_id: str) -> Api:
@@ -57,7 +96,7 @@ def http_api(stack: Blueprint, logical_id: str) -> Api:
             Name=stack.name("http"),
             Description="Public requests to <subdomain>.<domain> that cross the tunnel",
             ProtocolType="HTTP",
-            # Subdomains need the custom domain; the default endpoint stays up for checks.
+            # Without a custom domain, tunnels are paths on this endpoint (PublicUrlFormat).
             DisableExecuteApiEndpoint=False,
         )
     )
@@ -147,17 +186,27 @@ def route(
 
 
 def deployment(
-    stack: Blueprint, prefix: str, api_id: AWSHelperFn, routes: list[Route]
+    stack: Blueprint,
+    prefix: str,
+    api_id: AWSHelperFn,
+    routes: list[Route],
+    served: list[Integration | Authorizer],
 ) -> Deployment:
-    """A WebSocket deployment whose logical id changes whenever a route does, so it redeploys."""
+    """A WebSocket deployment whose logical id changes whenever anything it serves does.
+
+    A deployment is a snapshot: the stage serves the routes, integrations and authorizers as
+    they were when it was made. Routes name the others by logical id only, so their
+    properties (an identity source, a timeout, a function) are hashed too.
+    """
+    snapshot = {r.title: r.to_dict() for r in [*routes, *served]}
     fingerprint = hashlib.sha256(
-        json.dumps([r.to_dict() for r in routes], sort_keys=True, default=str).encode()
+        json.dumps(snapshot, sort_keys=True, default=str).encode()
     ).hexdigest()[:10]
     resource = Deployment(
         f"{prefix}{fingerprint}",
         ApiId=api_id,
-        Description=f"Routes {fingerprint}",
-        DependsOn=[r.title for r in routes],
+        Description=f"Routes, integrations and authorizer {fingerprint}",
+        DependsOn=sorted(snapshot),
     )
     return stack.add(resource)
 
@@ -166,19 +215,21 @@ def stage(
     stack: Blueprint,
     logical_id: str,
     api_id: AWSHelperFn,
+    name: str,
     access_log: LogGroup,
+    access_log_fields: dict[str, str],
     deployment: Deployment | None = None,
 ) -> Stage:
-    """The environment's stage, throttled, with JSON access logs in its own log group."""
+    """A throttled stage with JSON access logs in its own log group."""
     throttling = stack.settings.throttling
     resource = Stage(
         logical_id,
         ApiId=api_id,
-        StageName=stack.environment,
+        StageName=name,
         Description=f"The {stack.environment} stage",
         AccessLogSettings=AccessLogSettings(
             DestinationArn=GetAtt(access_log, "Arn"),
-            Format=json.dumps(ACCESS_LOG_FIELDS, sort_keys=True),
+            Format=json.dumps(access_log_fields, sort_keys=True),
         ),
         DefaultRouteSettings=RouteSettings(
             ThrottlingBurstLimit=throttling.burst_limit,

@@ -29,16 +29,14 @@ def function(
     log_group: LogGroup,
     code: Code,
     key_arn: AWSHelperFn | None,
+    public_url_format: AWSHelperFn | str,
 ) -> LambdaFunction:
     settings = stack.settings
     variables = {"ENVIRONMENT": stack.environment}
     for target in declared.targets:
         variables[target.environment_variable] = target.environment_value(stack.environment)
-    if settings.custom_domain.enabled:
-        # Where the public reaches a subdomain; without a custom domain there is no such URL.
-        variables["PUBLIC_URL_FORMAT"] = (
-            f"https://{{subdomain}}.{settings.custom_domain.domain_name}"
-        )
+    if declared.public_url:
+        variables["PUBLIC_URL_FORMAT"] = public_url_format
     resource = LambdaFunction(
         f"{declared.title}Function",
         FunctionName=stack.name(declared.name),
@@ -50,11 +48,17 @@ def function(
         Architectures=[settings.architecture],
         MemorySize=settings.memory_mb,
         Timeout=declared.timeout_seconds,
-        ReservedConcurrentExecutions=settings.reserved_concurrency,
         TracingConfig=TracingConfig(Mode="Active" if settings.tracing else "PassThrough"),
         LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
         Environment=Environment(Variables=variables),
     )
+    reserved = settings.reserved_concurrency.get(declared.name)
+    if reserved is not None:
+        resource.ReservedConcurrentExecutions = reserved
+    else:
+        skip_checkov(
+            resource, "CKV_AWS_115", "Unreserved: reservations must leave 100 in the account"
+        )
     if key_arn is not None:
         resource.KmsKeyArn = key_arn
     else:

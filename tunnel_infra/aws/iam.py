@@ -1,11 +1,12 @@
-"""IAM: one role per function, its policy derived from the function's declared grants."""
+"""IAM: one role per function, its policy derived from the function's declared grants; and the
+account's API Gateway logging role."""
 
 from __future__ import annotations
 
 from awacs import kms, logs, xray
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
-from troposphere import AWSHelperFn, GetAtt
+from troposphere import AWSHelperFn, GetAtt, Sub
 from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
@@ -55,5 +56,62 @@ def function_role(
                     PolicyDocument=policy_document(grants, stack.environment),
                 )
             ],
+        )
+    )
+
+
+# What API Gateway does with the account's CloudWatch role: the actions of the managed policy
+# AmazonAPIGatewayPushToCloudWatchLogs, listed here because managed policies are not used.
+API_GATEWAY_LOGGING = (
+    logs.CreateLogGroup,
+    logs.CreateLogStream,
+    logs.DescribeLogGroups,
+    logs.DescribeLogStreams,
+    logs.FilterLogEvents,
+    logs.GetLogEvents,
+    logs.PutLogEvents,
+)
+
+
+def api_gateway_logging_role(stack: Blueprint, logical_id: str) -> Role:
+    """The role API Gateway writes every API's logs with, in this account and region.
+
+    One role serves every API of the region and API Gateway creates execution-log groups
+    itself, so it cannot be narrowed to this project's groups: it is narrowed to this account's
+    and region's log groups, with exactly the managed policy's actions.
+    """
+    log_groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+    return stack.add(
+        Role(
+            logical_id,
+            Description="API Gateway writes access and execution logs of this region with it",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "apigateway.amazonaws.com"),
+                        Action=[AssumeRole],
+                    )
+                ],
+            ),
+            Policies=[
+                Policy(
+                    PolicyName="api-gateway-logging",
+                    PolicyDocument=PolicyDocument(
+                        Version="2012-10-17",
+                        Statement=[
+                            Statement(
+                                Effect=Allow,
+                                Action=list(API_GATEWAY_LOGGING),
+                                Resource=[Sub(log_groups), Sub(f"{log_groups}:log-stream:*")],
+                            )
+                        ],
+                    ),
+                )
+            ],
+            # The account setting keeps naming the role after the stack is gone.
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
         )
     )

@@ -10,6 +10,7 @@ from awacs.aws import (
     PolicyDocument,
     Principal,
     Statement,
+    StringEquals,
 )
 from troposphere import Ref, Sub
 from troposphere.kms import Alias, Key
@@ -24,6 +25,7 @@ ADMINISTRATION = (
     kms_actions.DeleteAlias,
     kms_actions.DescribeKey,
     kms_actions.DisableKey,
+    kms_actions.DisableKeyRotation,
     kms_actions.EnableKey,
     kms_actions.EnableKeyRotation,
     kms_actions.GetKeyPolicy,
@@ -97,6 +99,8 @@ def data_key(stack: Blueprint, logical_id: str) -> Key:
             Principal=Principal("Service", "cloudwatch.amazonaws.com"),
             Action=list(ALARMS_USE),
             Resource=["*"],
+            # Only this account's alarms: a service principal acts for every account.
+            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))),
         ),
     ]
     return stack.add(

@@ -1,0 +1,65 @@
+"""The WebSocket stage serves a deployment: a snapshot of routes, integrations and authorizer.
+
+Its logical id carries a fingerprint of all of them, so any change to what it serves makes a
+new deployment (a changed route alone is not enough: routes name the others by logical id).
+"""
+
+from __future__ import annotations
+
+from cfn_flip import load_yaml
+
+from tests.conftest import PROJECT
+from tests.sceptre_config import read_config
+from tunnel_infra.sceptre_handler import load_entry_file
+
+ROUTES = load_entry_file(PROJECT / "templates" / "routes.py")
+USER_DATA = read_config("dev/config.yaml")["sceptre_user_data"]
+
+
+def deployments(template: dict) -> list[str]:
+    return [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::ApiGatewayV2::Deployment"
+    ]
+
+
+def rendered_routes() -> dict:
+    return load_yaml(ROUTES.sceptre_handler(USER_DATA))
+
+
+def test_the_stage_serves_the_one_deployment():
+    template = rendered_routes()
+    [deployment] = deployments(template)
+    stage = template["Resources"]["WebSocketStage"]["Properties"]
+    assert stage["DeploymentId"] == {"Ref": deployment}
+    # Made after everything it snapshots.
+    assert set(template["Resources"][deployment]["DependsOn"]) == {
+        "ConnectRoute",
+        "DisconnectRoute",
+        "ResponseRoute",
+        "ConnectIntegration",
+        "DisconnectIntegration",
+        "ResponseIntegration",
+        "TokenAuthorizer",
+    }
+
+
+def test_a_changed_authorizer_identity_source_makes_a_new_deployment(monkeypatch):
+    before = deployments(rendered_routes())
+    monkeypatch.setattr(ROUTES, "TOKEN_SOURCE", "route.request.header.Authorization")
+    changed = rendered_routes()
+    assert changed["Resources"]["TokenAuthorizer"]["Properties"]["IdentitySource"] == [
+        "route.request.header.Authorization"
+    ]
+    assert deployments(changed) != before
+
+
+def test_a_changed_integration_makes_a_new_deployment(monkeypatch):
+    # An integration's timeout: the routes that target it do not change.
+    before = rendered_routes()
+    monkeypatch.setattr(ROUTES, "WEBSOCKET_INTEGRATION_TIMEOUT_MS", 10_000)
+    changed = rendered_routes()
+    for route in ("ConnectRoute", "DisconnectRoute", "ResponseRoute"):
+        assert changed["Resources"][route] == before["Resources"][route]
+    assert deployments(changed) != deployments(before)
