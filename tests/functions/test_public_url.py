@@ -1,0 +1,111 @@
+"""Without a custom domain the subdomain is the first path segment on the execute-api host:
+forwarding takes it off and the agent gets exactly the path and query after it."""
+
+from __future__ import annotations
+
+import pytest
+from tunnel_shared.public_url import Located, PublicUrl, PublicUrlError
+
+from tests.functions.agents import connect
+from tests.functions.events import http_event
+from tests.functions.test_tunnel_round_trip import answer_requests
+
+EXECUTE_API = "abc123.execute-api.us-east-1.amazonaws.com"
+PATH_FORM = f"https://{EXECUTE_API}/{{subdomain}}"
+
+
+def execute_api_event(raw_path: str, raw_query: str = "", method: str = "GET") -> dict:
+    """What the HTTP API's $default stage delivers at its own endpoint (aws_fidelity.rules)."""
+    event = http_event("unused", method, raw_path, raw_query)
+    event["headers"]["host"] = EXECUTE_API
+    event["requestContext"]["domainName"] = EXECUTE_API
+    event["requestContext"]["domainPrefix"] = "abc123"
+    return event
+
+
+@pytest.fixture
+def path_form(monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL_FORMAT", PATH_FORM)
+
+
+def test_the_path_after_the_subdomain_and_the_query_reach_the_agent(functions, path_form):
+    connection_id, _ = connect(functions, "pat", "papa")
+    agent = answer_requests(functions, connection_id)
+    answer = functions.invoke("forwarding", execute_api_event("/papa/x/y", "q=1"))
+    agent.join()
+    assert answer["statusCode"] == 200
+    request = next(m for m in functions.endpoint.messages(connection_id) if m["type"] == "request")
+    assert (request["rawPath"], request["rawQueryString"]) == ("/x/y", "q=1")
+
+
+def test_host_routing_on_the_execute_api_host_takes_the_api_id(functions, monkeypatch):
+    # The old forwarding, on what AWS delivers without a custom domain: dev answered 404.
+    monkeypatch.setenv("PUBLIC_URL_FORMAT", "https://{subdomain}.tunnel.test")
+    connect(functions, "oli", "oscar")
+    answer = functions.invoke("forwarding", execute_api_event("/oscar/"))
+    assert (answer["statusCode"], answer["body"]) == (404, "No tunnel is connected at abc123.\n")
+
+
+def test_the_bare_tunnel_root_redirects_to_its_slash(functions, path_form):
+    answer = functions.invoke("forwarding", execute_api_event("/papa", "a=1"))
+    assert answer["statusCode"] == 308
+    assert answer["headers"]["location"] == "/papa/?a=1"
+
+
+def test_the_endpoint_root_says_where_tunnels_are(functions, path_form):
+    answer = functions.invoke("forwarding", execute_api_event("/"))
+    assert answer["statusCode"] == 200
+    assert PATH_FORM in answer["body"]
+
+
+def test_an_unknown_tunnel_in_the_path_answers_404(functions, path_form):
+    answer = functions.invoke("forwarding", execute_api_event("/nobody/x"))
+    assert answer["statusCode"] == 404
+
+
+def test_ready_tells_the_agent_its_path_form_url(functions, path_form):
+    from tests.functions.events import websocket_event
+
+    connection_id, _ = connect(functions, "quin", "quebec")
+    functions.invoke("response", websocket_event("$default", connection_id, '{"action":"ready"}'))
+    assert functions.endpoint.messages(connection_id)[-1]["url"] == f"https://{EXECUTE_API}/quebec"
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "located"),
+    [
+        ("demo.tunnel.test", "/a?b", Located("demo", "/a?b")),
+        ("Demo.Tunnel.Test:443", "", Located("demo", "/")),
+    ],
+)
+def test_host_form_locates_by_the_first_label(host, path, located):
+    assert PublicUrl("https://{subdomain}.tunnel.test").locate(host, path) == located
+
+
+@pytest.mark.parametrize(
+    ("path", "located"),
+    [
+        ("/demo/x/y", Located("demo", "/x/y")),
+        ("/demo/", Located("demo", "/")),
+        ("/demo", Located("demo", "/", needs_slash=True)),
+        ("/", None),
+        ("", None),
+    ],
+)
+def test_path_form_locates_by_the_first_segment(path, located):
+    assert PublicUrl(PATH_FORM).locate(EXECUTE_API, path) == located
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "https://tunnel.test",
+        "https://x.{subdomain}.test",
+        "https://h/{subdomain}/x",
+        "h?q={subdomain}",
+    ],
+)
+def test_a_format_without_a_readable_subdomain_is_refused(bad):
+    with pytest.raises(PublicUrlError):
+        PublicUrl(bad)
