@@ -14,6 +14,7 @@ from tunnel_infra.blueprint import PROJECT
 SHOWN = (
     ("apis", "WebSocketUrl", "WebSocket URL (agents)"),
     ("apis", "HttpEndpoint", "HTTP endpoint (public)"),
+    ("apis", "PublicUrlFormat", "tunnel URLs"),
     ("tables", "ConnectionsTableName", "connections table"),
     ("tables", "PendingRequestsTableName", "pending-requests table"),
     ("artifacts", "ArtifactsBucketName", "artifacts bucket"),

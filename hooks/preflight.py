@@ -1,0 +1,265 @@
+"""``!preflight``: the account's prerequisites, checked before any stack of the environment is
+touched (``before_create``, ``before_update`` and ``before_create_change_set`` of every stack).
+
+What a fresh account lacks makes a launch fail half-way on AWS, after stacks were created and
+rolled back. Checked here, each failure is one line that names the fix:
+- the API Gateway CloudWatch role (account setting ``cloudwatchRoleArn``), which a WebSocket
+  stage with access logs needs, unless this launch creates it (the argument names the account
+  stack the routes stack depends on);
+- the account's concurrency: the environment's reservations must leave the unreserved minimum;
+- the custom domain's certificate: exists, ISSUED, in the stack's region, covers ``*.<domain>``;
+- the hosted zone, where one is configured: exists and holds the domain.
+
+It runs once per process and environment (every stack's hook asks; the first one checks, the
+others reuse its verdict), so a launch pays for it once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sceptre.exceptions import SceptreException
+from sceptre.hooks import Hook
+
+from aws_fidelity import rules
+from tunnel_infra.settings import CustomDomain, Settings, SettingsError, parse_settings
+
+_verdicts: dict[tuple[str, str, str], PreflightError | None] = {}
+_lock = threading.Lock()
+
+
+class PreflightError(SceptreException):
+    """The account lacks a prerequisite; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: str
+    fix: str
+
+    def line(self, environment: str) -> str:
+        return f"preflight {environment}: {self.problem}; {self.fix}"
+
+
+Call = Any  # (service, command, kwargs) -> response, as the stack's connection manager calls
+
+
+class Preflight(Hook):
+    def run(self) -> None:
+        try:
+            settings = parse_settings(self.stack.sceptre_user_data or {})
+        except SettingsError:
+            return  # the template handler reports a bad config in one line
+        key = (settings.environment, str(self.stack.region), str(self.stack.profile))
+        with _lock:
+            if key not in _verdicts:
+                _verdicts[key] = self._check(settings)
+            verdict = _verdicts[key]
+        if verdict is not None:
+            raise verdict
+
+    def _check(self, settings: Settings) -> PreflightError | None:
+        argument = self.argument if isinstance(self.argument, dict) else {}
+        try:
+            findings = check_account(
+                self._call,
+                settings,
+                region=str(self.stack.region),
+                creates_cloudwatch_role=bool(argument.get("cloudwatch_role_stack")),
+            )
+        except (BotoCoreError, ClientError) as error:
+            return PreflightError(
+                f"preflight {settings.environment}: cannot read the account's settings "
+                f"({_describe(error)}); check your credentials and region"
+            )
+        for warning in findings.warnings:
+            self.logger.warning(warning.line(settings.environment))
+        if findings.failures:
+            return PreflightError(
+                "\n".join(f.line(settings.environment) for f in findings.failures)
+            )
+        self.logger.info(f"preflight {settings.environment}: the account is ready")
+        return None
+
+    def _call(self, service: str, command: str, kwargs: dict[str, Any] | None = None) -> Any:
+        return self.stack.connection_manager.call(service, command, kwargs or {})
+
+
+@dataclass(frozen=True)
+class Findings:
+    failures: list[Finding]
+    warnings: list[Finding]
+
+
+def check_account(
+    call: Call, settings: Settings, region: str, creates_cloudwatch_role: bool
+) -> Findings:
+    """Everything the environment needs of the account, as findings (empty: ready)."""
+    failures: list[Finding] = []
+    warnings: list[Finding] = []
+    failures += _cloudwatch_role(call, creates_cloudwatch_role)
+    concurrency_failures, concurrency_warnings = _concurrency(call, settings)
+    failures += concurrency_failures
+    warnings += concurrency_warnings
+    if settings.custom_domain.enabled:
+        failures += _certificate(call, settings.custom_domain, region)
+        if settings.custom_domain.hosted_zone_id:
+            failures += _hosted_zone(call, settings.custom_domain)
+    return Findings(failures, warnings)
+
+
+def _cloudwatch_role(call: Call, creates_it: bool) -> list[Finding]:
+    role_arn = call("apigateway", "get_account").get("cloudwatchRoleArn")
+    if not role_arn:
+        if creates_it:
+            return []  # the account stack comes first: the routes stack depends on it
+        return [
+            Finding(
+                "API Gateway has no CloudWatch role in this account and region, so a WebSocket "
+                "stage with access logs cannot be created",
+                "launch account/api-gateway-logging.yaml first (sceptre launch account)",
+            )
+        ]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    try:
+        call("iam", "get_role", {"RoleName": role_name})
+    except ClientError as error:
+        if _code(error) != "NoSuchEntity":
+            raise
+        return [
+            Finding(
+                f"API Gateway's CloudWatch role {role_arn} does not exist",
+                "relaunch account/api-gateway-logging.yaml (sceptre launch account)",
+            )
+        ]
+    return []
+
+
+def _concurrency(call: Call, settings: Settings) -> tuple[list[Finding], list[Finding]]:
+    account = call("lambda", "get_account_settings")["AccountLimit"]
+    quota = int(account["ConcurrentExecutions"])
+    unreserved = int(account["UnreservedConcurrentExecutions"])
+    minimum = rules.unreserved_minimum(quota)
+    wanted = sum(settings.reserved_concurrency.values())
+    # What this environment's functions reserve today is given back when they are updated.
+    held = sum(
+        _reserved_now(call, settings.environment, name) for name in settings.reserved_concurrency
+    )
+    available = unreserved + held - minimum
+    failures, warnings = [], []
+    if wanted > available:
+        failures.append(
+            Finding(
+                f"reserved_concurrency reserves {wanted} executions, but the account "
+                f"(quota {quota}, {unreserved} unreserved) can reserve {max(available, 0)} more "
+                f"and keep the {minimum} Lambda requires unreserved",
+                "lower reserved_concurrency in config/"
+                f"{settings.environment}/config.yaml, or ask AWS to raise the Lambda quota "
+                "'Concurrent executions'",
+            )
+        )
+    in_flight = settings.throttling.in_flight
+    if "forwarding" not in settings.reserved_concurrency and in_flight > unreserved:
+        warnings.append(
+            Finding(
+                f"the stage admits {in_flight} requests in flight (throttling.rate_limit × "
+                f"request_seconds), more than the account's {unreserved} unreserved executions",
+                "Lambda throttles the requests beyond that; lower throttling or raise the quota",
+            )
+        )
+    return failures, warnings
+
+
+def _reserved_now(call: Call, environment: str, function: str) -> int:
+    try:
+        found = call(
+            "lambda",
+            "get_function_concurrency",
+            {"FunctionName": f"http-tunnel-{function}-{environment}"},
+        )
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return 0
+        raise
+    return int(found.get("ReservedConcurrentExecutions") or 0)
+
+
+def _certificate(call: Call, domain: CustomDomain, region: str) -> list[Finding]:
+    arn = str(domain.certificate_arn)
+    wanted = f"*.{domain.domain_name}"
+    fix = (
+        f"request or import an ACM certificate for {wanted} in {region} "
+        "and set custom_domain.certificate_arn"
+    )
+    arn_region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+    if arn_region != region:
+        return [
+            Finding(
+                f"certificate {arn} is in {arn_region or 'no region'}, but a REGIONAL domain "
+                f"needs one in {region}",
+                fix,
+            )
+        ]
+    try:
+        certificate = call("acm", "describe_certificate", {"CertificateArn": arn})["Certificate"]
+    except ClientError as error:
+        if _code(error) not in ("ResourceNotFoundException", "ValidationException"):
+            raise
+        return [Finding(f"certificate {arn} does not exist", fix)]
+    status = certificate.get("Status")
+    if status != "ISSUED":
+        return [
+            Finding(
+                f"certificate {arn} is {status}, not ISSUED",
+                "complete its DNS validation (acm describe-certificate shows the record)",
+            )
+        ]
+    names = {certificate.get("DomainName"), *certificate.get("SubjectAlternativeNames", [])}
+    if wanted not in names:
+        return [
+            Finding(
+                f"certificate {arn} covers {', '.join(sorted(n for n in names if n))}, "
+                f"not {wanted}",
+                fix,
+            )
+        ]
+    return []
+
+
+def _hosted_zone(call: Call, domain: CustomDomain) -> list[Finding]:
+    zone_id = str(domain.hosted_zone_id)
+    try:
+        zone = call("route53", "get_hosted_zone", {"Id": zone_id})["HostedZone"]
+    except ClientError as error:
+        if _code(error) != "NoSuchHostedZone":
+            raise
+        return [
+            Finding(
+                f"hosted zone {zone_id} does not exist",
+                "set custom_domain.hosted_zone_id to the zone of "
+                f"{domain.domain_name}, or remove it and create the DNS record yourself",
+            )
+        ]
+    zone_name = str(zone.get("Name", "")).rstrip(".")
+    name = str(domain.domain_name)
+    if name != zone_name and not name.endswith("." + zone_name):
+        return [
+            Finding(
+                f"hosted zone {zone_id} is {zone_name}, which cannot hold *.{name}",
+                f"set custom_domain.hosted_zone_id to the zone of {name}",
+            )
+        ]
+    return []
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+    return str(error)

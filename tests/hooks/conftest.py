@@ -1,0 +1,1 @@
+from tests.emulator.conftest import aws, emulator_endpoint  # noqa: F401
