@@ -112,7 +112,7 @@ def launch_rows(launches: int) -> list[tuple[str, list[float], str]]:
     root = Path(tempfile.mkdtemp(prefix="bench-project-"))
     for folder in ("config", "templates", "functions"):
         shutil.copytree(PROJECT / folder, root / folder)
-    handle = process.start(process.free_port())
+    handle = process.start()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(root),

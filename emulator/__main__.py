@@ -9,7 +9,14 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+from emulator.process import PID_HEADER, READY_FORMAT
 
 log = logging.getLogger("emulator")
 
@@ -28,7 +35,12 @@ def _loopback(host: str) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", type=_loopback, default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=4566,
+        help="0: a port the OS picks; the ready line names the real one",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -37,14 +49,28 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)  # unwinds serve_forever(), so the socket gets closed
 
 
+def with_pid_header(app: WSGIApplication) -> WSGIApplication:
+    """Answers under /moto-api/ say which process serves them (``X-Emulator-Pid``): a readiness
+    check then knows it reached the process it started, not another one on that port."""
+    pid = str(os.getpid())
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith("/moto-api/"):
+            return app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, (PID_HEADER, pid)], exc_info)
+
+        return app(environ, start)
+
+    return application
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.access_log else logging.WARNING)
-    # moto builds some URLs (e.g. custom-resource callbacks) from MOTO_PORT.
-    os.environ.setdefault("MOTO_PORT", str(args.port))
-
-    # Imported here, after the environment is set: these import moto.
+    # Imported once the arguments are valid: these import moto, which takes a while.
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -59,13 +85,17 @@ def main(argv: list[str] | None = None) -> None:
     change_sets.install()
     native_updates.install()
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = with_pid_header(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )
+    port = int(server.socket.getsockname()[1])  # the real one, also with --port 0
+    # moto builds some URLs (e.g. custom-resource callbacks) from MOTO_PORT, when it needs them.
+    os.environ["MOTO_PORT"] = str(port)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    # The socket is bound and listening once make_server returns.
-    log.info("emulator ready on http://%s:%d", args.host, args.port)
+    # The socket is bound and listening once make_server returns; the pid tells whoever started
+    # this process that the line is its own (emulator.process.ready_port).
+    log.info(READY_FORMAT, args.host, port, os.getpid())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,98 +1,236 @@
 """``python -m emulator.service start|stop|status``: the emulator as a background service.
 
 For ``make emulator`` and ``make emulator-stop``: idempotent, with a pid file and a log under
-``build/emulator/``. Standard library only, so it runs from the project's virtualenv; the
-emulator itself runs from its own (``.venv-emulator``).
+``build/emulator/`` (``EMULATOR_STATE_DIR`` overrides it). Standard library only, so it runs from
+the project's virtualenv; the emulator itself runs from its own (``.venv-emulator``).
+
+The pid file names a process and its URL; that emulator is running only while that very process
+answers there (``emulator.process.serving_pid``). A pid file left by a process that died, or whose
+pid now belongs to another process, is stale: start replaces it, stop removes it and signals
+nobody. ``start`` returns once the process it started answers (the log's earlier runs do not
+count), ``stop`` once the process has exited and its port is free again.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from emulator.process import HOST, REPO_ROOT, emulator_python
+from emulator.process import (
+    HOST,
+    REPO_ROOT,
+    NotReady,
+    emulator_command,
+    serving_pid,
+    wait_until_serving,
+)
 
-STATE = REPO_ROOT / "build" / "emulator"
-PID_FILE = STATE / "emulator.pid"
-LOG_FILE = STATE / "emulator.log"
+
+def state_dir() -> Path:
+    """Where the pid file and the log are: EMULATOR_STATE_DIR, else build/emulator/."""
+    return Path(os.environ.get("EMULATOR_STATE_DIR") or REPO_ROOT / "build" / "emulator")
 
 
-def running_pid() -> int | None:
-    """The pid in the pid file, if that process is alive."""
+@dataclass(frozen=True)
+class PidFile:
+    pid: int
+    url: str
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+def _pid_path(state: Path) -> Path:
+    return state / "emulator.pid"
+
+
+def _log_path(state: Path) -> Path:
+    return state / "emulator.log"
+
+
+def recorded(state: Path | None = None) -> PidFile | None:
+    """What the pid file says, whether or not that process still runs."""
     try:
-        pid = int(PID_FILE.read_text().split()[0])
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError, PermissionError):
+        pid, url = _pid_path(state or state_dir()).read_text().split()[:2]
+        return PidFile(int(pid), url)
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
 
 
-def start(port: int, timeout: float = 60.0) -> int:
-    url = f"http://{HOST}:{port}"
-    if running_pid() is not None:
-        print(
-            f"emulator already running on {PID_FILE.read_text().split()[1]} (pid {running_pid()})"
-        )
-        return 0
-    STATE.mkdir(parents=True, exist_ok=True)
-    log = LOG_FILE.open("ab")
-    process = subprocess.Popen(
-        [emulator_python(), "-m", "emulator", "--host", HOST, "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,  # outlives make
+def running(state: Path | None = None) -> PidFile | None:
+    """The pid file's emulator, if that process answers at its URL."""
+    entry = recorded(state)
+    if entry is not None and serving_pid(entry.url) == entry.pid:
+        return entry
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid is a process that has not exited (a zombie has)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our own child (tests): reaped just now
+    except ChildProcessError:
+        pass  # not our child: its parent (init) reaps it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    state = _ps(pid, "stat")
+    return not state.startswith("Z")
+
+
+def _ps(pid: int, field: str) -> str:
+    """One ``ps`` field of a process ('' if there is no such process)."""
+    result = subprocess.run(
+        ["ps", "-o", f"{field}=", "-p", str(pid)], capture_output=True, text=True, check=False
     )
-    PID_FILE.write_text(f"{process.pid} {url}\n")
-    ready = f"emulator ready on {url}"
+    return result.stdout.strip()
+
+
+def _is_emulator(pid: int) -> bool:
+    """Whether pid runs ``python -m emulator`` (one that does not answer: hung, or starting)."""
+    return _alive(pid) and " -m emulator " in f" {_ps(pid, 'args')} "
+
+
+def _port_free(port: int) -> bool:
+    """Whether the emulator could bind port now (werkzeug binds with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def _wait(condition_met: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while ready not in LOG_FILE.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            PID_FILE.unlink(missing_ok=True)
-            tail = "\n".join(LOG_FILE.read_text(errors="replace").splitlines()[-20:])
-            print(f"emulator did not start on {url}; log {LOG_FILE}:\n{tail}", file=sys.stderr)
-            return 1
-        time.sleep(0.1)
-    print(f"emulator running on {url} (pid {process.pid}, log {LOG_FILE.relative_to(REPO_ROOT)})")
+    while not condition_met():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def start(port: int, timeout: float = 60.0, state: Path | None = None) -> int:
+    """Start the emulator on port (0: one the OS picks) unless it runs; 0 once it answers."""
+    state = state or state_dir()
+    pid_path, log_path = _pid_path(state), _log_path(state)
+    entry = running(state)
+    if entry is not None:
+        print(f"emulator already running on {entry.url} (pid {entry.pid})")
+        return 0
+    stale = recorded(state)
+    if stale is not None and _is_emulator(stale.pid):
+        print(
+            f"emulator pid {stale.pid} (in {pid_path}) does not answer on {stale.url}; "
+            "stop it with make emulator-stop",
+            file=sys.stderr,
+        )
+        return 1
+    pid_path.unlink(missing_ok=True)  # stale: that process died, or the pid is another's now
+    state.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        offset = log.tell()  # what earlier runs logged is not this run's ready line
+        process = subprocess.Popen(
+            emulator_command(port),
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,  # outlives make
+        )
+    # Written at once, so that emulator-stop finds a process that is still starting.
+    pid_path.write_text(f"{process.pid} http://{HOST}:{port}\n")
+    try:
+        bound = wait_until_serving(process, log_path, offset, port, timeout)
+    except BaseException as error:  # also Ctrl-C: never leave a half-started emulator behind
+        _terminate(process)
+        pid_path.unlink(missing_ok=True)
+        if not isinstance(error, NotReady):
+            raise
+        this_run = log_path.read_bytes()[offset:].decode(errors="replace")
+        tail = "\n".join(this_run.splitlines()[-20:])
+        print(
+            f"emulator did not start on port {port}: {error}; log {log_path}:\n{tail}",
+            file=sys.stderr,
+        )
+        return 1
+    url = f"http://{HOST}:{bound}"
+    pid_path.write_text(f"{process.pid} {url}\n")
+    print(f"emulator running on {url} (pid {process.pid}, log {_shown(log_path)})")
     return 0
 
 
-def stop() -> int:
-    pid = running_pid()
-    if pid is None:
-        PID_FILE.unlink(missing_ok=True)
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def stop(timeout: float = 10.0, state: Path | None = None) -> int:
+    """Stop the pid file's emulator; 0 once it has exited and its port is free."""
+    state = state or state_dir()
+    pid_path = _pid_path(state)
+    entry = recorded(state)
+    if entry is None or (serving_pid(entry.url) != entry.pid and not _is_emulator(entry.pid)):
+        # Never signal a pid that is no longer the emulator's: it may be anyone's now.
+        pid_path.unlink(missing_ok=True)
         print("emulator not running")
         return 0
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if running_pid() is None:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    PID_FILE.unlink(missing_ok=True)
-    print(f"emulator stopped (pid {pid})")
+    try:
+        os.kill(entry.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not _wait(lambda: not _alive(entry.pid), timeout):
+        os.kill(entry.pid, signal.SIGKILL)
+        _wait(lambda: not _alive(entry.pid), timeout)
+    pid_path.unlink(missing_ok=True)
+    if not _wait(lambda: _port_free(entry.port), timeout):
+        print(
+            f"emulator stopped (pid {entry.pid}), but port {entry.port} is still taken",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"emulator stopped (pid {entry.pid})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator.service", description=__doc__)
     parser.add_argument("action", choices=("start", "stop", "status"))
-    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--port", type=int, default=4566, help="0: a port the OS picks")
     args = parser.parse_args(argv)
     if args.action == "start":
         return start(args.port)
     if args.action == "stop":
         return stop()
-    pid = running_pid()
-    print(f"emulator running (pid {pid})" if pid else "emulator not running")
-    return 0 if pid else 1
+    entry = running()
+    print(f"emulator running on {entry.url} (pid {entry.pid})" if entry else "emulator not running")
+    return 0 if entry else 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """``python -m local_gateway [--port 4567] [--environment dev] [--host 127.0.0.1]``
 
 Serves the environment deployed at AWS_ENDPOINT_URL (``make local``) on one loopback port;
-``make tunnel-local`` runs it for dev.
+``make tunnel-local`` runs it for dev. ``--port 0`` serves on a port the OS picks: the ready line
+(``local gateway: ready on http://127.0.0.1:<port>: ...``) names it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
 from local_gateway.deployment import DeploymentError
-from local_gateway.server import REPO_ROOT, Settings, is_loopback, serve, start
+from local_gateway.server import REPO_ROOT, Settings, bind, is_loopback, serve, start
 
 
 def parse(argv: Sequence[str] | None) -> Settings:
@@ -24,7 +26,9 @@ def parse(argv: Sequence[str] | None) -> Settings:
         description="A local API Gateway for the deployed environment: WebSocket API, HTTP API "
         "and @connections on one loopback port.",
     )
-    parser.add_argument("--port", type=int, default=4567)
+    parser.add_argument(
+        "--port", type=int, default=4567, help="0: one the OS picks (the ready line names it)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
     parser.add_argument("--environment", default="dev", help="also the stage name")
     parser.add_argument(
@@ -61,13 +65,24 @@ def parse(argv: Sequence[str] | None) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse(argv)
+    listening: socket.socket | None = None
+    if settings.port == 0:
+        # The functions' environment names this gateway's URL: know the port before start().
+        # A given port is bound after start(), so that a missing deployment is told first.
+        try:
+            listening, settings = bind(settings)
+        except OSError as error:
+            print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
+            return 1
     try:
         gateway = start(settings)
     except DeploymentError as error:
         print(f"local gateway: {error}", file=sys.stderr)
+        if listening is not None:
+            listening.close()
         return 2
     try:
-        asyncio.run(serve(gateway))
+        asyncio.run(serve(gateway, listening))
     except OSError as error:  # the port is taken, most likely
         print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
         return 1

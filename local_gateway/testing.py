@@ -1,7 +1,7 @@
 """Start and stop the local gateway as a subprocess, for tests (the real server, real sockets).
 
     emulator = emulator.process.start()            # then launch dev on it (sceptre launch -y dev)
-    gateway = start(env=client_environment(emulator.url))
+    gateway = start(env=client_environment(emulator.url))  # on a port it binds: gateway.port
     ...  websockets.connect(gateway.websocket_url)
     ...  http.client.HTTPConnection("127.0.0.1", gateway.port), Host: gateway.host("demo")
     stop(gateway)
@@ -13,7 +13,7 @@ itself): connect to 127.0.0.1 and send the Host header instead.
 from __future__ import annotations
 
 import os
-import socket
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +27,8 @@ from emulator import process as background_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+# Logged once the gateway listens (local_gateway.server.serve), with the port it bound.
+_READY = re.compile(r"^local gateway: ready on http://127\.0\.0\.1:(\d+):", re.MULTILINE)
 
 
 @dataclass
@@ -64,12 +66,6 @@ class GatewayProcess:
         return "\n".join(self.log().splitlines()[-lines:])
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def start(
     port: int | None = None,
     environment: str = "dev",
@@ -78,14 +74,16 @@ def start(
     options: Sequence[str] = (),
     timeout: float = 30.0,
 ) -> GatewayProcess:
-    """Run ``python -m local_gateway`` and return once it logs that it is ready.
+    """Run ``python -m local_gateway`` and return once it logs that it is ready (it logs that
+    once it listens). Without ``port`` it binds one the OS picks (``--port 0``) and logs which:
+    no other process can take it between choosing and binding.
 
     ``env`` is added to this process's environment (AWS_PROFILE and AWS_SESSION_TOKEN are
     dropped unless given, as ``make tunnel-local`` does): pass the emulator's
     AWS_ENDPOINT_URL and dummy credentials. ``functions_dir`` defaults to the repository's.
     ``options`` are more command-line options, e.g. ``["--idle-timeout", "1"]``.
     """
-    port = port or free_port()
+    requested = port or 0
     child_env = {
         k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")
     }
@@ -96,13 +94,13 @@ def start(
         "-m",
         "local_gateway",
         "--port",
-        str(port),
+        str(requested),
         "--environment",
         environment,
         *(["--functions-dir", str(functions_dir)] if functions_dir else []),
         *options,
     ]
-    log_file = tempfile.NamedTemporaryFile(prefix=f"gateway-{port}-", suffix=".log", delete=False)
+    log_file = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
     process = subprocess.Popen(
         command,
         cwd=REPO_ROOT,
@@ -111,17 +109,18 @@ def start(
         stderr=subprocess.STDOUT,
         env=child_env,
     )
-    handle = GatewayProcess(port, environment, process, Path(log_file.name), log_file)
-    ready = f"local gateway: ready on http://{HOST}:{port}"
+    handle = GatewayProcess(requested, environment, process, Path(log_file.name), log_file)
     deadline = time.monotonic() + timeout
-    while ready not in handle.log():
+    # The log is this process's alone (a new file): a ready line in it is this process's.
+    while (ready := _READY.search(handle.log())) is None:
         if process.poll() is not None or time.monotonic() > deadline:
             stop(handle, keep_log=True)
+            where = f"on port {requested}" if requested else "(on a port of its choice)"
             raise RuntimeError(
-                f"local gateway on port {port} did not start; log {handle.log_path}:\n"
-                f"{handle.log_tail()}"
+                f"local gateway {where} did not start; log {handle.log_path}:\n{handle.log_tail()}"
             )
         time.sleep(0.05)
+    handle.port = int(ready[1])
     return handle
 
 

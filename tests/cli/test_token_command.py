@@ -23,7 +23,7 @@ OTHER_KEY = "o" * 64
 @pytest.fixture(scope="module")
 def aws_env():
     """An emulator holding the dev signing secret and another one; the env to reach it."""
-    handle = process.start(process.free_port())
+    handle = process.start()
     try:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},

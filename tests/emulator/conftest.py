@@ -28,7 +28,7 @@ from emulator import process  # noqa: E402
 @pytest.fixture(scope="session")
 def emulator_endpoint() -> Iterator[str]:
     """URL of an emulator started for this session; AWS_* env points at it."""
-    handle = process.start(process.free_port())
+    handle = process.start()
     saved = {key: os.environ.get(key) for key in process.client_environment(handle.url)}
     os.environ.update(process.client_environment(handle.url))
     try:

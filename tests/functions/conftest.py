@@ -99,7 +99,7 @@ def load_function(name: str) -> ModuleType:
 
 @pytest.fixture(scope="package")  # its environment variables must not outlive this folder
 def functions(rendered: dict[str, str]) -> Iterator[Functions]:
-    handle = process.start(process.free_port())
+    handle = process.start()
     saved = dict(os.environ)
     os.environ.update(process.client_environment(handle.url))
     endpoint = ConnectionsEndpoint()

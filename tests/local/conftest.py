@@ -65,7 +65,7 @@ class LocalProject:
 def local_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     root = tmp_path_factory.mktemp("project")
     copy_project(root)
-    handle = process.start(process.free_port())
+    handle = process.start()
     environment = emulator_environment(root, handle.url)
     try:
         yield LocalProject(root, environment)

@@ -32,7 +32,7 @@ class Run:
 
 @pytest.fixture(scope="session")
 def emulator_url() -> Iterator[str]:
-    handle = process.start(process.free_port())
+    handle = process.start()
     try:
         yield handle.url
     finally:

@@ -8,6 +8,7 @@ any AWS call would fail with a connection error instead.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,19 +51,22 @@ def test_no_stack_file_uses_the_ignored_protected_key():
 
 def sceptre_offline(tmp_path: Path, *args: str) -> tuple[int, str]:
     """Sceptre pointed at a closed port: any AWS call would fail with a connection error."""
-    closed = process.free_port()  # nothing listens there
-    result = subprocess.run(
-        [str(SCEPTRE), "--no-colour", *args],
-        cwd=PROJECT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            **process.client_environment(f"http://127.0.0.1:{closed}"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        # Bound and never listening: connections are refused, and no other process can start
+        # listening there while Sceptre runs.
+        closed.bind(("127.0.0.1", 0))
+        result = subprocess.run(
+            [str(SCEPTRE), "--no-colour", *args],
+            cwd=PROJECT,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                **process.client_environment(f"http://127.0.0.1:{closed.getsockname()[1]}"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     return result.returncode, result.stdout + result.stderr
 
 

@@ -32,9 +32,11 @@ FORWARDING = re.compile(r"^Forwarding (\S+) -> (\S+)$", re.MULTILINE)
 class Agent:
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -44,10 +46,13 @@ class Agent:
     def wait_for(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            exited = self.process.poll() is not None
+            if exited and self.reader is not None:
+                self.reader.join(5)  # what it printed before exiting is read to the end first
             for line in list(self.lines):
                 if match := re.search(pattern, line):
                     return match
-            if self.process.poll() is not None:
+            if exited:
                 break
             time.sleep(0.05)
         raise AssertionError(f"agent never printed {pattern!r}; output: {self.lines}")
@@ -144,7 +149,7 @@ def running_tunnel(root: Path) -> Iterator[Tunnel]:
     The tests' fixture and ``make bench`` share it.
     """
     copy_project(root)
-    emulator = process.start(process.free_port())
+    emulator = process.start()
     environment = emulator_environment(root, emulator.url)
     app = LocalApp()
     gateway = None
