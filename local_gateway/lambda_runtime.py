@@ -1,43 +1,58 @@
-"""The deployed functions, run in-process: their code from ``functions/``, their settings from
-what was deployed, each invocation on a worker thread with Lambda's limits.
+"""The deployed functions, each in a process of its own: their code from ``functions/``, their
+settings from what was deployed, each invocation with Lambda's limits.
 
 Function ``http-tunnel-<name>-<env>`` runs ``<functions dir>/<name>/handler.py`` (its deployed
-``Handler``, ``handler.handler``), imported once under its own module name, as a warm Lambda
-keeps its module. Events and results cross a JSON round trip, as they do in Lambda, so a handler
-that returns something JSON cannot carry fails here too.
+``Handler``, ``handler.handler``) in a worker process (``local_gateway.function_worker``) started
+with the gateway and ended with it; the worker imports it once, as a warm Lambda keeps its
+module. The worker's ``os.environ`` is what Lambda would give the function
+(``function_environment``): its deployed variables, the runtime's reserved ones, the gateway's
+credentials and endpoint, and what Python needs to run; nothing of another function's, so a
+handler that reads a variable its function was not deployed with fails here as on AWS. The
+gateway's local overrides (its @connections endpoint and public URLs) replace deployed values
+only. Local-only variables reach every function when named, comma-separated, in
+``LOCAL_GATEWAY_PASS_ENV`` (the tests' records folder), unless the function was deployed with one
+of that name. Events and results cross as JSON, as they do in Lambda, so a handler that returns
+something JSON cannot carry fails here too.
 
-Differences from Lambda, by construction: all functions share one process, so they share
-``os.environ`` (the union of their deployed variables; they must agree) and may run concurrently
-in one module; a handler that outlives its timeout is abandoned, not killed.
+Differences from Lambda, by construction: one worker per function runs its invocations
+concurrently, on threads, in one module (Lambda runs one at a time per environment and adds
+environments); a handler that outlives its timeout is abandoned, not killed; a worker that
+crashes fails the invocations it was running and is started again by the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import itertools
 import json
+import os
+import select
+import subprocess
 import sys
-import traceback
-from collections.abc import Callable
-from concurrent.futures import Executor
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import boto3
+from local_gateway import access_log, iam
+from local_gateway.deployment import DeployedFunction, Deployment
+from local_gateway.function_worker import MAX_PAYLOAD_BYTES, READY_ID, spec_of
 
-from local_gateway import iam
-from local_gateway.deployment import DeployedFunction, Deployment, DeploymentError
-from local_gateway.lambda_context import LambdaContext
-
-# Lambda's synchronous invoke limit, for the event and for the result.
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-# Services the functions reach; creating one client of each before any thread does avoids
-# boto3's default-session races (Lambda never runs two invocations in one process).
-_WARM_SERVICES = ("dynamodb", "secretsmanager", "apigatewaymanagementapi")
-
-Handler = Callable[[Any, Any], Any]
+# Names the gateway's own environment variables that every function also gets (comma-separated).
+PASS_ENV_VARIABLE = "LOCAL_GATEWAY_PASS_ENV"
+# A worker imports boto3 and its handler; more than this and something hangs (Lambda's own init
+# limit is 10 s, but several workers start at once on a laptop).
+START_SECONDS = 30.0
+# How long a stopping worker gets after its stdin closes, before it is killed.
+STOP_SECONDS = 5.0
+# Lambda hands a function its role's credentials as variables; the gateway passes its own, and
+# its endpoint (the emulator), so that the functions reach what the gateway reaches.
+_GATEWAY_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_ENDPOINT_PREFIX = "AWS_ENDPOINT_URL"  # and AWS_ENDPOINT_URL_<SERVICE>
+# What the worker's Python needs to start (Lambda sets PATH and LD_LIBRARY_PATH too).
+_TO_RUN = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
 
 
 class Status(Enum):
@@ -70,67 +85,353 @@ def code_name(function_name: str, environment: str) -> str | None:
     return None
 
 
-def merged_environment(deployment: Deployment, overrides: dict[str, str]) -> dict[str, str]:
-    """The union of the deployed functions' variables, then the local overrides."""
-    merged: dict[str, str] = {}
-    for function in deployment.functions.values():
-        for key, value in (function.environment if function else {}).items():
-            if key in overrides:
-                continue
-            if merged.setdefault(key, value) != value:
-                # One process has one os.environ: functions that disagree cannot run here.
-                raise DeploymentError(
-                    f"functions disagree on environment variable {key} "
-                    f"({merged[key]!r} vs {value!r}); the local gateway runs them in one process"
-                )
-    return {**merged, **overrides}
+def pass_env_names(environment: Mapping[str, str]) -> tuple[str, ...]:
+    """The names listed in ``LOCAL_GATEWAY_PASS_ENV``."""
+    listed = environment.get(PASS_ENV_VARIABLE, "")
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
+
+
+def function_environment(
+    function: DeployedFunction,
+    region: str,
+    task_root: Path,
+    gateway_environment: Mapping[str, str],
+    overrides: Mapping[str, str],
+    pass_env: Iterable[str] = (),
+) -> dict[str, str]:
+    """The whole ``os.environ`` of ``function``'s worker, later entries winning."""
+    environment = {k: gateway_environment[k] for k in _TO_RUN if k in gateway_environment}
+    environment["PYTHONUNBUFFERED"] = "1"  # what the handler prints shows at once
+    # Deliberately local-only (the tests' records folder); a deployed variable wins.
+    environment.update({k: gateway_environment[k] for k in pass_env if k in gateway_environment})
+    environment.update(function.environment)
+    # An override replaces a deployed value; it gives no function a variable it was not given.
+    environment.update({k: v for k, v in overrides.items() if k in function.environment})
+    # Lambda's reserved variables (those that mean something here); a function cannot set them.
+    environment.update(
+        {
+            "_HANDLER": function.handler,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "TZ": ":UTC",
+        }
+    )
+    environment.update(
+        {
+            k: v
+            for k, v in gateway_environment.items()
+            if k in _GATEWAY_AWS or k.startswith(_ENDPOINT_PREFIX)
+        }
+    )
+    return environment
+
+
+class _Worker:
+    """The parent's side of one function's worker process."""
+
+    def __init__(self, function: DeployedFunction, task_root: Path, env: dict[str, str]) -> None:
+        self.function = function
+        self._task_root = task_root
+        self._env = env
+        self._process: subprocess.Popen[bytes] | None = None
+        self._leftover = b""  # read with the ready line, before the pipes joined the loop
+        self._load_error: str | None = None  # the handler cannot be imported: final
+        self._connected: asyncio.WriteTransport | None = None  # its stdin, once in the loop
+        self._alive = False  # ready for invocations
+        self._dead = False  # its output ended: the process is gone or going
+        self._ready: asyncio.Future[str | None] | None = None
+        self._starting: asyncio.Future[str | None] | None = None
+        self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        self._ids = itertools.count(READY_ID + 1)
+        self._stopping = False
+        self._reaping: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
+
+    @property
+    def load_error(self) -> str | None:
+        return self._load_error
+
+    def spawn(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local_gateway.function_worker", self._spec()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=self._env,
+            bufsize=0,
+        )
+        self._leftover = b""
+        self._connected = None
+        self._alive = self._dead = False
+
+    def _spec(self) -> str:
+        return spec_of(self.function, self._task_root)
+
+    def wait_ready(self, deadline: float) -> None:
+        """At start-up, before there is a loop: read the ready line from the raw pipe."""
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        data = b""
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                self._fail_start(f"did not start within {START_SECONDS:.0f} s")
+                return
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self._fail_start(f"exited while starting (code {self._process.wait()})")
+                return
+            data += chunk
+        line, _, self._leftover = data.partition(b"\n")
+        try:
+            invocation, kind, body = line.split(b" ", 2)
+            assert int(invocation) == READY_ID and kind == b"ready"
+            error = json.loads(body)["error"]
+        except (ValueError, AssertionError, KeyError, TypeError):
+            self._fail_start(f"said {line[:200]!r} instead of ready")
+            return
+        if error is not None:
+            self._fail_start(error, as_is=True)
+
+    def _fail_start(self, why: str, as_is: bool = False) -> None:
+        self._load_error = why if as_is else f"Runtime.ExitError: its worker {why}"
+        self.kill()
+
+    async def invoke(self, payload: str) -> Outcome:
+        not_running = await self._running()
+        if not_running is not None:
+            return not_running
+        assert self._connected is not None
+        invocation = next(self._ids)
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending[invocation] = future
+        try:
+            self._connected.write(f"{invocation} {payload}\n".encode())
+            return await future
+        finally:
+            self._pending.pop(invocation, None)  # answered, or abandoned on a timeout
+
+    async def _running(self) -> Outcome | None:
+        """None once the worker takes invocations (started again if it died), else why not."""
+        if not self._alive and self._load_error is None and not self._stopping:
+            if self._starting is None or self._starting.done():
+                self._starting = asyncio.ensure_future(self._connect())
+            # Shielded: an invocation that times out must not leave a start half done.
+            problem = await asyncio.shield(self._starting)
+            if problem is not None:
+                return Outcome(Status.ERROR, reason=f"{self.function.name}: {problem}")
+        if self._load_error is not None:
+            return Outcome(
+                Status.ERROR, reason=f"{self.function.name}: {self._load_error.splitlines()[-1]}"
+            )
+        if not self._alive:
+            return Outcome(Status.ERROR, reason=f"{self.function.name}: the gateway is stopping")
+        return None
+
+    async def _connect(self) -> str | None:
+        """Join the worker's pipes to the loop, starting it (again) if it is not running."""
+        try:
+            loop = asyncio.get_running_loop()
+            restart = self._process is None or self._dead or self._process.poll() is not None
+            if restart:
+                if self._process is not None:
+                    access_log.note(f"{self.function.name}: starting its worker again")
+                self.spawn()
+            assert self._process is not None and self._process.stdin and self._process.stdout
+            self._ready = loop.create_future()
+            if not restart:
+                self._ready.set_result(None)  # wait_ready has read it
+            await loop.connect_read_pipe(
+                lambda: _ReplyReader(self, self._leftover), self._process.stdout
+            )
+            self._connected, _ = await loop.connect_write_pipe(
+                asyncio.Protocol, self._process.stdin
+            )
+            error = await asyncio.wait_for(self._ready, START_SECONDS)
+        except TimeoutError:
+            self._fail_start(f"did not start within {START_SECONDS:.0f} s")
+            return None
+        except ConnectionError as died:  # it exited before it was ready
+            self._load_error = f"Runtime.ExitError: its worker {died}"
+            return None
+        except Exception as error:  # noqa: BLE001 - e.g. no more processes: try again later
+            self.kill()
+            return f"cannot start its worker: {error!r}"
+        if error is not None:
+            self._fail_start(error, as_is=True)
+            return None
+        self._alive = not self._dead
+        return None
+
+    def reply(self, line: bytes) -> None:
+        """A line from the worker, on the loop."""
+        invocation_text, kind, body = line.split(b" ", 2)
+        invocation = int(invocation_text)
+        if invocation == READY_ID:
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(json.loads(body)["error"])
+            return
+        outcome = self._outcome(kind.decode(), body)
+        future = self._pending.get(invocation)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+    def _outcome(self, kind: str, body: bytes) -> Outcome:
+        if kind == "ok":
+            text = body.decode()
+            return Outcome(Status.OK, json.loads(text), text)
+        details = json.loads(body)
+        if kind == "raised":
+            # Where CloudWatch Logs would have it: the gateway's stderr, never a response.
+            print(f"[{self.function.name}] {details['traceback']}", file=sys.stderr, flush=True)
+            return Outcome(
+                Status.RAISED, reason=details["reason"], error_message=details["error_message"]
+            )
+        return Outcome(Status.ERROR, reason=details["reason"])
+
+    def lost(self, why: str) -> None:
+        """The worker's output ended (it exited) or made no sense: fail what it was running."""
+        if self._dead:
+            return
+        self._dead = True
+        self._alive = False
+        if self._connected is not None:
+            self._connected.close()
+        process = self._process
+        if process is not None and process.poll() is None and why != "exited":
+            process.kill()  # it spoke nonsense: it cannot be trusted with more
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(ConnectionError("exited while starting"))
+        reason = f"{self.function.name}: Runtime.ExitError: its worker {why}"
+        for future in self._pending.values():
+            if not future.done():
+                future.set_result(Outcome(Status.ERROR, reason=reason))
+        if process is not None and not self._stopping and self._load_error is None:
+            task = asyncio.ensure_future(self._reaped(process, reason))
+            self._reaping.add(task)
+            task.add_done_callback(self._reaping.discard)
+
+    async def _reaped(self, process: subprocess.Popen[bytes], reason: str) -> None:
+        """Collect the exit code of a worker that died (without blocking the loop) and say it."""
+        deadline = time.monotonic() + STOP_SECONDS
+        while process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if process.poll() is None:
+            process.kill()  # it closed its output but runs on
+        access_log.note(f"{reason} (code {process.wait()}); the next invocation starts it again")
+
+    def close_input(self) -> None:
+        """Stopping: the worker exits when its stdin ends."""
+        self._stopping = True
+        if self._connected is not None:
+            self._connected.close()
+        elif self._process is not None and self._process.stdin is not None:
+            self._process.stdin.close()
+
+    def exited(self) -> bool:
+        return self._process is None or self._process.poll() is not None
+
+    def kill(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+
+
+class _ReplyReader(asyncio.Protocol):
+    """The worker's stdout, split into lines (results may be megabytes: scan each byte once)."""
+
+    def __init__(self, worker: _Worker, leftover: bytes) -> None:
+        self._worker = worker
+        self._buffer = bytearray()
+        self._leftover = leftover
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._leftover:
+            self.data_received(self._leftover)
+
+    def data_received(self, data: bytes) -> None:
+        search_from = len(self._buffer)
+        self._buffer += data
+        start = 0
+        while (end := self._buffer.find(b"\n", search_from)) >= 0:
+            line = bytes(self._buffer[start:end])
+            start = search_from = end + 1
+            try:
+                self._worker.reply(line)
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+                self._worker.lost(f"sent an unreadable line ({error})")
+                return
+        if start:
+            del self._buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._worker.lost("exited")
 
 
 class LambdaRuntime:
-    def __init__(self, deployment: Deployment, functions_dir: Path, executor: Executor) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        functions_dir: Path,
+        overrides: Mapping[str, str] | None = None,
+        pass_env: Iterable[str] = (),
+        gateway_environment: Mapping[str, str] | None = None,
+    ) -> None:
         self._deployment = deployment
         self._functions_dir = functions_dir
-        self._executor = executor
-        # ARN -> the handler, or why there is none (the text of an import error).
-        self._handlers: dict[str, Handler | str] = {}
+        self._overrides = dict(overrides or {})
+        self._pass_env = tuple(pass_env)
+        self._gateway_environment = dict(
+            os.environ if gateway_environment is None else gateway_environment
+        )
+        # ARN -> the function's worker, or why there is none.
+        self._workers: dict[str, _Worker | str] = {}
 
     def load(self) -> list[str]:
-        """Import every deployed function's handler; return a warning per one that failed."""
-        for service in _WARM_SERVICES:
-            boto3.client(service)
-        boto3.resource("dynamodb")  # loads the resource model once, before threads race for it
+        """Start every deployed function's worker; return a warning per one that cannot run."""
         warnings = []
+        started = []
         for arn, function in self._deployment.functions.items():
             if function is None:
                 warnings.append(f"{arn}: not deployed")
                 continue
-            self._handlers[arn] = self._import(function)
-            if isinstance(self._handlers[arn], str):
-                warnings.append(f"{function.name}: {self._handlers[arn]}")
+            worker = self._worker(function)
+            self._workers[arn] = worker
+            if isinstance(worker, str):
+                warnings.append(f"{function.name}: {worker}")
+                continue
+            worker.spawn()  # all at once: each imports boto3 and its handler
+            started.append(worker)
+        deadline = time.monotonic() + START_SECONDS
+        for worker in started:
+            worker.wait_ready(deadline)
+            if worker.load_error is not None:
+                warnings.append(f"{worker.function.name}: {worker.load_error}")
         return warnings
 
-    def _import(self, function: DeployedFunction) -> Handler | str:
+    def _worker(self, function: DeployedFunction) -> _Worker | str:
         name = code_name(function.name, self._deployment.environment)
         module_path, _, attribute = function.handler.rpartition(".")
         if name is None or not module_path or not attribute:
             return f"no local code for function {function.name} with handler {function.handler!r}"
-        source = self._functions_dir / name / (module_path.replace(".", "/") + ".py")
+        task_root = (self._functions_dir / name).absolute()  # LAMBDA_TASK_ROOT
+        source = task_root / (module_path.replace(".", "/") + ".py")
         if not source.is_file():
             return f"Runtime.ImportModuleError: {source} not found"
-        module_name = f"lambda_{function.name.replace('-', '_')}_{module_path.replace('.', '_')}"
-        try:
-            spec = importlib.util.spec_from_file_location(module_name, source)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        except BaseException:  # noqa: BLE001 - any import failure is the function's failure
-            sys.modules.pop(module_name, None)
-            return "Runtime.ImportModuleError: " + traceback.format_exc(limit=-3).strip()
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            return f"Runtime.HandlerNotFound: {source} has no function {attribute}"
-        return handler
+        environment = function_environment(
+            function,
+            self._deployment.region,
+            task_root,
+            self._gateway_environment,
+            self._overrides,
+            self._pass_env,
+        )
+        return _Worker(function, task_root, environment)
 
     async def invoke(
         self, function_arn: str | None, event: dict[str, Any], source_arn: str, timeout_ms: int
@@ -149,13 +450,14 @@ class LambdaRuntime:
                 reason=f"{function.name}'s resource policy does not let {source_arn} invoke it",
             )
         payload = json.dumps(event)
-        if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+        if len(payload) > MAX_PAYLOAD_BYTES:  # ASCII: characters are bytes
             return Outcome(Status.TOO_LARGE, reason="event larger than Lambda's 6 MB")
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor, self._run, function, payload)
+        worker = self._workers.get(function.arn, "not loaded")
+        if isinstance(worker, str):
+            return Outcome(Status.ERROR, reason=f"{function.name}: {worker.splitlines()[-1]}")
         limit = min(timeout_ms / 1000, function.timeout_seconds)
         try:
-            return await asyncio.wait_for(work, limit)
+            return await asyncio.wait_for(worker.invoke(payload), limit)
         except TimeoutError:
             if function.timeout_seconds <= timeout_ms / 1000:
                 return Outcome(
@@ -164,27 +466,13 @@ class LambdaRuntime:
                 )
             return Outcome(Status.TIMEOUT, reason=f"integration timed out after {limit:.2f} s")
 
-    def _run(self, function: DeployedFunction, payload: str) -> Outcome:
-        """On a worker thread: one invocation, its failures turned into an Outcome."""
-        handler = self._handlers.get(function.arn, "not loaded")
-        if isinstance(handler, str):
-            return Outcome(Status.ERROR, reason=f"{function.name}: {handler.splitlines()[-1]}")
-        try:
-            result = handler(json.loads(payload), LambdaContext(function))
-        except BaseException as error:  # noqa: BLE001 - Lambda reports any escape as an error
-            # Where CloudWatch Logs would have it: the gateway's stderr, never a response.
-            print(
-                f"[{function.name}] {traceback.format_exc().rstrip()}", file=sys.stderr, flush=True
-            )
-            return Outcome(
-                Status.RAISED,
-                reason=f"{function.name} raised {type(error).__name__}",
-                error_message=str(error),
-            )
-        try:
-            text = json.dumps(result)
-        except (TypeError, ValueError) as error:
-            return Outcome(Status.ERROR, reason=f"{function.name}: Runtime.MarshalError: {error}")
-        if len(text.encode()) > MAX_PAYLOAD_BYTES:
-            return Outcome(Status.ERROR, reason=f"{function.name}: result larger than 6 MB")
-        return Outcome(Status.OK, json.loads(text), text)
+    async def shutdown(self, timeout: float = STOP_SECONDS) -> None:
+        """Close every worker's stdin (it exits); kill those still running after ``timeout``."""
+        workers = [w for w in self._workers.values() if isinstance(w, _Worker)]
+        for worker in workers:
+            worker.close_input()
+        deadline = time.monotonic() + timeout
+        while not all(w.exited() for w in workers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for worker in workers:
+            worker.kill()

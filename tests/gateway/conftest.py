@@ -5,7 +5,8 @@ add wiring to the deployed APIs through apigatewayv2 and lambda, as a changed te
 a WebSocket route ``echo`` with its invoke permission, one without (``unpermitted``) and one
 whose target names no integration (``nowhere``); HTTP routes ``GET /slow`` (1 s integration
 timeout), ``GET /miswired`` and ``GET /unpermitted``. The copy's functions are replaced by the
-handlers in ``handlers/``, which record their events, and the gateway loads them from there.
+handlers in ``handlers/``, which record their events, and the gateway loads them from there
+(each function in its own process, with the records folder passed through to it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from emulator import process
 from local_gateway import testing
+from local_gateway.lambda_runtime import PASS_ENV_VARIABLE
 from tests.gateway.recording import RECORDS, Records
 from tests.local.conftest import LocalProject
 from tests.project_copy import copy_project, emulator_environment
@@ -43,7 +45,7 @@ class Wiring:
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     root = tmp_path_factory.mktemp("gateway-project")
     copy_project(root)
-    handle = process.start(process.free_port())
+    handle = process.start()
     environment = emulator_environment(root, handle.url)
     try:
         project = LocalProject(root, environment)
@@ -124,7 +126,9 @@ def start_gateway(
     for handler in HANDLERS.glob("*.py"):
         shutil.copyfile(handler, project.root / "functions" / handler.stem / "handler.py")
     return testing.start(
-        env={**project.environment, RECORDS: str(records.folder)},
+        # Every function gets the records folder, deliberately: nothing else of this
+        # environment reaches a function that was not deployed with it.
+        env={**project.environment, RECORDS: str(records.folder), PASS_ENV_VARIABLE: RECORDS},
         functions_dir=project.root / "functions",
         options=options,
     )

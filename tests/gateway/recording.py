@@ -1,23 +1,24 @@
 """The test handlers record every invocation as one JSON line; the tests read them back.
 
-The handlers run inside the gateway process (cwd = the repository, so ``tests`` is importable);
-``GATEWAY_TEST_RECORDS`` names the folder, one ``<function>.jsonl`` per function.
+The handlers run in the gateway's worker processes, one per function (cwd = the repository, so
+``tests`` is importable); ``GATEWAY_TEST_RECORDS`` names the folder, one ``<function>.jsonl`` per
+function, and the gateway passes it to every function (``LOCAL_GATEWAY_PASS_ENV``). Several
+processes append to one file: each line is one ``write`` on an ``O_APPEND`` descriptor, and a
+reader skips a last line that has no newline yet (a write in progress).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 RECORDS = "GATEWAY_TEST_RECORDS"
-# The settings the gateway sets for every function, recorded to prove it.
+# Settings some functions are deployed with, recorded (None: absent) to prove who gets what.
 ENVIRONMENT_KEYS = ("CONNECTIONS_ENDPOINT", "PUBLIC_URL_FORMAT", "CONNECTIONS_TABLE", "ENVIRONMENT")
-_lock = threading.Lock()
 
 
 def record(function: str, event: Any, context: Any = None, **extra: Any) -> None:
@@ -34,9 +35,16 @@ def record(function: str, event: Any, context: Any = None, **extra: Any) -> None
             "remaining_ms": context.get_remaining_time_in_millis(),
         }
         entry["environment"] = {key: os.environ.get(key) for key in ENVIRONMENT_KEYS}
-    line = json.dumps(entry)
-    with _lock, open(Path(os.environ[RECORDS]) / f"{function}.jsonl", "a") as file:
-        file.write(line + "\n")
+        entry["environment_names"] = sorted(os.environ)  # every name, no value: what leaked in
+    line = (json.dumps(entry) + "\n").encode()
+    path = Path(os.environ[RECORDS]) / f"{function}.jsonl"
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        # One write of the whole line: appends from other threads and processes cannot split it.
+        written = os.write(descriptor, line)
+    finally:
+        os.close(descriptor)
+    assert written == len(line), f"short write to {path}"
 
 
 class Records:
@@ -47,7 +55,9 @@ class Records:
         path = self.folder / f"{function}.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line]
+        # Up to the last newline: anything after it is a line still being written.
+        complete, _, _ = path.read_bytes().rpartition(b"\n")
+        return [json.loads(line) for line in complete.split(b"\n") if line]
 
     def matching(
         self, function: str, predicate: Callable[[dict[str, Any]], bool]

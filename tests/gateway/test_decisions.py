@@ -1,14 +1,14 @@
-"""The gateway's decisions that need no server: IAM policies, HTTP route selection and the
-functions' shared environment."""
+"""The gateway's decisions that need no server: IAM policies, HTTP route selection and each
+function's environment."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from local_gateway.deployment import Api, DeployedFunction, Deployment, DeploymentError, Route
+from local_gateway.deployment import DeployedFunction, Route
 from local_gateway.http_routes import select
 from local_gateway.iam import api_gateway_may_invoke, policy_allows_invoke
-from local_gateway.lambda_runtime import merged_environment
+from local_gateway.lambda_runtime import function_environment, pass_env_names
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/$connect"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:http-tunnel-connect-dev"
@@ -85,25 +85,61 @@ def test_the_most_specific_http_route_wins_and_default_catches_the_rest():
     assert select(routes("GET /items/{id}"), "GET", "/other") is None
 
 
-def deployment_with(*environments: dict[str, str]) -> Deployment:
-    api = Api("api", "WEBSOCKET", "$request.body.action", {}, {}, {}, {})
-    functions = {
-        f"arn:{index}": DeployedFunction(
-            f"f{index}", f"arn:{index}", "handler.handler", 3, 128, env, None
-        )
-        for index, env in enumerate(environments)
+def deployed(name: str, environment: dict[str, str]) -> DeployedFunction:
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    return DeployedFunction(name, arn, "handler.handler", 3, 256, environment, None)
+
+
+GATEWAY = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/home/operator",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_PROFILE": "operator",
+    "CONNECTIONS_TABLE": "from-the-operators-shell",
+    "RECORDS": "/tmp/records",
+}
+OVERRIDES = {"CONNECTIONS_ENDPOINT": "http://127.0.0.1:1/dev", "PUBLIC_URL_FORMAT": "http://{x}"}
+
+
+def test_a_function_gets_its_own_variables_the_runtimes_and_the_gateways_credentials():
+    function = deployed("f", {"A": "1", "CONNECTIONS_ENDPOINT": "https://x.execute-api/dev"})
+    environment = function_environment(function, "eu-west-1", Path("/code/f"), GATEWAY, OVERRIDES)
+    assert environment == {
+        "A": "1",
+        # Overridden where deployed; PUBLIC_URL_FORMAT, not deployed, is not added.
+        "CONNECTIONS_ENDPOINT": "http://127.0.0.1:1/dev",
+        "_HANDLER": "handler.handler",
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/f",
+        "LAMBDA_TASK_ROOT": "/code/f",
+        "TZ": ":UTC",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONUNBUFFERED": "1",
     }
-    return Deployment("dev", "us-east-1", "123456789012", api, api, functions)
 
 
-def test_the_functions_environment_is_their_union_with_local_overrides():
-    deployed = deployment_with(
-        {"A": "1", "CONNECTIONS_ENDPOINT": "https://x.execute-api/dev"}, {"B": "2"}
+def test_only_named_local_variables_pass_and_a_deployed_one_wins():
+    function = deployed("f", {"CONNECTIONS_TABLE": "deployed"})
+    environment = function_environment(
+        function, "us-east-1", Path("/f"), GATEWAY, {}, pass_env=("RECORDS", "CONNECTIONS_TABLE")
     )
-    merged = merged_environment(deployed, {"CONNECTIONS_ENDPOINT": "http://127.0.0.1:1/dev"})
-    assert merged == {"A": "1", "B": "2", "CONNECTIONS_ENDPOINT": "http://127.0.0.1:1/dev"}
+    assert environment["RECORDS"] == "/tmp/records"
+    assert environment["CONNECTIONS_TABLE"] == "deployed"
+    assert "HOME" not in environment and "AWS_PROFILE" not in environment
+    other = function_environment(deployed("g", {}), "us-east-1", Path("/g"), GATEWAY, {})
+    assert "CONNECTIONS_TABLE" not in other and "RECORDS" not in other
 
 
-def test_functions_that_disagree_on_a_variable_cannot_share_the_process():
-    with pytest.raises(DeploymentError, match="disagree on environment variable A"):
-        merged_environment(deployment_with({"A": "1"}, {"A": "2"}), {})
+def test_pass_env_names_are_comma_separated():
+    assert pass_env_names({"LOCAL_GATEWAY_PASS_ENV": " A, B,,C "}) == ("A", "B", "C")
+    assert pass_env_names({}) == ()

@@ -77,20 +77,6 @@ def test_the_authorizer_gets_a_request_event_for_the_connect_method(gateway, rec
     assert 0 < lambda_context["remaining_ms"] <= 10_000
 
 
-def test_functions_see_the_deployed_settings_with_local_endpoints(gateway, records):
-    tag = new_tag()
-    with open_socket(gateway, f"token=allow&tag={tag}"):
-        pass
-    (entry,) = records.wait_for("authorizer", tagged(tag))
-    assert entry["environment"] == {
-        "CONNECTIONS_ENDPOINT": f"http://127.0.0.1:{gateway.port}/dev",
-        "PUBLIC_URL_FORMAT": f"http://{{subdomain}}.localhost:{gateway.port}",
-        # Deployed for the other functions only: the environment is their union.
-        "CONNECTIONS_TABLE": "http-tunnel-connections-dev",
-        "ENVIRONMENT": "dev",
-    }
-
-
 @pytest.mark.parametrize(
     ("token", "status"),
     [("deny", 403), ("elsewhere", 403), ("unauthorized", 401), ("raise", 500), ("malformed", 500)],

@@ -1,12 +1,18 @@
 """Test authorizer: the token says what to answer (allow*, deny, elsewhere, raise,
-unauthorized, malformed)."""
+unauthorized, malformed); ?read=NAME reads environment variable NAME first (KeyError if the
+function has none)."""
+
+import os
 
 from tests.gateway.recording import record
 
 
 def handler(event, context):
     record("authorizer", event, context)
-    token = (event.get("queryStringParameters") or {}).get("token", "")
+    query = event.get("queryStringParameters") or {}
+    if "read" in query:
+        os.environ[query["read"]]
+    token = query.get("token", "")
     if token == "raise":
         raise RuntimeError("SECRET-AUTHORIZER-INTERNALS")
     if token == "unauthorized":

@@ -1,6 +1,8 @@
-"""Test $connect: records; ?refuse=<status> refuses, ?post=1 tries to post to itself first."""
+"""Test $connect: records; ?refuse=<status> refuses, ?post=1 tries to post to itself first.
 
-import os
+$connect is deployed without CONNECTIONS_ENDPOINT: it names its API's endpoint from the event,
+as it would have to on AWS (there ``https://<domainName>/<stage>``).
+"""
 
 import boto3
 
@@ -11,9 +13,11 @@ def handler(event, context):
     record("connect", event, context)
     query = event.get("queryStringParameters") or {}
     if "post" in query:
-        client = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=os.environ["CONNECTIONS_ENDPOINT"]
+        headers = event["headers"]
+        endpoint = (
+            f"{headers['X-Forwarded-Proto']}://{headers['Host']}/{event['requestContext']['stage']}"
         )
+        client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
         try:
             client.post_to_connection(
                 ConnectionId=event["requestContext"]["connectionId"], Data=b"too early"

@@ -1,7 +1,9 @@
-"""Test HTTP handler: the path says what to answer."""
+"""Test HTTP handler: the path says what to answer (/env/NAME: environment variable NAME, a
+KeyError if the function has none; /crash: its process exits)."""
 
 import base64
 import json
+import os
 import time
 
 from tests.gateway.recording import record
@@ -45,6 +47,11 @@ def handler(event, context):
         return {"statusCode": "two hundred"}
     if path == "/unserializable":
         return {"statusCode": 200, "body": b"bytes are not JSON"}
+    if path.startswith("/env/"):
+        return {"statusCode": 200, "body": os.environ[path.removeprefix("/env/")]}
+    if path == "/crash":
+        print("forwarding: exiting, as a crashing runtime would", flush=True)
+        os._exit(13)
     if path in ("/slow", "/sleep"):
         time.sleep(float((event.get("queryStringParameters") or {}).get("s", "3")))
         return {"statusCode": 200, "body": "slept"}

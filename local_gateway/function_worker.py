@@ -1,0 +1,182 @@
+"""One deployed function's execution environment: ``python -m local_gateway.function_worker SPEC``.
+
+The gateway (``local_gateway.lambda_runtime``) starts one per function, with exactly that
+function's environment, and talks to it over its stdin and stdout in lines of ASCII
+(``json.dumps`` output has no newline and no other byte above 127):
+
+    gateway -> worker   <id> <event JSON>
+    worker -> gateway   0 ready {"error": null | "Runtime.ImportModuleError: ..."}
+                        <id> ok <result JSON>
+                        <id> raised {"reason", "error_message", "traceback"}
+                        <id> error {"reason"}
+
+The handler is imported once (a warm Lambda keeps its module) and each invocation runs on a
+thread of its own, as they arrive: the replies come back in any order. The worker exits when its
+stdin ends, so it does not outlive the gateway; running invocations are abandoned then, as in a
+Lambda environment that shuts down. ``SPEC`` is JSON: name, arn, handler, timeout_seconds,
+memory_mb and task_root (the function's code folder: ``LAMBDA_TASK_ROOT``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from local_gateway.deployment import DeployedFunction
+from local_gateway.lambda_context import LambdaContext
+
+# Lambda's synchronous invoke limit, for the event and for the result.
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+# The id of the one unsolicited line, the worker's first.
+READY_ID = 0
+# Handlers block (boto3, the forwarding function's polling up to 27 s): 50 concurrent public
+# requests plus the agents' messages must each get a thread. Lambda would add environments.
+THREADS = 128
+# Services the functions reach; creating one client of each before any thread does avoids
+# boto3's default-session races (Lambda never runs two invocations in one process).
+_WARM_SERVICES = ("dynamodb", "secretsmanager", "apigatewaymanagementapi")
+
+Handler = Callable[[Any, Any], Any]
+
+
+def spec_of(function: DeployedFunction, task_root: Path) -> str:
+    """The command-line argument that describes ``function`` to its worker."""
+    return json.dumps(
+        {
+            "name": function.name,
+            "arn": function.arn,
+            "handler": function.handler,
+            "timeout_seconds": function.timeout_seconds,
+            "memory_mb": function.memory_mb,
+            "task_root": str(task_root),
+        }
+    )
+
+
+class _Replies:
+    """The protocol's output: one whole line per write, from any thread."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, invocation: int, kind: str, body: str) -> None:
+        line = f"{invocation} {kind} {body}\n".encode()
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
+
+
+def _warm() -> None:
+    try:
+        import boto3
+
+        for service in _WARM_SERVICES:
+            boto3.client(service)
+        boto3.resource("dynamodb")  # loads the resource model once, before threads race for it
+    except Exception:  # noqa: BLE001 - only a head start; the handler reports real failures
+        pass
+
+
+def load(function: DeployedFunction, task_root: Path) -> Handler | str:
+    """Import the handler as Lambda does (its folder first on ``sys.path``), or say why not."""
+    module_path, _, attribute = function.handler.rpartition(".")
+    sys.path.insert(0, str(task_root))
+    try:
+        module = importlib.import_module(module_path)
+    except BaseException:  # noqa: BLE001 - any import failure is the function's failure
+        return "Runtime.ImportModuleError: " + traceback.format_exc(limit=-3).strip()
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        source = task_root / (module_path.replace(".", "/") + ".py")
+        return f"Runtime.HandlerNotFound: {source} has no function {attribute}"
+    return handler
+
+
+def run(function: DeployedFunction, handler: Handler, payload: bytes) -> tuple[str, str]:
+    """One invocation, its failures turned into the reply's kind and body."""
+    name = function.name
+    try:
+        result = handler(json.loads(payload), LambdaContext(function))
+    except BaseException as error:  # noqa: BLE001 - Lambda reports any escape as an error
+        return "raised", json.dumps(
+            {
+                "reason": f"{name} raised {type(error).__name__}",
+                "error_message": str(error),
+                "traceback": traceback.format_exc().rstrip(),
+            }
+        )
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError) as error:
+        return "error", json.dumps({"reason": f"{name}: Runtime.MarshalError: {error}"})
+    if len(text) > MAX_PAYLOAD_BYTES:  # ASCII: characters are bytes
+        return "error", json.dumps({"reason": f"{name}: result larger than 6 MB"})
+    return "ok", text
+
+
+def _serve(
+    function: DeployedFunction, handler: Handler, requests: BinaryIO, replies: _Replies
+) -> None:
+    def invocation(invocation_id: int, payload: bytes) -> None:
+        try:
+            kind, body = run(function, handler, payload)
+        except BaseException as error:  # noqa: BLE001 - e.g. an event that is not JSON
+            kind, body = "error", json.dumps({"reason": f"{function.name}: {error!r}"})
+        replies.send(invocation_id, kind, body)
+
+    pool = ThreadPoolExecutor(THREADS, thread_name_prefix=function.name)
+    for line in requests:
+        if not line.endswith(b"\n"):
+            break  # the gateway died mid-line
+        invocation_id, _, payload = line.partition(b" ")
+        pool.submit(invocation, int(invocation_id), payload)
+
+
+def main(argv: Sequence[str]) -> int:
+    spec = json.loads(argv[0])
+    task_root = Path(spec["task_root"])
+    function = DeployedFunction(
+        name=spec["name"],
+        arn=spec["arn"],
+        handler=spec["handler"],
+        timeout_seconds=int(spec["timeout_seconds"]),
+        memory_mb=int(spec["memory_mb"]),
+        environment=dict(os.environ),
+        policy=None,
+    )
+    # Ctrl-C reaches the terminal's whole process group: the gateway stops its workers itself,
+    # after the last $disconnect.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The protocol keeps the pipes; what the handler prints goes where Lambda's goes to
+    # CloudWatch Logs (the gateway's stderr), and what it starts cannot hold the pipes open.
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = _Replies(os.fdopen(os.dup(1), "wb"))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    _warm()
+    handler = load(function, task_root)
+    error = handler if isinstance(handler, str) else None
+    replies.send(READY_ID, "ready", json.dumps({"error": error}))
+    if error is not None or isinstance(handler, str):
+        return 1
+    _serve(function, handler, requests, replies)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # stdin ended: the gateway stopped or died. Running handlers are abandoned, not joined.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
