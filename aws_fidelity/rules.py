@@ -14,6 +14,8 @@ Who applies them:
 
 from __future__ import annotations
 
+import re
+
 
 class Refused(Exception):
     """AWS would refuse this request: ``code`` and ``message`` as AWS gives them."""
@@ -26,12 +28,152 @@ class Refused(Exception):
 
 
 # --- API Gateway: account settings and stages ----------------------------------------------
-# (filled in: WebSocket stage logging needs the account's CloudWatch role; access-log
-#  variables per protocol)
+
+NO_CLOUDWATCH_ROLE = "CloudWatch Logs role ARN must be set in account settings to enable logging"
+
+
+def check_websocket_stage_logging(
+    protocol: str, logs: bool, cloudwatch_role_arn: str | None
+) -> None:
+    """A WebSocket stage that logs (access logs, or an execution logging level) cannot be
+    created or updated while the account and region have no API Gateway CloudWatch role:
+    ``BadRequestException: CloudWatch Logs role ARN must be set in account settings to enable
+    logging``. CloudFormation fails the stage and rolls the stack back. HTTP API stages write
+    access logs without that role.
+
+    Sources: sst/sst#1556 and sst/sst#4663 (the error on a fresh account), aws/aws-cdk#33977;
+    "Set up CloudWatch logging for REST APIs / WebSocket APIs" (the account-level role),
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html.
+    """
+    if protocol == "WEBSOCKET" and logs and not cloudwatch_role_arn:
+        raise Refused("BadRequestException", NO_CLOUDWATCH_ROLE)
+
+
+def check_cloudwatch_role(role_arn: str, trusted_services: set[str] | None) -> None:
+    """``update-account`` (``AWS::ApiGateway::Account``) with a ``cloudwatchRoleArn`` that API
+    Gateway cannot assume is refused. ``trusted_services`` is the role's trust policy's
+    service principals, None when the role does not exist.
+
+    Sources: aws-cloudformation/rain#163 (today's message, below, from a CloudFormation
+    handler), aws/aws-cdk#2194 (the older "... does not have required permissions set to API
+    Gateway"); "Set up CloudWatch logging" (the role trusts apigateway.amazonaws.com),
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html.
+    """
+    if trusted_services is None or "apigateway.amazonaws.com" not in trusted_services:
+        raise Refused(
+            "BadRequestException",
+            "The role ARN does not have required permissions configured. Please grant trust "
+            "permission for API Gateway and add the required role policy.",
+        )
+
+
+# The $context variables each protocol's access-log format accepts. Families such as
+# $context.authorizer.<property> end in ".*".
+# Source: https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
+WEBSOCKET_API_ACCESS_LOG_VARIABLES = frozenset(
+    f"$context.{name}"
+    for name in (
+        "apiId authorize.error authorize.latency authorize.status authorizer.error "
+        "authorizer.integrationLatency authorizer.integrationStatus authorizer.latency "
+        "authorizer.requestId authorizer.status authorizer.principalId authorizer.* "
+        "authenticate.error authenticate.latency authenticate.status connectedAt connectionId "
+        "domainName error.message error.messageString error.responseType "
+        "error.validationErrorString eventType extendedRequestId identity.accountId "
+        "identity.apiKey identity.apiKeyId identity.caller "
+        "identity.cognitoAuthenticationProvider identity.cognitoAuthenticationType "
+        "identity.cognitoIdentityId identity.cognitoIdentityPoolId identity.principalOrgId "
+        "identity.sourceIp identity.user identity.userAgent identity.userArn "
+        "integration.error integration.integrationStatus integration.latency "
+        "integration.requestId integration.status integrationLatency integrationStatus "
+        "messageId requestId requestTime requestTimeEpoch routeKey stage status"
+    ).split()
+)
+# Source: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+HTTP_API_ACCESS_LOG_VARIABLES = frozenset(
+    f"$context.{name}"
+    for name in (
+        "accountId apiId authorizer.claims.* authorizer.error authorizer.* "
+        "awsEndpointRequestId awsEndpointRequestId2 customDomain.basePathMatched dataProcessed "
+        "domainName domainPrefix error.message error.messageString error.responseType "
+        "extendedRequestId httpMethod identity.accountId identity.caller "
+        "identity.cognitoAuthenticationProvider identity.cognitoAuthenticationType "
+        "identity.cognitoIdentityId identity.cognitoIdentityPoolId identity.principalOrgId "
+        "identity.clientCert.* identity.sourceIp identity.user identity.userAgent "
+        "identity.userArn integration.error integration.integrationStatus "
+        "integration.latency integration.requestId integration.status "
+        "integrationErrorMessage integrationLatency integrationStatus path protocol requestId "
+        "requestTime requestTimeEpoch responseLatency responseLength routeKey stage status"
+    ).split()
+)
+ACCESS_LOG_VARIABLES = {
+    "WEBSOCKET": WEBSOCKET_API_ACCESS_LOG_VARIABLES,
+    "HTTP": HTTP_API_ACCESS_LOG_VARIABLES,
+}
+_CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z0-9_.]+[A-Za-z0-9_]")
+
+
+def _supported(variable: str, supported: frozenset[str]) -> bool:
+    if variable in supported:
+        return True
+    return any(family.endswith(".*") and variable.startswith(family[:-1]) for family in supported)
+
+
+def check_access_log_format(protocol: str, log_format: str) -> None:
+    """A stage's access-log format may use only the ``$context`` variables its API's protocol
+    has; anything else is refused with ``BadRequestException: The following context variables
+    are not supported: [$context.x]``. ``$context.connectionId`` and ``$context.eventType``
+    exist for WebSocket APIs only; ``$context.httpMethod`` and ``$context.path`` for HTTP APIs.
+
+    Sources: serverless/serverless#7038 and #7016 (the error, with the variable named); the two
+    variable lists above, from the HTTP API and WebSocket API logging pages.
+    """
+    supported = ACCESS_LOG_VARIABLES.get(protocol)
+    if supported is None:
+        return
+    unsupported = sorted(
+        {v for v in _CONTEXT_VARIABLE.findall(log_format) if not _supported(v, supported)}
+    )
+    if unsupported:
+        raise Refused(
+            "BadRequestException",
+            f"The following context variables are not supported: [{', '.join(unsupported)}]",
+        )
 
 
 # --- Lambda: concurrency ---------------------------------------------------------------------
-# (filled in: reservations leave the account's unreserved minimum)
+
+# Lambda's default concurrency quota; new accounts are often given 10 to 50.
+DEFAULT_CONCURRENT_EXECUTIONS = 1000
+
+
+def unreserved_minimum(quota: int) -> int:
+    """The executions Lambda keeps unreserved: 100, or the whole quota below 100.
+
+    Sources: "Configuring reserved concurrency" ("You can reserve up to the Unreserved account
+    concurrency value minus 100"), https://docs.aws.amazon.com/lambda/latest/dg/
+    configuration-concurrency.html; the real errors name [100] on a 1000 account and [50] and
+    [10] on accounts whose quota is 50 and 10 (aws-samples/siem-on-amazon-opensearch-service#175,
+    aws-samples/one-observability-demo#278, aws-samples/alarm-context-tool#2).
+    """
+    return min(100, quota)
+
+
+def check_reservation(quota: int, reserved_by_others: int, requested: int) -> None:
+    """``PutFunctionConcurrency`` (and ``ReservedConcurrentExecutions`` in CloudFormation)
+    refuses a reservation that leaves fewer unreserved executions than the minimum:
+    ``InvalidParameterValueException: Specified ReservedConcurrentExecutions for function
+    decreases account's UnreservedConcurrentExecution below its minimum value of [N].``
+    ``reserved_by_others`` excludes the function's own current reservation.
+
+    Sources: as for :func:`unreserved_minimum`.
+    """
+    minimum = unreserved_minimum(quota)
+    if quota - reserved_by_others - requested < minimum:
+        raise Refused(
+            "InvalidParameterValueException",
+            "Specified ReservedConcurrentExecutions for function decreases account's "
+            f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
+        )
 
 
 # --- API Gateway: the events an HTTP API delivers --------------------------------------------

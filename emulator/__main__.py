@@ -78,12 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    from emulator import change_sets, native_updates, noop_update, providers
+    from emulator import change_sets, native_updates, noop_update, providers, strict
 
     providers.register()
     noop_update.install()
     change_sets.install()
     native_updates.install()
+    strict.install()  # last: it wraps what the others patched
 
     app = with_pid_header(DomainDispatcherApplication(create_backend_app))
     server = make_server(

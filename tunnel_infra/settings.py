@@ -19,7 +19,7 @@ FUNCTION_NAMES = tuple(function.name for function in FUNCTIONS)
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 DOMAIN_NAME = re.compile(r"^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
-HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 # Each public request holds a forwarding execution until the agent answers, at most this long
 # (forwarding's deadline, under the HTTP API's 30 s).
 MAX_REQUEST_SECONDS = 27

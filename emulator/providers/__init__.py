@@ -30,6 +30,7 @@ NATIVE_TYPES: frozenset[str] = frozenset(
 # Types implemented by the modules below (one module per AWS service).
 PROVIDED_TYPES: frozenset[str] = frozenset(
     {
+        "AWS::ApiGateway::Account",
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::Route",
@@ -47,7 +48,7 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
 SUPPORTED_TYPES: frozenset[str] = NATIVE_TYPES | PROVIDED_TYPES
 
 # kms only repairs moto's native AWS::KMS::Key model (see its docstring).
-PROVIDER_MODULES = ("apigatewayv2", "cloudwatch", "secretsmanager", "s3", "kms")
+PROVIDER_MODULES = ("apigateway", "apigatewayv2", "cloudwatch", "secretsmanager", "s3", "kms")
 
 
 def register() -> None:

@@ -27,6 +27,8 @@ from moto.apigatewayv2.models import (
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.core.common_models import CloudFormationModel
 
+from emulator import strict
+
 from .base import Properties, ProviderResource, tags_as_dict
 
 # API Gateway's regional endpoint hosted zones (Route 53 alias targets).
@@ -365,10 +367,12 @@ class ApiGatewayV2Stage(_ApiChild, CloudFormationModel):
 
     def create(self) -> None:
         api = self._api()
+        strict.check_stage(api, self.properties, self.account_id, self.region_name)
         api.create_stage(self._config(api))
 
     def apply_update(self, old: Properties) -> None:
         api = self._api()
+        strict.check_stage(api, self.properties, self.account_id, self.region_name)
         previous = api.get_stage(str(self.properties["StageName"]))
         config = self._config(api)
         if "deploymentId" not in config and "deploymentId" in previous.config:

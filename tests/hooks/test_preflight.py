@@ -51,9 +51,8 @@ def certificate(tmp_path: Path, name: str) -> tuple[bytes, bytes]:
     return cert.read_bytes(), key.read_bytes()
 
 
-@pytest.fixture
-def logging_role(aws) -> Iterator[str]:
-    trust = {
+TRUST = json.dumps(
+    {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -63,9 +62,7 @@ def logging_role(aws) -> Iterator[str]:
             }
         ],
     }
-    role = aws("iam").create_role(RoleName="apigw-logs", AssumeRolePolicyDocument=json.dumps(trust))
-    yield role["Role"]["Arn"]
-    aws("iam").delete_role(RoleName="apigw-logs")
+)
 
 
 def set_cloudwatch_role(aws, arn: str) -> None:
@@ -88,15 +85,19 @@ def test_a_launch_that_creates_the_role_passes(aws):
     assert found.failures == []
 
 
-def test_a_set_role_passes_and_a_role_gone_since_is_refused(aws, logging_role):
-    set_cloudwatch_role(aws, logging_role)
+def test_a_set_role_passes_and_a_role_deleted_since_is_refused(aws):
+    iam = aws("iam")
+    arn = iam.create_role(RoleName="apigw-logs", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    set_cloudwatch_role(aws, arn)
     assert check_account(caller(aws), settings(DEV), REGION, False).failures == []
-    set_cloudwatch_role(aws, logging_role.replace("apigw-logs", "deleted-role"))
-    assert problems(check_account(caller(aws), settings(DEV), REGION, False)) == [
-        f"API Gateway's CloudWatch role {logging_role.replace('apigw-logs', 'deleted-role')} "
-        "does not exist; relaunch account/api-gateway-logging.yaml (sceptre launch account)"
-    ]
-    set_cloudwatch_role(aws, logging_role)
+    iam.delete_role(RoleName="apigw-logs")
+    try:
+        assert problems(check_account(caller(aws), settings(DEV), REGION, True)) == [
+            f"API Gateway's CloudWatch role {arn} does not exist; relaunch "
+            "account/api-gateway-logging.yaml (sceptre launch account)"
+        ]
+    finally:  # the same role again, so the account is ready for the other tests
+        iam.create_role(RoleName="apigw-logs", AssumeRolePolicyDocument=TRUST)
 
 
 def test_reservations_that_fit_the_account_pass(aws):

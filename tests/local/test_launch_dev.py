@@ -50,6 +50,26 @@ def test_every_stack_is_complete(launched):
     assert {status for status, _ in states.values()} == {"CREATE_COMPLETE"}
 
 
+def test_a_fresh_account_gets_the_api_gateway_cloudwatch_role_first(launched):
+    # The emulator starts with no account settings, as a new AWS account does.
+    role_arn = launched.client("apigateway").get_account()["cloudwatchRoleArn"]
+    account = launched.client("cloudformation").describe_stacks(
+        StackName="http-tunnel-account-api-gateway-logging"
+    )["Stacks"][0]
+    assert account["StackStatus"] == "CREATE_COMPLETE"
+    assert {o["OutputKey"]: o["OutputValue"] for o in account["Outputs"]} == {
+        "ApiGatewayCloudWatchRoleArn": role_arn
+    }
+    role = launched.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    # The WebSocket stage logs: it could only be created once the role was set.
+    ws = outputs(launched, "apis")["WebSocketApiId"]
+    (stage,) = launched.client("apigatewayv2").get_stages(ApiId=ws)["Items"]
+    assert stage["AccessLogSettings"]["DestinationArn"].endswith("ws-access-dev")
+
+
 def test_websocket_routes_have_lambda_integrations_and_connect_is_authorized(launched):
     apis = outputs(launched, "apis")
     gateway = launched.client("apigatewayv2")
@@ -85,7 +105,7 @@ def test_http_catch_all_route_reaches_forwarding(launched):
     assert integration["TimeoutInMillis"] == 29000
     assert ":function:http-tunnel-forwarding-dev/" in integration["IntegrationUri"]
     stages = {s["StageName"] for s in gateway.get_stages(ApiId=apis["HttpApiId"])["Items"]}
-    assert stages == {"dev"}
+    assert stages == {"$default"}  # no stage prefix in the public URL or in rawPath
 
 
 def test_every_function_runs_the_locally_computed_code(launched):

@@ -1,0 +1,299 @@
+"""Make moto refuse what AWS refuses: the rules of ``aws_fidelity.rules``, applied.
+
+- API Gateway: ``update-account`` checks the CloudWatch role; a WebSocket stage that logs needs
+  it (``CreateStage`` and ``AWS::ApiGatewayV2::Stage``); access-log formats are checked per
+  protocol.
+- Lambda: the account's concurrency quota (``EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS``, default
+  1000, read at start) answers ``GetAccountSettings``, which moto lacks, and bounds
+  ``PutFunctionConcurrency`` and ``ReservedConcurrentExecutions`` in CloudFormation.
+- CloudFormation: a resource that AWS would refuse fails its stack as AWS does: the stack ends
+  ``ROLLBACK_COMPLETE`` (or ``UPDATE_ROLLBACK_COMPLETE``) with the refusal as the resource's
+  status reason, instead of moto's 500 or silent success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from moto.apigateway import models as apigateway_models
+from moto.apigateway.exceptions import BadRequestException
+from moto.apigatewayv2 import models as apigatewayv2_models
+from moto.apigatewayv2.exceptions import BadRequestException as BadRequestV2
+from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
+from moto.awslambda import urls as lambda_urls
+from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation import parsing
+from moto.iam.models import iam_backends
+
+from aws_fidelity import rules
+
+log = logging.getLogger(__name__)
+QUOTA_VARIABLE = "EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS"
+
+
+class ResourceRefused(Exception):
+    """A resource AWS would refuse, with the logical id CloudFormation reports it under."""
+
+    def __init__(self, logical_id: str, resource_type: str, refused: rules.Refused) -> None:
+        super().__init__(f"{logical_id}: {refused}")
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.refused = refused
+
+
+def concurrency_quota() -> int:
+    return int(os.environ.get(QUOTA_VARIABLE, rules.DEFAULT_CONCURRENT_EXECUTIONS))
+
+
+# --- API Gateway ---------------------------------------------------------------------------
+
+
+def cloudwatch_role_arn(account_id: str, region: str) -> str | None:
+    backend = apigateway_models.apigateway_backends[account_id][region]
+    return backend.account.cloudwatch_role_arn
+
+
+def _trusted_services(account_id: str, role_arn: str) -> set[str] | None:
+    name = role_arn.rsplit("/", 1)[-1]
+    for role in iam_backends[account_id]["global"].roles.values():
+        if role.name == name:
+            policy = role.assume_role_policy_document
+            document = json.loads(policy) if isinstance(policy, str) else policy
+            services: set[str] = set()
+            for statement in document.get("Statement", []):
+                principal = statement.get("Principal", {})
+                found = principal.get("Service", []) if isinstance(principal, dict) else []
+                services.update([found] if isinstance(found, str) else found)
+            return services
+    return None
+
+
+def check_stage(api: Any, properties: dict[str, Any], account_id: str, region: str) -> None:
+    """The stage rules for a stage of ``api`` with CloudFormation-style ``properties``."""
+    access_logs = properties.get("AccessLogSettings") or {}
+    if access_logs.get("Format"):
+        rules.check_access_log_format(api.protocol_type, str(access_logs["Format"]))
+    settings = [properties.get("DefaultRouteSettings") or {}]
+    settings += list((properties.get("RouteSettings") or {}).values())
+    logs = bool(access_logs.get("DestinationArn")) or any(
+        (s.get("LoggingLevel") or "OFF").upper() != "OFF" or s.get("DataTraceEnabled")
+        for s in settings
+        if isinstance(s, dict)
+    )
+    rules.check_websocket_stage_logging(
+        api.protocol_type, logs, cloudwatch_role_arn(account_id, region)
+    )
+
+
+def _install_apigateway() -> None:
+    original_update_account = apigateway_models.APIGatewayBackend.update_account
+
+    def update_account(self: Any, patch_operations: list[dict[str, Any]]) -> Any:
+        for op in patch_operations:
+            if "/cloudwatchRoleArn" in op.get("path", "") and op.get("value"):
+                try:
+                    rules.check_cloudwatch_role(
+                        op["value"], _trusted_services(self.account_id, op["value"])
+                    )
+                except rules.Refused as refused:
+                    raise BadRequestException(refused.message) from None
+        return original_update_account(self, patch_operations)
+
+    apigateway_models.APIGatewayBackend.update_account = update_account
+
+    backend_class = apigatewayv2_models.ApiGatewayV2Backend
+    original_create_stage = backend_class.create_stage
+
+    def create_stage(self: Any, api_id: str, config: dict[str, Any]) -> Any:
+        """The CreateStage API (the CloudFormation provider checks before it calls the model)."""
+        properties = {
+            "AccessLogSettings": _pascal(config.get("accessLogSettings")),
+            "DefaultRouteSettings": _pascal(config.get("defaultRouteSettings")),
+            "RouteSettings": {
+                k: _pascal(v) for k, v in (config.get("routeSettings") or {}).items()
+            },
+        }
+        try:
+            check_stage(self.get_api(api_id), properties, self.account_id, self.region_name)
+        except rules.Refused as refused:
+            raise BadRequestV2(refused.message) from None
+        return original_create_stage(self, api_id, config)
+
+    backend_class.create_stage = create_stage
+
+
+def _pascal(value: Any) -> Any:
+    """moto's API takes the wire's camelCase keys; the rules read CloudFormation's."""
+    if not isinstance(value, dict):
+        return value or {}
+    return {k[:1].upper() + k[1:]: v for k, v in value.items()}
+
+
+# --- Lambda ---------------------------------------------------------------------------------
+
+
+def _reserved_by_others(backend: Any, function_name: str) -> int:
+    return sum(
+        int(f.reserved_concurrency or 0)
+        for f in backend.list_functions()
+        if f.function_name != function_name
+    )
+
+
+def _install_lambda() -> None:
+    def put_function_concurrency(self: Any, function_name: str, reserved: str) -> str:
+        fn = self.get_function(function_name)
+        try:
+            rules.check_reservation(
+                concurrency_quota(), _reserved_by_others(self, fn.function_name), int(reserved)
+            )
+        except rules.Refused as refused:
+            raise InvalidParameterValueException(refused.message) from None
+        fn.reserved_concurrency = reserved
+        return fn.reserved_concurrency
+
+    lambda_models.LambdaBackend.put_function_concurrency = put_function_concurrency
+
+    def get_account_settings(self: Any) -> tuple[int, dict[str, str], str]:
+        functions = self.backend.list_functions()
+        quota = concurrency_quota()
+        reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
+        body = {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": quota,
+                "UnreservedConcurrentExecutions": quota - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(functions)},
+        }
+        return 200, {}, json.dumps(body)
+
+    lambda_responses.LambdaResponse.get_account_settings = get_account_settings
+    lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = (
+        lambda_responses.LambdaResponse.dispatch
+    )
+
+    function_class = lambda_models.LambdaFunction
+    original_create = function_class.create_from_cloudformation_json.__func__
+    original_update = function_class.update_from_cloudformation_json.__func__
+
+    def _check(properties: dict[str, Any], account_id: str, region: str, name: str) -> None:
+        if properties.get("ReservedConcurrentExecutions") is None:
+            return
+        backend = lambda_models.lambda_backends[account_id][region]
+        rules.check_reservation(
+            concurrency_quota(),
+            _reserved_by_others(backend, name),
+            int(properties["ReservedConcurrentExecutions"]),
+        )
+
+    def create(cls: Any, resource_name: str, cloudformation_json: dict, account_id: str,
+               region_name: str, **kwargs: Any) -> Any:  # fmt: skip
+        properties = cloudformation_json.get("Properties") or {}
+        name = properties.get("FunctionName") or resource_name
+        _check(properties, account_id, region_name, name)
+        return original_create(cls, resource_name, cloudformation_json, account_id, region_name,
+                               **kwargs)  # fmt: skip
+
+    # moto passes these by keyword: the names are moto's.
+    def update(cls: Any, original_resource: Any, new_resource_name: str,
+               cloudformation_json: dict, account_id: str, region_name: str) -> Any:  # fmt: skip
+        properties = cloudformation_json.get("Properties") or {}
+        _check(properties, account_id, region_name, original_resource.function_name)
+        updated = original_update(cls, original_resource, new_resource_name,
+                                  cloudformation_json, account_id, region_name)  # fmt: skip
+        reserved = properties.get("ReservedConcurrentExecutions")
+        updated.reserved_concurrency = None if reserved is None else str(reserved)
+        return updated
+
+    function_class.create_from_cloudformation_json = classmethod(create)
+    function_class.update_from_cloudformation_json = classmethod(update)
+
+
+# --- CloudFormation -------------------------------------------------------------------------
+
+
+def _install_cloudformation() -> None:
+    original_create_resource = parsing.parse_and_create_resource
+    original_update_resource = parsing.parse_and_update_resource
+
+    def create_resource(logical_id: str, resource_json: dict, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_create_resource(logical_id, resource_json, *args, **kwargs)
+        except rules.Refused as refused:
+            raise ResourceRefused(logical_id, resource_json.get("Type", ""), refused) from None
+
+    def update_resource(logical_id: str, resource_json: dict, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_update_resource(logical_id, resource_json, *args, **kwargs)
+        except rules.Refused as refused:
+            raise ResourceRefused(logical_id, resource_json.get("Type", ""), refused) from None
+
+    parsing.parse_and_create_resource = create_resource
+    parsing.parse_and_update_resource = update_resource
+
+    stack_class = cloudformation_models.Stack
+    original_create_resources = stack_class.create_resources
+    original_update = stack_class.update
+
+    def create_resources(self: Any) -> None:
+        try:
+            original_create_resources(self)
+        except ResourceRefused as failed:
+            _fail(self, failed, "CREATE")
+            try:
+                self.resource_map.delete()  # the rollback: what was created goes
+            except Exception as error:  # noqa: BLE001 - a rollback that leaks is logged
+                log.warning("rollback of %s left resources behind: %s", self.name, error)
+            self.status = "ROLLBACK_COMPLETE"
+            self._add_stack_event("ROLLBACK_COMPLETE")
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            original_update(self, *args, **kwargs)
+        except ResourceRefused as failed:
+            _fail(self, failed, "UPDATE")
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+
+    stack_class.create_resources = create_resources
+    stack_class.update = update
+
+
+def _fail(stack: Any, failed: ResourceRefused, action: str) -> None:
+    reason = (
+        f'Resource handler returned message: "{failed.refused.message}" '
+        f"(Service: {failed.refused.code}, Status Code: {failed.refused.status})"
+    )
+    event = cloudformation_models.Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=failed.logical_id,
+        physical_resource_id="",
+        resource_type=failed.resource_type,
+        resource_status=f"{action}_FAILED",
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
+    stack.events.append(event)
+    stack.status_reason = (
+        f"The following resource(s) failed to {action.lower()}: [{failed.logical_id}]."
+    )
+    stack._add_stack_event(
+        f"{'ROLLBACK' if action == 'CREATE' else 'UPDATE_ROLLBACK'}_IN_PROGRESS",
+        resource_status_reason=stack.status_reason,
+    )
+    log.info("%s %s failed: %s", stack.name, failed.logical_id, failed.refused)
+
+
+def install() -> None:
+    _install_apigateway()
+    _install_lambda()
+    _install_cloudformation()
