@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from typing import Any
 
 from moto.apigateway import models as apigateway_models
@@ -236,6 +237,7 @@ def _install_cloudformation() -> None:
         except rules.Refused as refused:
             raise ResourceRefused(logical_id, resource_json.get("Type", ""), refused) from None
 
+    # ResourceMap looks both up in the module at call time.
     parsing.parse_and_create_resource = create_resource
     parsing.parse_and_update_resource = update_resource
 
@@ -247,31 +249,110 @@ def _install_cloudformation() -> None:
         try:
             original_create_resources(self)
         except ResourceRefused as failed:
-            _fail(self, failed, "CREATE")
-            try:
-                self.resource_map.delete()  # the rollback: what was created goes
-            except Exception as error:  # noqa: BLE001 - a rollback that leaks is logged
-                log.warning("rollback of %s left resources behind: %s", self.name, error)
-            self.status = "ROLLBACK_COMPLETE"
-            self._add_stack_event("ROLLBACK_COMPLETE")
+            _roll_back_create(self, failed)
 
-    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+    def update(
+        self: Any,
+        template: str,
+        role_arn: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        previous = _Previous(self)
         try:
-            original_update(self, *args, **kwargs)
+            original_update(self, template, role_arn, parameters, tags)
         except ResourceRefused as failed:
-            _fail(self, failed, "UPDATE")
-            self.status = "UPDATE_ROLLBACK_COMPLETE"
-            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            _roll_back_update(self, failed, previous)
+        else:
+            self.status_reason = None
 
     stack_class.create_resources = create_resources
     stack_class.update = update
 
+    # CreateStack resolves exported outputs (and so creates what they name) before
+    # create_resources: a refusal there fails the stack the same way.
+    backend_class = cloudformation_models.CloudFormationBackend
+    original_create_stack = backend_class.create_stack
+
+    def create_stack(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_create_stack(self, name, *args, **kwargs)
+        except ResourceRefused as failed:
+            stack = next(
+                s for s in self.stacks.values() if s.name == name and s.status == "CREATE_PENDING"
+            )
+            _roll_back_create(stack, failed)
+            return stack
+
+    backend_class.create_stack = create_stack
+
+
+class _Previous:
+    """What a stack update changes, kept to roll it back."""
+
+    def __init__(self, stack: Any) -> None:
+        self.template = stack.template
+        self.template_dict = stack.template_dict
+        self.parameters = stack.parameters
+        self.input_parameters = stack.resource_map.input_parameters
+        self.role_arn = stack.role_arn
+        self.tags = stack.tags
+
+
+def _roll_back_create(stack: Any, failed: ResourceRefused) -> None:
+    """CloudFormation deletes what it created and leaves the stack ``ROLLBACK_COMPLETE``."""
+    _fail(stack, failed, "CREATE")
+    try:
+        stack.resource_map.delete()
+    except Exception as error:  # noqa: BLE001 - a rollback that leaks is logged, not raised
+        log.warning("rollback of %s left resources behind: %s", stack.name, error)
+    # moto's resource and output maps are lazy: reading them (ListStackResources,
+    # DescribeStacks) would create the deleted resources again, the refused one included.
+    stack.resource_map._resource_json_map = {}
+    stack.output_map._output_json_map = {}
+    stack.output_map._parsed_outputs = {}
+    stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+
+
+def _roll_back_update(stack: Any, failed: ResourceRefused, previous: _Previous) -> None:
+    """CloudFormation puts the stack back as it was (template, parameters, resources) and leaves
+    it ``UPDATE_ROLLBACK_COMPLETE``. moto deletes removed resources before it adds and modifies
+    (CloudFormation: at the end), so those come back as new objects with new ids."""
+    _fail(stack, failed, "UPDATE")
+    stack.template = previous.template
+    stack.template_dict = previous.template_dict
+    stack.parameters = previous.parameters
+    stack.role_arn = previous.role_arn
+    stack.tags = previous.tags
+    try:
+        stack.resource_map.update(previous.template_dict, previous.input_parameters)
+    except Exception as error:  # noqa: BLE001 - reported as CloudFormation does
+        log.warning("rollback of %s failed: %s", stack.name, error)
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        stack._add_stack_event("UPDATE_ROLLBACK_FAILED", resource_status_reason=str(error))
+        return
+    stack.output_map = stack._create_output_map()
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+
+
+def handler_message(resource_type: str, refused: rules.Refused) -> str:
+    """A refusal as CloudFormation reports it for a resource, e.g. (aws-samples/
+    alarm-context-tool#2): ``Resource handler returned message: "Specified ... [10]. (Service:
+    Lambda, Status Code: 400, Request ID: ...)" (RequestToken: ..., HandlerErrorCode:
+    InvalidRequest)``; the service is the type's second part (Lambda, ApiGatewayV2,
+    ApiGateway)."""
+    parts = resource_type.split("::")
+    service = parts[1] if len(parts) == 3 else resource_type
+    return (
+        f'Resource handler returned message: "{refused.message} (Service: {service}, Status '
+        f'Code: {refused.status}, Request ID: {uuid.uuid4()})" (RequestToken: {uuid.uuid4()}, '
+        "HandlerErrorCode: InvalidRequest)"
+    )
+
 
 def _fail(stack: Any, failed: ResourceRefused, action: str) -> None:
-    reason = (
-        f'Resource handler returned message: "{failed.refused.message}" '
-        f"(Service: {failed.refused.code}, Status Code: {failed.refused.status})"
-    )
     event = cloudformation_models.Event(
         stack_id=stack.stack_id,
         stack_name=stack.name,
@@ -279,15 +360,18 @@ def _fail(stack: Any, failed: ResourceRefused, action: str) -> None:
         physical_resource_id="",
         resource_type=failed.resource_type,
         resource_status=f"{action}_FAILED",
-        resource_status_reason=reason,
+        resource_status_reason=handler_message(failed.resource_type, failed.refused),
         resource_properties=None,
     )
     stack.events.append(event)
+    # As in aws-samples/alarm-context-tool#2: "The following resource(s) failed to create:
+    # [AlarmContextFunction]. Rollback requested by user".
     stack.status_reason = (
         f"The following resource(s) failed to {action.lower()}: [{failed.logical_id}]."
+        + (" Rollback requested by user." if action == "CREATE" else "")
     )
     stack._add_stack_event(
-        f"{'ROLLBACK' if action == 'CREATE' else 'UPDATE_ROLLBACK'}_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS" if action == "CREATE" else "UPDATE_ROLLBACK_IN_PROGRESS",
         resource_status_reason=stack.status_reason,
     )
     log.info("%s %s failed: %s", stack.name, failed.logical_id, failed.refused)

@@ -102,6 +102,8 @@ class Deployment:
     http: Api
     # Every function an integration or authorizer names, by ARN; None if it is not deployed.
     functions: dict[str, DeployedFunction | None] = field(default_factory=dict)
+    # Custom domain names mapped (without a mapping key) to the HTTP API -> the mapped stage.
+    http_domains: dict[str, str] = field(default_factory=dict)
 
 
 def apis_stack(environment: str) -> str:
@@ -135,7 +137,22 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
         if arn
     }
     functions = {arn: _function(lam, arn) for arn in sorted(arns)}
-    return Deployment(environment, region, account_id, websocket, http, functions)
+    try:
+        domains = _mapped_domains(gateway, http.api_id)
+    except (BotoCoreError, ClientError) as error:
+        raise DeploymentError(f"cannot read the custom domains ({error})") from None
+    return Deployment(environment, region, account_id, websocket, http, functions, domains)
+
+
+def _mapped_domains(gateway: Any, api_id: str) -> dict[str, str]:
+    """Each custom domain whose root (empty mapping key) is mapped to the API -> its stage."""
+    domains = {}
+    for domain in _items(gateway.get_domain_names):
+        name = domain["DomainName"]
+        for mapping in _items(gateway.get_api_mappings, DomainName=name):
+            if mapping.get("ApiId") == api_id and not mapping.get("ApiMappingKey"):
+                domains[name] = mapping["Stage"]
+    return domains
 
 
 def _stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]:

@@ -1,7 +1,14 @@
-"""The HTTP API at ``http://<subdomain>.localhost:<port>``: one request, one integration call.
+"""The HTTP API, reached as AWS reaches it: one request, one integration call.
 
-It answers as an HTTP API behind the prod custom domain (``*.<domain>`` mapped to the
-environment's stage): the path has no stage prefix, ``requestContext.stage`` is the stage.
+Names that reach it (aws_fidelity.rules decides; a local name stands for the AWS one):
+- its own endpoint, ``http://<api-id>.execute-api.localhost:<port>`` for
+  ``<api-id>.execute-api.<region>.amazonaws.com``: a named stage is the first path segment and
+  stays in ``rawPath``; the ``$default`` stage is served at the root;
+- a custom domain mapped to it, ``http://<subdomain>.localhost:<port>`` for
+  ``<subdomain>.<domain>`` (only where one is deployed, as in prod).
+Any other Host is not an address of the API: 404. The function sees the AWS name in
+``headers.host`` and ``requestContext.domainName``, as it would on AWS.
+
 Integration failures become API Gateway's own answers, never a traceback: a handler error or an
 unusable answer 500, no answer within the route's timeout (29 s, at most 30 s) 503, a body over
 10 MB or an event over Lambda's 6 MB 413, no matching route 404.
@@ -9,10 +16,13 @@ unusable answer 500, no answer within the route's timeout (29 s, at most 30 s) 5
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 from multidict import CIMultiDict
 from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS
 
+from aws_fidelity import rules
 from local_gateway import access_log, answers
 from local_gateway.deployment import Deployment
 from local_gateway.http_events import (
@@ -29,14 +39,86 @@ from local_gateway.request_meta import aws_id, epoch_ms, trace_id
 # The HTTP API's payload limit (Lambda's 6 MB applies to the event, checked when invoking).
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_INTEGRATION_MS = HTTP_API_TIMEOUT_SECONDS * 1000
+LOCAL_SUFFIX = ".localhost"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a request enters the API: the AWS host name, the stage, the path routes match,
+    and the rawPath the function receives."""
+
+    host: str
+    stage: str
+    route_path: str
+    raw_path: str
+
+
+def local_endpoint(api_id: str, port: int) -> str:
+    """An API's own endpoint as this gateway serves it."""
+    return f"http://{api_id}.execute-api{LOCAL_SUFFIX}:{port}"
+
+
+def local_public_url_format(deployed: str, api_id: str, port: int) -> str:
+    """The deployed ``PUBLIC_URL_FORMAT`` with this gateway's names for the AWS ones:
+    ``https://{subdomain}.<domain>`` -> ``http://{subdomain}.localhost:<port>``, and
+    ``https://<api>.execute-api.<region>.amazonaws.com/{subdomain}`` ->
+    ``http://<api>.execute-api.localhost:<port>/{subdomain}``."""
+    if deployed.startswith("https://{subdomain}."):
+        return f"http://{{subdomain}}{LOCAL_SUFFIX}:{port}"
+    return local_endpoint(api_id, port) + "/{subdomain}"
+
+
+def raw_path_of(raw_target: str) -> str:
+    """The percent-decoded path of a request target, as HTTP APIs deliver it."""
+    return raw_path(HttpRequest("", raw_target, "", [], b"", "", ""))
 
 
 class HttpApi:
     def __init__(self, deployment: Deployment, runtime: LambdaRuntime) -> None:
         self._deployment = deployment
         self._api = deployment.http
-        self._stage = deployment.environment
         self._runtime = runtime
+        self._own_host = rules.execute_api_host(self._api.api_id, deployment.region)
+
+    def serves(self, hostname: str) -> bool:
+        return self._aws_host(hostname) is not None
+
+    def _aws_host(self, hostname: str) -> str | None:
+        """The AWS name a request's Host stands for, if it reaches this API."""
+        host = hostname.lower()
+        if host == f"{self._api.api_id}.execute-api{LOCAL_SUFFIX}":
+            host = self._own_host
+        elif host.endswith(LOCAL_SUFFIX):
+            label = host.removesuffix(LOCAL_SUFFIX)
+            wildcards = [d for d in self._deployment.http_domains if d.startswith("*.")]
+            if "." not in label and wildcards:
+                host = f"{label}.{wildcards[0][2:]}"
+        return rules.http_api_host(
+            host, self._api.api_id, self._deployment.region, set(self._deployment.http_domains)
+        )
+
+    def _entry(self, hostname: str, path: str) -> Entry | None:
+        host = self._aws_host(hostname)
+        if host is None:
+            return None
+        if host == self._own_host:
+            found = rules.http_api_stage(set(self._api.stages), path)
+            if found is None:
+                return None
+            stage, delivered = found
+            prefix = "" if stage == rules.DEFAULT_STAGE else f"/{stage}"
+            return Entry(host, stage, path[len(prefix) :] or "/", delivered)
+        stage = self._mapped_stage(host)
+        if stage not in self._api.stages:
+            return None
+        return Entry(host, stage, path, rules.http_api_mapped_path(stage, path))
+
+    def _mapped_stage(self, host: str) -> str:
+        domains = self._deployment.http_domains
+        if host in domains:
+            return domains[host]
+        parent = host.partition(".")[2]
+        return domains.get(f"*.{parent}", "")
 
     async def handle(self, request: web.Request, domain_name: str) -> web.Response:
         since = access_log.started()
@@ -54,18 +136,19 @@ class HttpApi:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return answers.answer(answers.TOO_LARGE)
-        if self._stage not in self._api.stages:
+        entry = self._entry(domain_name, raw_path_of(request.raw_path))
+        if entry is None:
             return answers.answer(answers.NOT_FOUND)
         http_request = HttpRequest(
             method=request.method,
             raw_target=request.raw_path,
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
-            headers=self._forwarded_headers(request),
+            headers=self._forwarded_headers(request, entry.host),
             body=body,
             source_ip=request.remote or "",
-            domain_name=domain_name,
+            domain_name=entry.host,
         )
-        match = select(self._api.routes.values(), request.method, raw_path(http_request))
+        match = select(self._api.routes.values(), request.method, entry.route_path)
         if match is None:
             return answers.answer(answers.NOT_FOUND)
         route = match.route
@@ -75,17 +158,18 @@ class HttpApi:
             return answers.answer(answers.INTERNAL_ERROR)
         event = request_event(
             http_request,
+            path=entry.raw_path,
             route_key=route.key,
             path_parameters=match.path_parameters,
-            stage=self._stage,
-            stage_variables=self._api.stages[self._stage],
+            stage=entry.stage,
+            stage_variables=self._api.stages[entry.stage],
             api_id=self._api.api_id,
             account_id=self._deployment.account_id,
             request_id=request_id,
             epoch_millis=epoch_ms(),
         )
         timeout_ms = min(integration.timeout_ms or MAX_INTEGRATION_MS, MAX_INTEGRATION_MS)
-        source_arn = self._source_arn(route.key, request.method)
+        source_arn = self._source_arn(entry.stage, route.key, request.method)
         outcome = await self._runtime.invoke(
             integration.function_arn, event, source_arn, timeout_ms
         )
@@ -105,18 +189,23 @@ class HttpApi:
             status=mapped.status, body=mapped.body, headers=CIMultiDict(mapped.headers)
         )
 
-    def _source_arn(self, route_key: str, method: str) -> str:
+    def _source_arn(self, stage: str, route_key: str, method: str) -> str:
         """What API Gateway invokes as, which the function's permission must match:
         ``<api>/<stage>/$default`` or ``<api>/<stage>/GET/items/{id}``."""
         d = self._deployment
         route = "$default" if route_key == "$default" else method + route_key.partition(" ")[2]
         api = self._api.api_id
-        return f"arn:aws:execute-api:{d.region}:{d.account_id}:{api}/{self._stage}/{route}"
+        return f"arn:aws:execute-api:{d.region}:{d.account_id}:{api}/{stage}/{route}"
 
-    def _forwarded_headers(self, request: web.Request) -> list[tuple[str, str]]:
-        """The client's headers, plus what API Gateway adds (it appends to X-Forwarded-For)."""
+    def _forwarded_headers(self, request: web.Request, host: str) -> list[tuple[str, str]]:
+        """The client's headers with the AWS Host, plus what API Gateway adds (it appends to
+        X-Forwarded-For)."""
         added = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"}
-        headers = [(n, v) for n, v in request.headers.items() if n.lower() not in added]
+        headers = [
+            (n, host if n.lower() == "host" else v)
+            for n, v in request.headers.items()
+            if n.lower() not in added
+        ]
         forwarded_for = [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]
         headers.append(("x-forwarded-for", ", ".join(forwarded_for)))
         headers.append(("x-forwarded-port", str(request.url.port or "")))

@@ -61,6 +61,7 @@ def is_text(content_type: str | None) -> bool:
 def request_event(
     request: HttpRequest,
     *,
+    path: str,
     route_key: str,
     path_parameters: dict[str, str],
     stage: str,
@@ -70,7 +71,7 @@ def request_event(
     request_id: str,
     epoch_millis: int,
 ) -> dict[str, Any]:
-    path = raw_path(request)
+    """``path`` is the rawPath API Gateway delivers (a named stage's prefix included)."""
     raw_query = request.raw_target.partition("?")[2]
     headers: dict[str, str] = {}
     cookies: list[str] = []

@@ -4,8 +4,9 @@ Host 127.0.0.1 / localhost (the API's own endpoint)
     /<stage>                    WebSocket upgrade          -> WebSocketApi
     /<stage>/@connections/<id>  POST / GET / DELETE        -> ManagementApi
     anything else                                          -> 404
-Host <subdomain>.localhost (any host whose first label is not the bare address)
-    anything                                               -> HttpApi (custom-domain style)
+Host <api-id>.execute-api.localhost, or <subdomain>.localhost where a custom domain is
+deployed (any host that is not the bare address; http_api.py says which reach it)
+    anything                                               -> HttpApi
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import asyncio
 import ipaddress
 import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -24,22 +25,19 @@ from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
 from local_gateway import access_log, answers, deployment
 from local_gateway.connections import Connections
-from local_gateway.http_api import MAX_BODY_BYTES, HttpApi
-from local_gateway.lambda_runtime import LambdaRuntime, merged_environment
+from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
+from local_gateway.lambda_runtime import LambdaRuntime, pass_env_names
 from local_gateway.management_api import ManagementApi
 from local_gateway.websocket_api import WebSocketApi
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Handlers block (boto3, the forwarding function's polling): 50 concurrent public requests plus
-# the agents' messages must each get a thread.
-WORKER_THREADS = 128
 # AWS allows 10,240 bytes of request line and headers; aiohttp's default per line is 8,190.
 MAX_HEADER_BYTES = 10_240
 
 
 @dataclass(frozen=True)
 class Settings:
-    port: int = 4567
+    port: int = 4567  # 0: any; bind() picks it and gives the settings start() needs
     host: str = "127.0.0.1"
     environment: str = "dev"
     functions_dir: Path = REPO_ROOT / "functions"
@@ -53,10 +51,6 @@ class Settings:
     @property
     def connections_endpoint(self) -> str:
         return f"{self.base_url}/{self.environment}"
-
-    @property
-    def public_url_format(self) -> str:
-        return f"http://{{subdomain}}.localhost:{self.port}"
 
 
 def is_loopback(host: str) -> bool:
@@ -88,8 +82,29 @@ def _is_bare(hostname: str) -> bool:
 class Gateway:
     def __init__(self, settings: Settings, deployed: deployment.Deployment) -> None:
         self.settings = settings
-        self.executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="lambda")
-        self.runtime = LambdaRuntime(deployed, settings.functions_dir, self.executor)
+        # Where the public reaches a tunnel here: the deployed form, with local names.
+        deployed_format = next(
+            (
+                f.environment["PUBLIC_URL_FORMAT"]
+                for f in deployed.functions.values()
+                if f and "PUBLIC_URL_FORMAT" in f.environment
+            ),
+            "",
+        )
+        self.public_url_format = local_public_url_format(
+            deployed_format, deployed.http.api_id, settings.port
+        )
+        self.runtime = LambdaRuntime(
+            deployed,
+            settings.functions_dir,
+            # The functions reach this gateway's @connections and name its public URLs (only
+            # those deployed with these variables get them).
+            overrides={
+                "CONNECTIONS_ENDPOINT": settings.connections_endpoint,
+                "PUBLIC_URL_FORMAT": self.public_url_format,
+            },
+            pass_env=pass_env_names(os.environ),
+        )
         self.connections = Connections()
         self.websocket = WebSocketApi(
             deployed,
@@ -122,8 +137,28 @@ class Gateway:
         return answers.answer(answers.NOT_FOUND)
 
 
-async def serve(gateway: Gateway) -> None:
-    """Serve until SIGINT or SIGTERM, then close the WebSockets (each gets its $disconnect)."""
+def bind(settings: Settings) -> tuple[socket.socket, Settings]:
+    """A socket bound to the settings' host and port (0: one the OS picks, no other process can
+    take it before we serve), and the settings with the port it got: call it before ``start``,
+    which gives the functions this gateway's URLs, and pass the socket to ``serve``."""
+    addresses = socket.getaddrinfo(
+        settings.host.strip("[]"), settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, kind, protocol, _, address = min(addresses, key=lambda a: a[0] != socket.AF_INET)
+    listening = socket.socket(family, kind, protocol)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's TCPSite
+        listening.bind(address)
+    except OSError:
+        listening.close()
+        raise
+    return listening, replace(settings, port=int(listening.getsockname()[1]))
+
+
+async def serve(gateway: Gateway, listening: socket.socket | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then close the WebSockets (each gets its $disconnect).
+
+    On ``listening`` (from ``bind``) if given, else on the settings' host and port."""
     runner = web.AppRunner(
         gateway.app(),
         access_log=None,
@@ -133,8 +168,12 @@ async def serve(gateway: Gateway) -> None:
         max_field_size=MAX_HEADER_BYTES,
     )
     await runner.setup()
-    site = web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
-    await site.start()
+    site = (
+        web.SockSite(runner, listening)
+        if listening is not None
+        else web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
+    )
+    await site.start()  # listening from here: the ready line below comes after
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -142,7 +181,7 @@ async def serve(gateway: Gateway) -> None:
     settings = gateway.settings
     access_log.note(
         f"ready on {settings.base_url}: WebSocket ws://{settings.host}:{settings.port}/"
-        f"{settings.environment}, HTTP {settings.public_url_format}, "
+        f"{settings.environment}, HTTP {gateway.public_url_format}, "
         f"@connections {settings.connections_endpoint}/@connections"
     )
     try:
@@ -150,23 +189,13 @@ async def serve(gateway: Gateway) -> None:
     finally:
         await gateway.websocket.close_all()
         await runner.cleanup()
-        gateway.executor.shutdown(wait=False, cancel_futures=True)
+        await gateway.runtime.shutdown()  # the functions' worker processes
 
 
 def start(settings: Settings) -> Gateway:
-    """Read what was deployed, set the functions' environment, import their handlers."""
+    """Read what was deployed, start each function's worker (its own environment, its handler
+    imported)."""
     deployed = deployment.load(settings.environment)
-    os.environ.update(
-        merged_environment(
-            deployed,
-            {
-                # The functions reach this gateway's @connections and name its public URLs.
-                "CONNECTIONS_ENDPOINT": settings.connections_endpoint,
-                "PUBLIC_URL_FORMAT": settings.public_url_format,
-            },
-        )
-    )
-    os.environ.setdefault("AWS_REGION", deployed.region)
     gateway = Gateway(settings, deployed)
     for warning in gateway.runtime.load():
         access_log.note(f"warning: {warning}")
@@ -175,6 +204,8 @@ def start(settings: Settings) -> Gateway:
             integration = api.integrations.get(route.integration_id or "")
             target = integration.function_arn if integration else f"nothing ({route.target!r})"
             access_log.note(f"{api_name} {route.key} -> {target}")
-        if settings.environment not in api.stages:
-            access_log.note(f"warning: {api_name} API has no stage {settings.environment}")
+    if settings.environment not in deployed.websocket.stages:
+        access_log.note(f"warning: the WebSocket API has no stage {settings.environment}")
+    if not deployed.http.stages:
+        access_log.note("warning: the HTTP API has no stage")
     return gateway

@@ -3,10 +3,11 @@
     emulator = emulator.process.start()            # then launch dev on it (sceptre launch -y dev)
     gateway = start(env=client_environment(emulator.url))  # on a port it binds: gateway.port
     ...  websockets.connect(gateway.websocket_url)
-    ...  http.client.HTTPConnection("127.0.0.1", gateway.port), Host: gateway.host("demo")
+    ...  http.client.HTTPConnection("127.0.0.1", gateway.port), Host: gateway.host("demo"),
+         target gateway.target("demo", "/x")  (dev: Host <api>.execute-api.localhost, /demo/x)
     stop(gateway)
 
-``<subdomain>.localhost`` does not resolve through getaddrinfo on every system (curl resolves it
+``*.localhost`` does not resolve through getaddrinfo on every system (curl resolves it
 itself): connect to 127.0.0.1 and send the Host header instead.
 """
 
@@ -22,13 +23,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from emulator import process as background_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 # Logged once the gateway listens (local_gateway.server.serve), with the port it bound.
-_READY = re.compile(r"^local gateway: ready on http://127\.0\.0\.1:(\d+):", re.MULTILINE)
+_READY = re.compile(
+    r"^local gateway: ready on http://127\.0\.0\.1:(\d+):.* HTTP (\S+), ", re.MULTILINE
+)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class GatewayProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    public_url_format: str = ""  # from the ready line: "http://...:<port>/{subdomain}"
 
     @property
     def url(self) -> str:
@@ -52,12 +57,18 @@ class GatewayProcess:
         """The ``endpoint_url`` of an ``apigatewaymanagementapi`` client."""
         return f"{self.url}/{self.environment}"
 
+    def public_url(self, subdomain: str) -> str:
+        """The URL the agent is told: ``http://<api>.execute-api.localhost:<port>/<subdomain>``
+        (no custom domain), or ``http://<subdomain>.localhost:<port>``."""
+        return self.public_url_format.replace("{subdomain}", subdomain)
+
     def host(self, subdomain: str) -> str:
         """The Host header that reaches the HTTP API for ``subdomain``."""
-        return f"{subdomain}.localhost:{self.port}"
+        return urlsplit(self.public_url(subdomain)).netloc
 
-    def public_url(self, subdomain: str) -> str:
-        return f"http://{self.host(subdomain)}"
+    def target(self, subdomain: str, target: str = "/") -> str:
+        """The request target on the public URL for the local service's ``target``."""
+        return urlsplit(self.public_url(subdomain)).path.rstrip("/") + target
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -121,6 +132,7 @@ def start(
             )
         time.sleep(0.05)
     handle.port = int(ready[1])
+    handle.public_url_format = ready[2]
     return handle
 
 

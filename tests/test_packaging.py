@@ -40,7 +40,7 @@ def copy_functions(destination: Path, umask: int, mtime: int) -> Path:
 def test_two_clones_give_identical_zips(tmp_path):
     first = copy_functions(tmp_path / "a" / "functions", umask=0o022, mtime=1_000_000_000)
     second = copy_functions(tmp_path / "b" / "functions", umask=0o077, mtime=1_700_000_000)
-    (tmp_path / "b/functions/connect/__pycache__").mkdir()
+    (tmp_path / "b/functions/connect/__pycache__").mkdir(exist_ok=True)
     (tmp_path / "b/functions/connect/__pycache__/handler.cpython-311.pyc").write_bytes(b"x")
     for function in FUNCTIONS:
         one, other = package(first, function.name), package(second, function.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -112,6 +113,29 @@ WEBSOCKET_TEMPLATE: dict[str, Any] = {
         "ConnectRouteId": {"Value": {"Ref": "ConnectRoute"}},
     },
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cloudwatch_role(aws: Any) -> None:
+    """WebSocket stages that log need the account's CloudWatch role (aws_fidelity.rules)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = aws("iam").create_role(
+        RoleName="apigw-cloudwatch", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    aws("apigateway").update_account(
+        patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Role"]["Arn"]}
+        ]
+    )
 
 
 def test_websocket_api_stack_creates_real_objects(stacks: Any, aws: Any) -> None:

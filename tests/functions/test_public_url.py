@@ -41,8 +41,8 @@ def test_the_path_after_the_subdomain_and_the_query_reach_the_agent(functions, p
 def test_host_routing_on_the_execute_api_host_takes_the_api_id(functions, monkeypatch):
     # The old forwarding, on what AWS delivers without a custom domain: dev answered 404.
     monkeypatch.setenv("PUBLIC_URL_FORMAT", "https://{subdomain}.tunnel.test")
-    connect(functions, "oli", "oscar")
-    answer = functions.invoke("forwarding", execute_api_event("/oscar/"))
+    connect(functions, "oli", "otto")
+    answer = functions.invoke("forwarding", execute_api_event("/otto/"))
     assert (answer["statusCode"], answer["body"]) == (404, "No tunnel is connected at abc123.\n")
 
 

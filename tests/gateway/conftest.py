@@ -109,7 +109,7 @@ def wiring(launched: LocalProject) -> Wiring:
     gateway.create_route(
         ApiId=http_api, RouteKey="GET /slow", Target=f"integrations/{slow['IntegrationId']}"
     )
-    _permit(launched, "forwarding", wired.execute_api_arn(http_api, "dev/GET/slow"))
+    _permit(launched, "forwarding", wired.execute_api_arn(http_api, "$default/GET/slow"))
     gateway.create_route(ApiId=http_api, RouteKey="GET /miswired", Target="integrations/nosuchid")
     gateway.create_route(ApiId=http_api, RouteKey="GET /unpermitted", Target=catch_all["Target"])
     return wired

@@ -97,7 +97,7 @@ def test_each_function_sees_its_own_variables_and_nothing_of_the_others(
         assert 0 < entry["context"]["remaining_ms"] <= 30_000
     local = {
         "CONNECTIONS_ENDPOINT": f"http://127.0.0.1:{gateway.port}/dev",
-        "PUBLIC_URL_FORMAT": f"http://{{subdomain}}.localhost:{gateway.port}",
+        "PUBLIC_URL_FORMAT": gateway.public_url_format,  # the deployed form, local names
     }
     for name, entry in entries.items():
         deployed = deployed_environments[name]

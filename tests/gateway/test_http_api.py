@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.gateway.conftest import SUBDOMAIN, http_request
+from tests.gateway.conftest import http_request
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 INTERNAL_ERROR = b'{"message": "Internal Server Error"}'
@@ -50,7 +50,8 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     assert event["queryStringParameters"] == {"x": "1,2", "a b": "c&d", "empty": "", "flag": ""}
     assert event["cookies"] == ["s=1", "t=2", "u=3"]
     assert event["headers"] == {
-        "host": f"{SUBDOMAIN}.localhost:{gateway.port}",
+        # The Host AWS delivers without a custom domain (aws_fidelity.rules.http_api_host).
+        "host": f"{wiring.http_api_id}.execute-api.us-east-1.amazonaws.com",
         "x-repeat": "one,two",
         "user-agent": "gateway-tests/1.0",
         "x-forwarded-for": "127.0.0.1",
@@ -66,8 +67,8 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     context = event["requestContext"]
     assert context["accountId"] == wiring.account_id
     assert context["apiId"] == wiring.http_api_id
-    assert context["domainName"] == f"{SUBDOMAIN}.localhost"
-    assert context["domainPrefix"] == SUBDOMAIN
+    assert context["domainName"] == f"{wiring.http_api_id}.execute-api.us-east-1.amazonaws.com"
+    assert context["domainPrefix"] == wiring.http_api_id
     assert context["http"] == {
         "method": "GET",
         "path": "/items/a-b",
@@ -78,7 +79,7 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     assert REQUEST_ID.match(context["requestId"])
     assert header_values(headers, "apigw-requestid") == [context["requestId"]]
     assert context["routeKey"] == "$default"
-    assert context["stage"] == "dev"
+    assert context["stage"] == "$default"
     assert re.match(r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000$", context["time"])
     assert abs(context["timeEpoch"] - time.time() * 1000) < 60_000
 

@@ -129,7 +129,9 @@ class Tunnel:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """A public request, sent with http.client so repeated headers stay repeated."""
         connection = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=timeout)
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        # The public URL the agent was told, plus the local service's target.
+        public_target = self.gateway.target(subdomain, target)
+        connection.putrequest(method, public_target, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", self.gateway.host(subdomain))
         for name, value in headers or []:
             connection.putheader(name, value)

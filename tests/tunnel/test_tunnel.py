@@ -4,12 +4,14 @@ up under concurrency, rejections, ownership disputes, agent failure, spoofing an
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import websockets.sync.client
@@ -25,6 +27,21 @@ def demo(tunnel: Tunnel) -> Tunnel:
     match = agent.wait_for(r"^Forwarding (\S+) -> (\S+)$")
     assert match.group(1) == tunnel.gateway.public_url("demo")
     return tunnel
+
+
+def test_the_printed_url_plus_a_path_reaches_the_local_service_as_that_path(demo):
+    # dev has no custom domain: as on AWS, the URL is a path on the HTTP API's own endpoint.
+    agent = demo.agents[0]
+    printed = agent.wait_for(r"^Forwarding (\S+) -> (\S+)$").group(1)
+    parts = urlsplit(printed + "/x/y?q=1")
+    assert parts.netloc.split(".", 1)[1].startswith("execute-api.localhost:")
+    connection = http.client.HTTPConnection("127.0.0.1", demo.gateway.port, timeout=30)
+    connection.request("GET", f"{parts.path}?{parts.query}", headers={"Host": parts.netloc})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 200, body
+    assert echoed(body)["target"] == "/x/y?q=1"
 
 
 def echoed(body: bytes) -> dict:
