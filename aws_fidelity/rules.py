@@ -67,6 +67,27 @@ def check_cloudwatch_role(role_arn: str, trusted_services: set[str] | None) -> N
         )
 
 
+def role_trusted_services(trust_policy: dict) -> set[str]:
+    """The service principals a role's trust policy (parsed) lets assume it: statements with
+    ``Effect: Allow`` whose actions cover ``sts:AssumeRole`` (``sts:AssumeRole``, ``sts:*`` or
+    ``*``, case-insensitive as IAM actions are). For :func:`check_cloudwatch_role`."""
+    statements = trust_policy.get("Statement", []) if isinstance(trust_policy, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    services: set[str] = set()
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(str(a).lower() in ("sts:assumerole", "sts:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal")
+        found = principal.get("Service", []) if isinstance(principal, dict) else []
+        services.update([found] if isinstance(found, str) else found)
+    return services
+
+
 # The $context variables each protocol's access-log format accepts. Families such as
 # $context.authorizer.<property> end in ".*".
 # Source: https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
@@ -89,6 +110,9 @@ WEBSOCKET_API_ACCESS_LOG_VARIABLES = frozenset(
     ).split()
 )
 # Source: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+# less $context.identity.cognitoIdentityId, which that page lists but CreateStage refuses for
+# HTTP APIs ("The following context variables are not supported:
+# [$context.identity.cognitoIdentityId]", sst/sst#2587; WebSocket APIs accept it).
 HTTP_API_ACCESS_LOG_VARIABLES = frozenset(
     f"$context.{name}"
     for name in (
@@ -97,7 +121,7 @@ HTTP_API_ACCESS_LOG_VARIABLES = frozenset(
         "domainName domainPrefix error.message error.messageString error.responseType "
         "extendedRequestId httpMethod identity.accountId identity.caller "
         "identity.cognitoAuthenticationProvider identity.cognitoAuthenticationType "
-        "identity.cognitoIdentityId identity.cognitoIdentityPoolId identity.principalOrgId "
+        "identity.cognitoIdentityPoolId identity.principalOrgId "
         "identity.clientCert.* identity.sourceIp identity.user identity.userAgent "
         "identity.userArn integration.error integration.integrationStatus "
         "integration.latency integration.requestId integration.status "
@@ -124,7 +148,11 @@ def check_access_log_format(protocol: str, log_format: str) -> None:
     are not supported: [$context.x]``. ``$context.connectionId`` and ``$context.eventType``
     exist for WebSocket APIs only; ``$context.httpMethod`` and ``$context.path`` for HTTP APIs.
 
-    Sources: serverless/serverless#7038 and #7016 (the error, with the variable named); the two
+    Several are named together, as in serverless/serverless#7016: ``[$context.authorizer,
+    $context.error]`` (a family's bare prefix is no variable).
+
+    Sources: serverless/serverless#7038 and #7016 (the error, with the variables named);
+    sst/sst#2587 (an HTTP stage refused ``$context.identity.cognitoIdentityId``); the two
     variable lists above, from the HTTP API and WebSocket API logging pages.
     """
     supported = ACCESS_LOG_VARIABLES.get(protocol)

@@ -33,7 +33,14 @@ def _loopback(host: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description=__doc__,
+        epilog="environment: EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS=N, the account's Lambda "
+        "concurrency quota (default 1000; 10 or 50 model a new account), read at start: "
+        "GetAccountSettings reports it and reservations must leave min(100, N) unreserved "
+        "(emulator/strict.py)",
+    )
     parser.add_argument("--host", type=_loopback, default="127.0.0.1")
     parser.add_argument(
         "--port",

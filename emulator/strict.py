@@ -1,14 +1,20 @@
 """Make moto refuse what AWS refuses: the rules of ``aws_fidelity.rules``, applied.
 
-- API Gateway: ``update-account`` checks the CloudWatch role; a WebSocket stage that logs needs
-  it (``CreateStage`` and ``AWS::ApiGatewayV2::Stage``); access-log formats are checked per
-  protocol.
-- Lambda: the account's concurrency quota (``EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS``, default
-  1000, read at start) answers ``GetAccountSettings``, which moto lacks, and bounds
-  ``PutFunctionConcurrency`` and ``ReservedConcurrentExecutions`` in CloudFormation.
-- CloudFormation: a resource that AWS would refuse fails its stack as AWS does: the stack ends
-  ``ROLLBACK_COMPLETE`` (or ``UPDATE_ROLLBACK_COMPLETE``) with the refusal as the resource's
-  status reason, instead of moto's 500 or silent success.
+- API Gateway: ``update-account`` checks the CloudWatch role (it must exist in the account and
+  trust apigateway.amazonaws.com); a WebSocket stage that logs needs it, and access-log formats
+  are checked per protocol, in ``CreateStage``, ``UpdateStage`` (which moto lacks; added here)
+  and ``AWS::ApiGatewayV2::Stage``.
+- Lambda: the account's concurrency quota is ``EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS`` (default
+  1000, Lambda's default; read once, when the emulator starts: set it to 10 or 50 to model a
+  new account). It answers ``GetAccountSettings``, which moto lacks (ConcurrentExecutions, and
+  UnreservedConcurrentExecutions = quota minus every reservation in that account and region),
+  and bounds ``PutFunctionConcurrency`` and ``ReservedConcurrentExecutions`` in CloudFormation
+  (create and update; removing the property removes the reservation).
+- CloudFormation: a resource that AWS would refuse fails its stack as AWS does. The resource's
+  event is ``CREATE_FAILED``/``UPDATE_FAILED`` with the refusal in CloudFormation's words
+  (``Resource handler returned message: "..."``); a failed create deletes what it made and
+  ends ``ROLLBACK_COMPLETE``, a failed update puts back the previous template, parameters and
+  resources and ends ``UPDATE_ROLLBACK_COMPLETE``. moto would answer 500, or succeed.
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ import json
 import logging
 import os
 import uuid
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from moto.apigateway import models as apigateway_models
 from moto.apigateway.exceptions import BadRequestException
 from moto.apigatewayv2 import models as apigatewayv2_models
+from moto.apigatewayv2 import responses as apigatewayv2_responses
 from moto.apigatewayv2.exceptions import BadRequestException as BadRequestV2
 from moto.awslambda import models as lambda_models
 from moto.awslambda import responses as lambda_responses
@@ -47,8 +58,25 @@ class ResourceRefused(Exception):
         self.refused = refused
 
 
+_quota: int | None = None
+
+
+def read_concurrency_quota(environ: Mapping[str, str] = os.environ) -> int:
+    """The account's Lambda concurrency quota: ``EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS``, else
+    Lambda's default. ValueError unless a positive whole number."""
+    text = environ.get(QUOTA_VARIABLE, str(rules.DEFAULT_CONCURRENT_EXECUTIONS))
+    quota = int(text) if text.strip().isdigit() else 0
+    if quota < 1:
+        raise ValueError(f"{QUOTA_VARIABLE}={text!r}: a positive whole number is needed")
+    return quota
+
+
 def concurrency_quota() -> int:
-    return int(os.environ.get(QUOTA_VARIABLE, rules.DEFAULT_CONCURRENT_EXECUTIONS))
+    """The quota read when the emulator started (``install``)."""
+    global _quota
+    if _quota is None:
+        _quota = read_concurrency_quota()
+    return _quota
 
 
 # --- API Gateway ---------------------------------------------------------------------------
@@ -59,19 +87,22 @@ def cloudwatch_role_arn(account_id: str, region: str) -> str | None:
     return backend.account.cloudwatch_role_arn
 
 
-def _trusted_services(account_id: str, role_arn: str) -> set[str] | None:
-    name = role_arn.rsplit("/", 1)[-1]
+def trusted_services(account_id: str, role_arn: str) -> set[str] | None:
+    """The services role ``role_arn`` trusts; None if this account has no such role."""
     for role in iam_backends[account_id]["global"].roles.values():
-        if role.name == name:
+        if role.arn == role_arn:
             policy = role.assume_role_policy_document
-            document = json.loads(policy) if isinstance(policy, str) else policy
-            services: set[str] = set()
-            for statement in document.get("Statement", []):
-                principal = statement.get("Principal", {})
-                found = principal.get("Service", []) if isinstance(principal, dict) else []
-                services.update([found] if isinstance(found, str) else found)
-            return services
+            try:
+                document = json.loads(policy) if isinstance(policy, str) else policy
+            except ValueError:
+                return set()
+            return rules.role_trusted_services(document)
     return None
+
+
+def _true(value: Any) -> bool:
+    # Template parameters arrive as strings: "false" is false.
+    return str(value).lower() == "true"
 
 
 def check_stage(api: Any, properties: dict[str, Any], account_id: str, region: str) -> None:
@@ -82,7 +113,7 @@ def check_stage(api: Any, properties: dict[str, Any], account_id: str, region: s
     settings = [properties.get("DefaultRouteSettings") or {}]
     settings += list((properties.get("RouteSettings") or {}).values())
     logs = bool(access_logs.get("DestinationArn")) or any(
-        (s.get("LoggingLevel") or "OFF").upper() != "OFF" or s.get("DataTraceEnabled")
+        str(s.get("LoggingLevel") or "OFF").upper() != "OFF" or _true(s.get("DataTraceEnabled"))
         for s in settings
         if isinstance(s, dict)
     )
@@ -99,7 +130,7 @@ def _install_apigateway() -> None:
             if "/cloudwatchRoleArn" in op.get("path", "") and op.get("value"):
                 try:
                     rules.check_cloudwatch_role(
-                        op["value"], _trusted_services(self.account_id, op["value"])
+                        op["value"], trusted_services(self.account_id, op["value"])
                     )
                 except rules.Refused as refused:
                     raise BadRequestException(refused.message) from None
@@ -112,20 +143,52 @@ def _install_apigateway() -> None:
 
     def create_stage(self: Any, api_id: str, config: dict[str, Any]) -> Any:
         """The CreateStage API (the CloudFormation provider checks before it calls the model)."""
-        properties = {
-            "AccessLogSettings": _pascal(config.get("accessLogSettings")),
-            "DefaultRouteSettings": _pascal(config.get("defaultRouteSettings")),
-            "RouteSettings": {
-                k: _pascal(v) for k, v in (config.get("routeSettings") or {}).items()
-            },
-        }
-        try:
-            check_stage(self.get_api(api_id), properties, self.account_id, self.region_name)
-        except rules.Refused as refused:
-            raise BadRequestV2(refused.message) from None
+        _check_stage_config(self, api_id, config)
         return original_create_stage(self, api_id, config)
 
     backend_class.create_stage = create_stage
+    # moto has no UpdateStage (PATCH /v2/apis/{apiId}/stages/{stageName}) at all.
+    apigatewayv2_responses.ApiGatewayV2Response.update_stage = _update_stage
+
+
+def _check_stage_config(backend: Any, api_id: str, config: dict[str, Any]) -> None:
+    """The stage rules for a stage config as the API carries it (camelCase)."""
+    properties = {
+        "AccessLogSettings": _pascal(config.get("accessLogSettings")),
+        "DefaultRouteSettings": _pascal(config.get("defaultRouteSettings")),
+        "RouteSettings": {k: _pascal(v) for k, v in (config.get("routeSettings") or {}).items()},
+    }
+    try:
+        check_stage(backend.get_api(api_id), properties, backend.account_id, backend.region_name)
+    except rules.Refused as refused:
+        raise BadRequestV2(refused.message) from None
+
+
+def _update_stage(self: Any) -> tuple[int, dict[str, str], str]:
+    """UpdateStage: the given fields replace the stage's (route settings merge per field and
+    per route), checked like CreateStage."""
+    api_id = self.path.split("/")[-3]
+    stage_name = unquote(self.path.split("/")[-1])
+    backend = self.apigatewayv2_backend
+    stage = backend.get_stage(api_id, stage_name)
+    changes = json.loads(self.body or "{}")
+    config = {**stage.config, "defaultRouteSettings": stage.default_route_settings}
+    for key, value in changes.items():
+        if key == "defaultRouteSettings":
+            config[key] = {**(config.get(key) or {}), **(value or {})}
+        elif key == "routeSettings":
+            merged = dict(config.get(key) or {})
+            for route, settings in (value or {}).items():
+                merged[route] = {**(merged.get(route) or {}), **(settings or {})}
+            config[key] = merged
+        else:
+            config[key] = value
+    config["stageName"] = stage_name
+    _check_stage_config(backend, api_id, config)
+    updated = backend.get_api(api_id).create_stage(config)  # same name: replaces it
+    updated.created = stage.created
+    updated.updated = datetime.now()
+    return 200, {}, json.dumps(updated.to_json())
 
 
 def _pascal(value: Any) -> Any:
@@ -172,7 +235,10 @@ def _install_lambda() -> None:
                 "ConcurrentExecutions": quota,
                 "UnreservedConcurrentExecutions": quota - reserved,
             },
-            "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(functions)},
+            "AccountUsage": {
+                "TotalCodeSize": sum(int(getattr(f, "code_size", 0) or 0) for f in functions),
+                "FunctionCount": len(functions),
+            },
         }
         return 200, {}, json.dumps(body)
 
@@ -211,7 +277,8 @@ def _install_lambda() -> None:
         updated = original_update(cls, original_resource, new_resource_name,
                                   cloudformation_json, account_id, region_name)  # fmt: skip
         reserved = properties.get("ReservedConcurrentExecutions")
-        updated.reserved_concurrency = None if reserved is None else str(reserved)
+        # Removing the property removes the reservation (DeleteFunctionConcurrency).
+        updated.reserved_concurrency = None if reserved is None else int(reserved)
         return updated
 
     function_class.create_from_cloudformation_json = classmethod(create)
@@ -326,7 +393,10 @@ def _roll_back_update(stack: Any, failed: ResourceRefused, previous: _Previous) 
     stack.role_arn = previous.role_arn
     stack.tags = previous.tags
     try:
-        stack.resource_map.update(previous.template_dict, previous.input_parameters)
+        # moto warns "Unable to delete X, as it was never created" for the refused resource.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stack.resource_map.update(previous.template_dict, previous.input_parameters)
     except Exception as error:  # noqa: BLE001 - reported as CloudFormation does
         log.warning("rollback of %s failed: %s", stack.name, error)
         stack.status = "UPDATE_ROLLBACK_FAILED"
@@ -378,6 +448,9 @@ def _fail(stack: Any, failed: ResourceRefused, action: str) -> None:
 
 
 def install() -> None:
+    """Apply every rule; reads the concurrency quota now (ValueError if it is malformed)."""
+    global _quota
+    _quota = read_concurrency_quota()
     _install_apigateway()
     _install_lambda()
     _install_cloudformation()

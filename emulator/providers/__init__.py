@@ -24,6 +24,7 @@ NATIVE_TYPES: frozenset[str] = frozenset(
         "AWS::KMS::Alias",
         "AWS::SNS::Topic",
         "AWS::S3::Bucket",
+        "AWS::Route53::RecordSet",
     }
 )
 

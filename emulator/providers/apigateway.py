@@ -20,6 +20,7 @@ from .base import Properties, ProviderResource
 
 class ApiGatewayAccount(ProviderResource, CloudFormationModel):
     CFN_TYPE = "AWS::ApiGateway::Account"
+    ATTRIBUTES = {"Id": "physical_resource_id"}
 
     @property
     def physical_resource_id(self) -> str:
@@ -30,7 +31,7 @@ class ApiGatewayAccount(ProviderResource, CloudFormationModel):
         role_arn = self.properties.get("CloudWatchRoleArn")
         if role_arn:
             rules.check_cloudwatch_role(
-                str(role_arn), strict._trusted_services(self.account_id, str(role_arn))
+                str(role_arn), strict.trusted_services(self.account_id, str(role_arn))
             )
         apigateway_backends[self.account_id][self.region_name].update_account(
             [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}]

@@ -38,7 +38,11 @@ KEY_POLICY = {
 }
 
 TEMPLATE: dict[str, Any] = {
-    "Parameters": {"CodeBucket": {"Type": "String"}, "CodeKey": {"Type": "String"}},
+    "Parameters": {
+        "CodeBucket": {"Type": "String"},
+        "CodeKey": {"Type": "String"},
+        "HostedZoneId": {"Type": "String"},
+    },
     "Resources": {
         "Connections": {
             "Type": "AWS::DynamoDB::Table",
@@ -134,6 +138,20 @@ TEMPLATE: dict[str, Any] = {
             "Properties": {"AliasName": "alias/native-tunnel", "TargetKeyId": {"Ref": "Key"}},
         },
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "native-alerts"}},
+        # The tunnel's DNS: an alias A record to an API Gateway regional domain name.
+        "Alias": {
+            "Type": "AWS::Route53::RecordSet",
+            "Properties": {
+                "HostedZoneId": {"Ref": "HostedZoneId"},
+                "Name": "*.tunnel.example.com",
+                "Type": "A",
+                "AliasTarget": {
+                    "DNSName": "d-abcdef1234.execute-api.us-east-1.amazonaws.com",
+                    "HostedZoneId": "Z1UJRXOUMOOFQ8",
+                    "EvaluateTargetHealth": False,
+                },
+            },
+        },
         "Bucket": {
             "Type": "AWS::S3::Bucket",
             "Properties": {
@@ -169,11 +187,25 @@ def test_template_covers_exactly_the_native_types() -> None:
     assert not NATIVE_TYPES & PROVIDED_TYPES
 
 
+def _alias_records(aws: Any, zone_id: str) -> list[dict[str, Any]]:
+    records = aws("route53").list_resource_record_sets(HostedZoneId=zone_id)
+    return [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
+
+
 def test_native_types_create_and_delete_real_objects(stacks: Any, aws: Any) -> None:
     aws("s3").create_bucket(Bucket="native-code")
     aws("s3").put_object(Bucket="native-code", Key="connect.zip", Body=_code_zip())
-    name = stacks.create(TEMPLATE, {"CodeBucket": "native-code", "CodeKey": "connect.zip"})
+    zone = aws("route53").create_hosted_zone(Name="tunnel.example.com", CallerReference="native")
+    zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+    parameters = {"CodeBucket": "native-code", "CodeKey": "connect.zip", "HostedZoneId": zone_id}
+    name = stacks.create(TEMPLATE, parameters)
     ids = stacks.physical_ids(name)
+
+    (alias,) = _alias_records(aws, zone_id)
+    assert alias["Name"] == "*.tunnel.example.com"
+    assert alias["AliasTarget"]["DNSName"] == "d-abcdef1234.execute-api.us-east-1.amazonaws.com"
+    assert alias["AliasTarget"]["HostedZoneId"] == "Z1UJRXOUMOOFQ8"
+    assert ids["Alias"] == "*.tunnel.example.com"  # Ref: the record's name
 
     table = aws("dynamodb").describe_table(TableName="native-connections")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by-agent"
@@ -221,8 +253,12 @@ def test_native_types_create_and_delete_real_objects(stacks: Any, aws: Any) -> N
     changed = copy.deepcopy(TEMPLATE)
     changed["Resources"]["Logs"]["Properties"]["RetentionInDays"] = 90
     changed["Resources"]["Key"]["Properties"]["Description"] = "native key v2"
+    target = changed["Resources"]["Alias"]["Properties"]["AliasTarget"]
+    target["DNSName"] = "d-0000000000.execute-api.us-east-1.amazonaws.com"
     sha_before = function["CodeSha256"]
-    stacks.update(name, changed, {"CodeBucket": "native-code", "CodeKey": "connect-v2.zip"})
+    stacks.update(name, changed, {**parameters, "CodeKey": "connect-v2.zip"})
+    (alias,) = _alias_records(aws, zone_id)
+    assert alias["AliasTarget"]["DNSName"] == "d-0000000000.execute-api.us-east-1.amazonaws.com"
     outputs = stacks.outputs(name)
     assert outputs["LogGroup"] == "/aws/lambda/native-connect"
     assert outputs["KeyArn"] == key["Arn"]
@@ -244,3 +280,4 @@ def test_native_types_create_and_delete_real_objects(stacks: Any, aws: Any) -> N
     with pytest.raises(ClientError):
         iam.get_role(RoleName="native-connect-role")
     assert ids["Topic"] not in [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]]
+    assert _alias_records(aws, zone_id) == []  # the zone itself was not the stack's
