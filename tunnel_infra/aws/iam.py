@@ -15,6 +15,16 @@ from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import Function
 
 
+def trusting(service: str) -> PolicyDocument:
+    """A trust policy that lets one AWS service, and no one else, assume the role."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole])
+        ],
+    )
+
+
 def function_grants(
     stack: Blueprint, function: Function, log_group: LogGroup, key_arn: AWSHelperFn | None
 ) -> list[Grant]:
@@ -40,16 +50,7 @@ def function_role(
             f"{function.title}Role",
             RoleName=stack.name(function.name),
             Description=f"Runs the {function.name} function; allows exactly its declared access",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "lambda.amazonaws.com"),
-                        Action=[AssumeRole],
-                    )
-                ],
-            ),
+            AssumeRolePolicyDocument=trusting("lambda.amazonaws.com"),
             Policies=[
                 Policy(
                     PolicyName=f"{function.name}-access",
@@ -85,16 +86,7 @@ def api_gateway_logging_role(stack: Blueprint, logical_id: str) -> Role:
         Role(
             logical_id,
             Description="API Gateway writes access and execution logs of this region with it",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "apigateway.amazonaws.com"),
-                        Action=[AssumeRole],
-                    )
-                ],
-            ),
+            AssumeRolePolicyDocument=trusting("apigateway.amazonaws.com"),
             Policies=[
                 Policy(
                     PolicyName="api-gateway-logging",
