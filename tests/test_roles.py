@@ -11,6 +11,7 @@ TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
 CONNECTIONS = TABLE + "${ConnectionsTableName}"
 SUBDOMAIN_INDEX = CONNECTIONS + "/index/subdomain-index"
 PENDING = TABLE + "${PendingRequestsTableName}"
+BODIES = "arn:${AWS::Partition}:s3:::${BodiesBucketName}/spill/*"
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
 
 
@@ -38,6 +39,9 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
             ("dynamodb:DeleteItem", PENDING),
             ("execute-api:ManageConnections", post_to_connections(environment)),
             ("dynamodb:DeleteItem", CONNECTIONS),
+            ("s3:PutObject", BODIES),
+            ("s3:GetObject", BODIES),
+            ("s3:DeleteObject", BODIES),
         },
         "Response": {
             ("dynamodb:UpdateItem", PENDING),

@@ -41,8 +41,10 @@ def test_config_parameters_are_exactly_the_template_parameters(templates, enviro
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_launch_order_puts_each_stack_after_what_it_reads(environment):
     position = {stack.name.split("/")[1]: depth(stack) for stack in plan(environment).graph}
-    assert position["artifacts"] == position["keys"] == position["apis"] == 0
-    assert position["functions"] > max(position["artifacts"], position["tables"], position["apis"])
+    assert position["artifacts"] == position["keys"] == position["apis"] == position["bodies"] == 0
+    assert position["functions"] > max(
+        position[stack] for stack in ("artifacts", "bodies", "tables", "apis")
+    )
     assert position["routes"] > position["functions"]
     assert position["monitoring"] > position["functions"]
     if environment == "prod":

@@ -153,6 +153,39 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class ObjectPrefix:
+    """The objects under one prefix of an S3 bucket: ``<bucket>/<prefix>*``, never the bucket.
+
+    The function reads bucket and prefix together from one variable, ``s3://<bucket>/<prefix>``,
+    so the prefix is declared here only.
+    """
+
+    key: str  # "bodies"
+    prefix: str  # "spill/"
+
+    @property
+    def title(self) -> str:
+        return "".join(part.capitalize() for part in self.key.split("-"))
+
+    @property
+    def parameter(self) -> str:
+        return f"{self.title}BucketName"
+
+    @property
+    def environment_variable(self) -> str:
+        return f"{self.key.replace('-', '_').upper()}_OBJECTS"
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        return Sub(f"arn:${{AWS::Partition}}:s3:::${{{self.parameter}}}/{self.prefix}*")
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return Sub(f"s3://${{{self.parameter}}}/{self.prefix}")
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
 class Arn:
     """A resource of the function's own stack (its log group), or ``*`` where AWS accepts no ARN."""
 

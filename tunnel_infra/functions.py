@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from awacs import dynamodb, execute_api, secretsmanager
+from awacs import dynamodb, execute_api, s3, secretsmanager
 
-from tunnel_infra.access import Grant, Secret, Table, Target, WebSocketConnections
+from tunnel_infra.access import (
+    Grant,
+    ObjectPrefix,
+    Secret,
+    Table,
+    Target,
+    WebSocketConnections,
+)
 
 CONNECTIONS = Table("connections", hash_key="connectionId")
 SUBDOMAIN_INDEX = CONNECTIONS.index("subdomain-index")
 PENDING_REQUESTS = Table("pending-requests", hash_key="requestId")
 SIGNING_KEY = Secret("signing-key")
 AGENT_CONNECTIONS = WebSocketConnections()
+# Bodies too large for one WebSocket message wait here while they cross (functions/forwarding).
+BODIES = ObjectPrefix("bodies", prefix="spill/")
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,10 @@ FUNCTIONS: tuple[Function, ...] = (
             AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
             # DeleteItem: an agent that is gone (410) is cleaned up at once.
             CONNECTIONS.grant(dynamodb.DeleteItem),
+            # PutObject: a large request body, and the agent's presigned PUT of a large
+            # response; GetObject: the agent's presigned GET, and reading that response;
+            # DeleteObject: both, once the request is over.
+            BODIES.grant(s3.PutObject, s3.GetObject, s3.DeleteObject),
         ),
         # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
         timeout_seconds=30,

@@ -13,7 +13,7 @@ from tests.local.conftest import LocalProject
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import package
 
-STACKS = ["apis", "artifacts", "functions", "keys", "monitoring", "routes", "tables"]
+STACKS = ["apis", "artifacts", "bodies", "functions", "keys", "monitoring", "routes", "tables"]
 
 
 def stack_states(project: LocalProject) -> dict[str, tuple[str, object]]:
