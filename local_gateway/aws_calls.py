@@ -78,6 +78,10 @@ class CallRecorder:
             if params.get("IndexName"):
                 arn += f"/index/{params['IndexName']}"
             return f"dynamodb:{operation}", arn
+        if service == "s3":
+            # Presigned URLs too: botocore emits this event when it signs one, and the URL's
+            # request is authorised against the signer's role.
+            return f"s3:{operation}", f"arn:{PARTITION}:s3:::{params['Bucket']}/{params['Key']}"
         if service == "secretsmanager":
             return f"secretsmanager:{operation}", str(params["SecretId"])
         if service == "apigatewaymanagementapi":

@@ -20,8 +20,10 @@ endpoint never holds up the others), and sends an application-level ``ping`` eve
 - ``stop()`` (Ctrl-C, SIGTERM) closes every connection with 1000 and returns 0.
 
 Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every registration
-(first connection and every reconnect) and one ``<METHOD> <path> <status> <n>ms`` line per
-answered request; stderr gets ``tunnel: ...`` lines for everything else.
+(first connection and every reconnect) and one ``<METHOD> <path> <status> <size> <n>ms`` line
+per answered request (``POST /upload 200 3.9 MB 410ms``: the body that was sent one way, or
+``1.0 MB → 1.0 MB`` when both carried one); stderr gets ``tunnel: ...`` lines for everything
+else.
 """
 
 from __future__ import annotations
@@ -380,7 +382,24 @@ class Session:
             self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
             return
         elapsed = round((time.monotonic() - started) * 1000)
-        self.agent.say(f"{request.method} {path} {sent.status} {elapsed}ms")
+        sizes = body_sizes(request.size, sent.size)
+        self.agent.say(f"{request.method} {path} {sent.status} {sizes} {elapsed}ms")
+
+
+def body_sizes(sent: int, received: int) -> str:
+    """The request log's size column: the body each way that had one."""
+    if sent and received:
+        return f"{human_size(sent)} → {human_size(received)}"
+    return human_size(sent or received)
+
+
+def human_size(size: int) -> str:
+    """``512 B``, ``64.0 kB``, ``3.9 MB``: decimal units, as HTTP tools print them."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} kB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _refusal(status: int) -> str:

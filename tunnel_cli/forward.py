@@ -9,9 +9,15 @@ a daemon thread. Why:
   several), and it knows HEAD, 204 and 304 have no body. ``Transfer-Encoding: chunked`` is
   framing, not content: it is undone and the body returned whole, as the tunnel must.
 - It adds no dependency to the agent (``websockets`` is its only one), and nothing to audit.
-- Blocking calls in threads are simple and plenty for a developer's tunnel: API Gateway caps
-  each message at 128 KB, so bodies are small. Daemon threads (not an executor) do not cap
-  concurrency at the executor's few workers and never hold up Ctrl-C on a hung local service.
+- Blocking calls in threads are simple and plenty for a developer's tunnel. Daemon threads (not
+  an executor) do not cap concurrency at the executor's few workers and never hold up Ctrl-C on
+  a hung local service.
+
+Bodies: one that fits a 128 KB WebSocket message travels in it. A larger request body streams
+from its presigned S3 GET into the local request; a larger response body streams from the local
+service to its presigned S3 PUT (tunnel_cli.bodies). A response over the tunnel's ceiling
+(``MAX_BODY_BYTES``) is answered 502 ``response-too-large`` as soon as its Content-Length says
+so, unread.
 
 aiohttp or httpx would also do, but both decompress by default and normalise URLs unless told
 not to, and each brings a dependency tree; urllib adds headers and follows redirects.
@@ -39,7 +45,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tunnel_shared.limits import MAX_MESSAGE_BYTES
+from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
+from tunnel_shared.protocol import response_message
+
+from tunnel_cli.bodies import CHUNK_BYTES, TransferError, download, upload
 
 HOP_BY_HOP = frozenset(
     {
@@ -56,9 +65,8 @@ HOP_BY_HOP = frozenset(
 )
 # Methods whose requests carry a Content-Length even when empty (as http.client itself does).
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# A body any bigger cannot fit a 128 KB response message once base64-encoded; reading more
-# would only spend memory.
-MAX_BODY_READ = MAX_MESSAGE_BYTES
+# A request id as long as the protocol allows, to size a response message before it exists.
+_LONGEST_ID = "r" * 64
 HOST_HEADER_POLICIES = ("preserve", "rewrite")
 
 T = TypeVar("T")
@@ -72,6 +80,15 @@ class LocalRequest:
     headers: list[tuple[str, str]]
     cookies: list[str]
     body: bytes
+    # A body too large for the message: its presigned GET and its size (then ``body`` is b"").
+    body_url: str = ""
+    body_bytes: int = 0
+    # Where a response body too large for a message goes (a presigned PUT), if anywhere.
+    response_url: str = ""
+
+    @property
+    def size(self) -> int:
+        return self.body_bytes if self.body_url else len(self.body)
 
     @property
     def target(self) -> str:
@@ -83,11 +100,15 @@ class LocalRequest:
 class LocalResponse:
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
-    # The body was longer than MAX_BODY_READ and was cut: it cannot cross the tunnel.
-    truncated: bool = False
+    body: bytes | bytearray
+    # Set when the body went to the request's presigned PUT (then ``body`` is b""): its size.
+    stored_bytes: int | None = None
     # Set when the agent made this answer itself (the local service failed); says why.
     error: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) if self.stored_bytes is None else self.stored_bytes
 
 
 def request_headers(
@@ -116,8 +137,8 @@ def request_headers(
     if request.cookies:
         headers.append(("cookie", "; ".join(request.cookies)))
     had_length = any(name.lower() == "content-length" for name, _ in request.headers)
-    if request.body or had_length or request.method.upper() in BODY_METHODS:
-        headers.append(("Content-Length", str(len(request.body))))
+    if request.size or had_length or request.method.upper() in BODY_METHODS:
+        headers.append(("Content-Length", str(request.size)))
     return headers
 
 
@@ -156,15 +177,16 @@ def forward_blocking(
         )
         for name, value in request_headers(request, address, host_header):
             connection.putheader(name, _header_bytes(value))
-        connection.endheaders(request.body or None)
+        if request.body_url:
+            connection.endheaders()
+            for chunk in download(request.body_url, request.body_bytes, timeout):
+                connection.send(chunk)
+        else:
+            connection.endheaders(request.body or None)
         answer = connection.getresponse()
-        body = answer.read(MAX_BODY_READ + 1)
-        return LocalResponse(
-            answer.status,
-            response_headers(answer.getheaders()),
-            body[:MAX_BODY_READ],
-            truncated=len(body) > MAX_BODY_READ,
-        )
+        return _read_answer(answer, request.response_url, timeout)
+    except TransferError as error:
+        return error_response(502, "body-transfer-failed", str(error))
     except ConnectionRefusedError:
         return error_response(502, "local-refused", f"connection refused by {address}")
     except TimeoutError:
@@ -177,6 +199,41 @@ def forward_blocking(
         return error_response(502, "local-failed", f"request to {address} failed: {detail}")
     finally:
         connection.close()
+
+
+def _read_answer(
+    answer: http.client.HTTPResponse, response_url: str, timeout: float
+) -> LocalResponse:
+    """The local service's answer, its body inline when it fits a message, else uploaded."""
+    headers = response_headers(answer.getheaders())
+    envelope = len(response_message(_LONGEST_ID, answer.status, headers, b"").encode())
+    inline_limit = (MAX_MESSAGE_BYTES - envelope) * 3 // 4
+    declared = answer.length  # None when chunked or read to the connection's end
+    if declared is not None and declared > MAX_BODY_BYTES:
+        return too_large(answer.status, f"{declared:,} bytes")
+    if declared is not None and declared > inline_limit and response_url:
+        upload(response_url, answer, declared, timeout)
+        return LocalResponse(answer.status, headers, b"", stored_bytes=declared)
+    body = bytearray()
+    while len(body) <= MAX_BODY_BYTES and (chunk := answer.read(CHUNK_BYTES)):
+        body += chunk
+    if len(body) > MAX_BODY_BYTES:
+        return too_large(answer.status, f"over {MAX_BODY_BYTES:,} bytes")
+    if len(body) > inline_limit and response_url:
+        upload(response_url, memoryview(body), len(body), timeout)
+        return LocalResponse(answer.status, headers, b"", stored_bytes=len(body))
+    return LocalResponse(answer.status, headers, body)
+
+
+def too_large(
+    status: int, size: str, limit: str = f"the {MAX_BODY_BYTES:,} bytes of body the tunnel carries"
+) -> LocalResponse:
+    """The 502 for a local response whose body the tunnel cannot carry; names both sizes."""
+    return error_response(
+        502,
+        "response-too-large",
+        f"the local service's response ({status}, {size}) is larger than {limit}",
+    )
 
 
 async def forward(

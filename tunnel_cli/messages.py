@@ -1,11 +1,12 @@
 """The agent's side of the wire protocol (``tunnel_shared.protocol``): reading what the API
 posts to it, and turning a local answer into one ``response`` message that fits.
 
-A response whose message would exceed 128 KB cannot cross API Gateway. The agent answers
-**502 Bad Gateway** instead, with ``x-tunnel-error: response-too-large`` and a one-line body
-giving the sizes. Not 413: that status says the *caller's request* was too large (RFC 9110
-§15.5.14) and the forwarding function already uses it for that; here the request was fine and
-the tunnel could not relay the upstream's answer, which is what 502 means (§15.6.3).
+A response the tunnel cannot carry (a body over its ceiling, or one too large for a message
+when the request came with no upload URL) is answered **502 Bad Gateway** instead, with
+``x-tunnel-error: response-too-large`` and a one-line body giving both sizes. Not 413: that
+status says the *caller's request* was too large (RFC 9110 §15.5.14) and the forwarding
+function already uses it for that; here the request was fine and the tunnel could not relay
+the upstream's answer, which is what 502 means (§15.6.3).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
 from tunnel_shared.protocol import ProtocolError, base64_body, header_pairs, response_message
 
-from tunnel_cli.forward import LocalRequest, LocalResponse, error_response
+from tunnel_cli.forward import LocalRequest, LocalResponse, too_large
 
 METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
 
@@ -56,29 +57,44 @@ def parse_request(message: dict[str, Any]) -> LocalRequest:
     cookies = message.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MessageError("request cookies must be a list of strings")
+    response_url = message.get("responseBodyUrl", "")
+    if not isinstance(response_url, str):
+        raise MessageError("request responseBodyUrl must be a string")
     try:
         headers = header_pairs(message.get("headers", []), "request")
+    except ProtocolError as error:
+        raise MessageError(str(error)) from None
+    parts = (method, raw_path, raw_query, headers, list(cookies))
+    if "bodyUrl" in message:
+        body_url, size = message.get("bodyUrl"), message.get("bodyBytes")
+        if not isinstance(body_url, str) or not body_url.startswith(("https://", "http://")):
+            raise MessageError("request bodyUrl must be an http(s) URL")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise MessageError("request bodyBytes must be a byte count")
+        return LocalRequest(*parts, b"", body_url, size, response_url)
+    try:
         body = base64_body(message.get("body") or "", "request")
     except ProtocolError as error:
         raise MessageError(str(error)) from None
-    return LocalRequest(method, raw_path, raw_query, headers, list(cookies), body)
+    return LocalRequest(*parts, body, response_url=response_url)
 
 
 def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalResponse]:
     """The ``response`` message for ``response``, and the response it actually carries: the
     local one, or the 502 that replaces it when it cannot fit (module docstring)."""
-    if not response.truncated:
-        text = response_message(request_id, response.status, response.headers, response.body)
-        if len(text.encode()) <= MAX_MESSAGE_BYTES:
-            return text, response
-        size = f"{len(text.encode())}-byte message for a {len(response.body)}-byte body"
-    else:
-        size = f"body over {len(response.body)} bytes"
-    replacement = error_response(
-        502,
-        "response-too-large",
-        f"the local service's response ({response.status}, {size}) is larger than the "
-        f"{MAX_MESSAGE_BYTES // 1024} KB a WebSocket message can carry through API Gateway",
+    if response.stored_bytes is not None:
+        text = response_message(
+            request_id, response.status, response.headers, b"", response.stored_bytes
+        )
+        return text, response
+    text = response_message(request_id, response.status, response.headers, response.body)
+    if len(text.encode()) <= MAX_MESSAGE_BYTES:
+        return text, response
+    replacement = too_large(
+        response.status,
+        f"{len(text.encode()):,}-byte message for a {len(response.body):,}-byte body",
+        f"the {MAX_MESSAGE_BYTES // 1024} KB a WebSocket message can carry through API Gateway, "
+        "and the request came with no upload URL",
     )
     text = response_message(request_id, replacement.status, replacement.headers, replacement.body)
     return text, replacement

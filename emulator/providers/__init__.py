@@ -48,8 +48,16 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
 
 SUPPORTED_TYPES: frozenset[str] = NATIVE_TYPES | PROVIDED_TYPES
 
-# kms only repairs moto's native AWS::KMS::Key model (see its docstring).
-PROVIDER_MODULES = ("apigateway", "apigatewayv2", "cloudwatch", "secretsmanager", "s3", "kms")
+# kms and dynamodb only repair moto's native Key and Table models (see their docstrings).
+PROVIDER_MODULES = (
+    "apigateway",
+    "apigatewayv2",
+    "cloudwatch",
+    "dynamodb",
+    "secretsmanager",
+    "s3",
+    "kms",
+)
 
 
 def register() -> None:

@@ -3,9 +3,9 @@ moto's own AWS::S3::Bucket model.
 
 moto 5.2.5 models AWS::S3::Bucket but not its policy, so ``get_bucket_policy``
 after a stack launch raised NoSuchBucketPolicy. Its Bucket model applies only
-BucketEncryption and Tags; VersioningConfiguration and
-PublicAccessBlockConfiguration are applied here too (LifecycleConfiguration and
-OwnershipControls are still ignored).
+BucketEncryption and Tags; VersioningConfiguration,
+PublicAccessBlockConfiguration and LifecycleConfiguration are applied here too
+(OwnershipControls is still ignored).
 
 moto also enforces bucket policies on object requests without evaluating the
 "Bool" condition operator, so the usual DenyInsecureTransport statement
@@ -80,6 +80,36 @@ def _apply_bucket_settings(bucket: FakeBucket, properties: Properties) -> None:
     public_access_block = properties.get("PublicAccessBlockConfiguration")
     if public_access_block:
         backend.put_public_access_block(bucket.name, public_access_block)
+    lifecycle = properties.get("LifecycleConfiguration")
+    if lifecycle:
+        backend.put_bucket_lifecycle_configuration(
+            bucket.name, [_lifecycle_rule(rule) for rule in lifecycle.get("Rules", [])]
+        )
+    elif bucket.rules:
+        backend.delete_bucket_lifecycle(bucket.name)
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape, which moto's model reads."""
+    # No prefix in CloudFormation is the whole bucket; the S3 API needs it said.
+    api: dict[str, Any] = {
+        "ID": rule.get("Id"),
+        "Status": rule["Status"],
+        "Prefix": rule.get("Prefix", ""),
+    }
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": str(rule["ExpirationInDays"])}
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if noncurrent:
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": str(noncurrent["NoncurrentDays"])}
+    if "NoncurrentVersionExpirationInDays" in rule:
+        days = str(rule["NoncurrentVersionExpirationInDays"])
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    if abort:
+        days = str(abort["DaysAfterInitiation"])
+        api["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return api
 
 
 _original_bucket_create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]

@@ -4,19 +4,26 @@
    the Host's first label under a custom domain, else the path's first segment, which is then
    taken off the path the agent receives. Its live connection comes from the
    ``subdomain-index`` (items whose ``ttl`` has passed are ignored).
-2. The request is stored as pending (short TTL), then posted to the agent as one message.
+2. The request is stored as pending (short TTL), then posted to the agent as one message. A
+   body too large for the message's 128 KB waits in S3 instead, and the message carries a
+   presigned GET for it; every message carries a presigned PUT for the response body
+   (tunnel_shared.bodies).
 3. The agent's response arrives in the pending item (the ``response`` function writes it);
    this function waits for it with consistent reads at a short first interval that grows to a
-   cap, until a deadline under the HTTP API's 30 s limit.
+   cap, until a deadline under the HTTP API's 30 s limit. A response body the agent uploaded is
+   read from S3. Both objects are deleted before the answer goes.
 
-Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request too large for
-one WebSocket message, 502 agent gone (its connection is cleaned up), 504 no answer in time.
+Bodies go up to ``MAX_BODY_BYTES`` each way (tunnel_shared.limits derives it from Lambda's 6 MB).
+Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request body over the
+limit, 502 agent gone (its connection is cleaned up) or response over the limit (with
+``x-tunnel-error: response-too-large``), 504 no answer in time.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import time
 import uuid
@@ -25,8 +32,14 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import protocol
+from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import INDEX
-from tunnel_shared.limits import HTTP_INTEGRATION_TIMEOUT_SECONDS, MAX_MESSAGE_BYTES
+from tunnel_shared.limits import (
+    HTTP_INTEGRATION_TIMEOUT_SECONDS,
+    LAMBDA_RESPONSE_PAYLOAD_BYTES,
+    MAX_BODY_BYTES,
+    MAX_MESSAGE_BYTES,
+)
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import PublicUrl, PublicUrlError
 from tunnel_shared.resources import agent_connections, connections_table, pending_table
@@ -66,20 +79,58 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         log.note(outcome="rejected")
         return request
     subdomain, method, raw_path, raw_query, headers, cookies, body = request
-    log.note(subdomain=subdomain, method=method)
+    log.note(subdomain=subdomain, method=method, requestBytes=len(body))
+    if len(body) > MAX_BODY_BYTES:
+        log.note(outcome="too large")
+        return _text(
+            413,
+            f"The request body is {len(body):,} bytes; the tunnel carries at most "
+            f"{MAX_BODY_BYTES:,} bytes.",
+        )
     connection_id = _live_connection(subdomain)
     if connection_id is None:
         log.note(outcome="no tunnel")
         return _text(404, f"No tunnel is connected at {subdomain}.")
 
     request_id = uuid.uuid4().hex
-    message = protocol.request_message(
-        request_id, method, raw_path, raw_query, headers, cookies, body
-    )
-    if len(message.encode()) > MAX_MESSAGE_BYTES:
-        log.note(outcome="too large", bytes=len(body))
-        return _text(413, "The request is too large for the tunnel (128 KB per message).")
+    bodies = BodyStore.at(os.environ["BODIES_OBJECTS"])
+    parts = (request_id, method, raw_path, raw_query, headers, cookies)
+    response_url = bodies.response_url(request_id)
+    envelope = protocol.request_message(*parts, b"", response_url)
+    if protocol.inline_size(envelope, len(body)) > MAX_MESSAGE_BYTES:
+        if len(envelope.encode()) > MAX_MESSAGE_BYTES // 2:
+            log.note(outcome="too large")
+            return _text(413, "The request's headers are too large for the tunnel.")
+        stored = bodies.put_request(request_id, body)
+        message = protocol.request_message(*parts, b"", response_url, stored)
+        leftovers = ["request"]
+    else:
+        message = protocol.request_message(*parts, body, response_url)
+        leftovers = []
+    answered_inline = False
+    try:
+        answer, answered_inline = _exchange(
+            request_id, subdomain, connection_id, message, bodies, log
+        )
+        return answer
+    finally:
+        # Nothing stays behind: a stored request body, and a response body the agent uploaded
+        # or may still be uploading (S3 deletes a missing key without complaint).
+        if not answered_inline:
+            leftovers.append("response")
+        bodies.delete(request_id, tuple(leftovers))
 
+
+def _exchange(
+    request_id: str,
+    subdomain: str,
+    connection_id: str,
+    message: str,
+    bodies: BodyStore,
+    log: Invocation,
+) -> tuple[dict[str, Any], bool]:
+    """Post the request to the agent, wait for its response, and answer the public request;
+    and whether the agent answered with its body inline (nothing of it in S3)."""
     now = int(time.time())
     pending_table().put_item(
         Item={
@@ -96,7 +147,7 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         pending_table().delete_item(Key={"requestId": request_id})
         connections_table().delete_item(Key={"connectionId": connection_id})
         log.note(outcome="agent gone", connectionId=connection_id)
-        return _text(502, "The tunnel's agent is gone.")
+        return _text(502, "The tunnel's agent is gone."), False
     except (ClientError, BotoCoreError):
         pending_table().delete_item(Key={"requestId": request_id})
         raise
@@ -106,12 +157,44 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
     log.note(reads=reads, requestId=request_id)
     if response is _GONE:
         log.note(outcome="agent gone", connectionId=connection_id)
-        return _text(502, "The tunnel's agent is gone.")
+        return _text(502, "The tunnel's agent is gone."), False
     if response is None:
         log.note(outcome="timeout")
-        return _text(504, "The tunnel's agent did not answer in time.")
-    log.note(outcome="answered")
-    return _http_response(response)
+        return _text(504, "The tunnel's agent did not answer in time."), False
+    body = base64.b64decode(response.get("body", ""))
+    stored = response.get("stored")
+    if stored is not None:
+        log.note(responseStored=True)
+        try:
+            body = bodies.read_response(request_id, MAX_BODY_BYTES)
+        except BodyTooLarge as error:
+            log.note(outcome="response too large", responseBytes=error.size)
+            return _too_large(f"body is {error.size:,} bytes"), False
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+            log.note(outcome="response missing")
+            return _text(502, "The tunnel's agent did not upload the response body."), False
+    answer = _http_response(response, body)
+    if len(body) > MAX_MESSAGE_BYTES:
+        # Lambda refuses a result over its limit (API Gateway then answers a bare 502): check
+        # here, where the answer can still say why.
+        size = len(json.dumps(answer))
+        if size > LAMBDA_RESPONSE_PAYLOAD_BYTES:
+            log.note(outcome="response too large", responseBytes=len(body))
+            return _too_large(f"answer is {size:,} bytes encoded"), stored is None
+    log.note(outcome="answered", responseBytes=len(body))
+    return answer, stored is None
+
+
+def _too_large(size: str) -> dict[str, Any]:
+    answer = _text(
+        502,
+        f"The local service's response {size}; the tunnel carries at most "
+        f"{MAX_BODY_BYTES:,} bytes of body ({LAMBDA_RESPONSE_PAYLOAD_BYTES:,} bytes encoded).",
+    )
+    answer["headers"]["x-tunnel-error"] = "response-too-large"
+    return answer
 
 
 def _read_request(event: Any) -> tuple | dict[str, Any]:
@@ -209,7 +292,7 @@ def _wait(request_id: str, subdomain: str, connection_id: str) -> tuple[Any, int
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
 
 
-def _http_response(response: dict[str, Any]) -> dict[str, Any]:
+def _http_response(response: dict[str, Any], body: bytes) -> dict[str, Any]:
     """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, the body as base64."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -225,7 +308,7 @@ def _http_response(response: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "statusCode": int(response["status"]),
         "headers": headers,
-        "body": response.get("body", ""),
+        "body": base64.b64encode(body).decode(),
         "isBase64Encoded": True,
     }
     if cookies:

@@ -82,11 +82,7 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
                 ":answered": "answered",
                 ":pending": "pending",
                 ":me": connection_id,
-                ":response": {
-                    "status": response.status,
-                    "headers": [list(pair) for pair in response.headers],
-                    "body": base64.b64encode(response.body).decode(),
-                },
+                ":response": _stored_form(response),
             },
         )
     except ClientError as error:
@@ -97,6 +93,19 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
         return {"statusCode": 404}
     log.note(outcome="stored")
     return {"statusCode": 200}
+
+
+def _stored_form(response: protocol.Response) -> dict[str, Any]:
+    """The pending item's ``response``: the body inline, or the size of the one in S3."""
+    stored: dict[str, Any] = {
+        "status": response.status,
+        "headers": [list(pair) for pair in response.headers],
+    }
+    if response.stored_bytes is None:
+        stored["body"] = base64.b64encode(response.body).decode()
+    else:
+        stored["stored"] = response.stored_bytes
+    return stored
 
 
 def _reject(connection_id: str, reason: str) -> None:

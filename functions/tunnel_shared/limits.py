@@ -1,5 +1,10 @@
-"""API Gateway's limits, which the functions, the agent and the local gateway all respect."""
+"""The platform's limits, which the functions, the agent and the local gateway all respect.
 
+The numbers live here because this package ships in the function zips; ``aws_fidelity.rules``
+holds the behaviour AWS shows at each limit, for the emulator and the local gateway.
+"""
+
+# --- API Gateway WebSocket APIs (apigateway-execution-service-websocket-limits-table) ---------
 # A WebSocket message, envelope included (not increasable).
 MAX_MESSAGE_BYTES = 128 * 1024
 # A WebSocket frame; larger messages go as several frames (applies to @connections too).
@@ -7,8 +12,28 @@ MAX_FRAME_BYTES = 32 * 1024
 # WebSocket connections close after 10 minutes idle and 2 hours in all.
 IDLE_TIMEOUT_SECONDS = 10 * 60
 MAX_CONNECTION_SECONDS = 2 * 60 * 60
+# WebSocket integrations: 29 s.
+WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS = 29
+
+# --- API Gateway HTTP APIs (http-api-quotas) ---------------------------------------------------
 # The HTTP API gives up on an integration after 30 s; routes are set to 29 s.
 HTTP_INTEGRATION_TIMEOUT_SECONDS = 29
 HTTP_API_TIMEOUT_SECONDS = 30
-# WebSocket integrations: 29 s.
-WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS = 29
+# A request's payload; over it API Gateway answers 413 itself.
+HTTP_API_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+# --- Lambda synchronous invocations (Lambda quotas: 6 MB each way) ----------------------------
+# The event: "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+# (pelmers/streetwarp-web#14, JupiterOne/sdk#565).
+LAMBDA_REQUEST_PAYLOAD_BYTES = 6_291_456
+# The result: "Response payload size exceeded maximum allowed payload size (6291556 bytes)"
+# (DataBiosphere/azul#8192, #7466).
+LAMBDA_RESPONSE_PAYLOAD_BYTES = 6_291_556
+
+# --- The tunnel's own ceiling, derived from the two above --------------------------------------
+# A body crosses the forwarding function base64-encoded (4 bytes per 3) inside its event or its
+# result, beside the headers and the request context. Reserving 32 KiB for those (an HTTP API
+# takes at most 10 KB of request line and headers), the largest body that fits both ways is
+# (6,291,456 - 32,768) * 3 / 4 = 4,694,016 bytes (4584 KiB, about 4.48 MiB).
+ENVELOPE_ALLOWANCE_BYTES = 32 * 1024
+MAX_BODY_BYTES = (LAMBDA_REQUEST_PAYLOAD_BYTES - ENVELOPE_ALLOWANCE_BYTES) * 3 // 4

@@ -9,16 +9,20 @@ Agent → API (routed on ``action`` by the WebSocket API's ``$request.body.actio
     {"action": "response", "requestId": str, "status": int,
      "headers": [[name, value], ...], "body": base64}
         The local service's answer to a ``request``. Repeated headers stay repeated, each
-        ``set-cookie`` among them.
+        ``set-cookie`` among them. A body too large for the message goes to the request's
+        ``responseBodyUrl`` first; the message then has ``"bodyStored": <bytes>`` and no body.
 
 API → agent (posted to the connection through the @connections management API):
     {"type": "registered", "subdomain": str, "url": str}
     {"type": "request", "requestId": str, "method": str, "rawPath": str,
      "rawQueryString": str, "headers": [[name, value], ...], "cookies": [str, ...],
-     "body": base64}
+     "body": base64, "responseBodyUrl": str}
         ``rawPath`` and ``rawQueryString`` are verbatim from the public request; headers keep
         every value (API Gateway joins repeated ones with commas; they are split back only for
-        ``cookie``, which arrives separately as ``cookies``).
+        ``cookie``, which arrives separately as ``cookies``). A body too large for the message
+        is in S3 instead: ``"bodyUrl"`` (a presigned GET) and ``"bodyBytes"`` replace ``body``.
+        ``responseBodyUrl`` is a presigned PUT for this request's response body, for when it
+        is too large for a message (tunnel_shared.bodies).
     {"type": "rejected", "reason": str}
         A message the API could not accept (malformed, unknown action, unknown request).
 
@@ -51,6 +55,16 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # Set when the body was uploaded to the request's responseBodyUrl: its size in bytes.
+    stored_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredBody:
+    """A body in S3: a presigned URL to it, and its size."""
+
+    url: str
+    size: int
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -65,33 +79,53 @@ def request_message(
     headers: list[tuple[str, str]],
     cookies: list[str],
     body: bytes,
+    response_body_url: str = "",
+    stored_body: StoredBody | None = None,
 ) -> str:
-    return encode(
-        {
-            "type": "request",
-            "requestId": request_id,
-            "method": method,
-            "rawPath": raw_path,
-            "rawQueryString": raw_query_string,
-            "headers": [list(pair) for pair in headers],
-            "cookies": list(cookies),
-            "body": base64.b64encode(body).decode(),
-        }
-    )
+    """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it."""
+    message: dict[str, Any] = {
+        "type": "request",
+        "requestId": request_id,
+        "method": method,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query_string,
+        "headers": [list(pair) for pair in headers],
+        "cookies": list(cookies),
+    }
+    if response_body_url:
+        message["responseBodyUrl"] = response_body_url
+    if stored_body is None:
+        message["body"] = base64.b64encode(body).decode()
+    else:
+        message["bodyUrl"] = stored_body.url
+        message["bodyBytes"] = stored_body.size
+    return encode(message)
+
+
+def inline_size(message_without_body: str, body_bytes: int) -> int:
+    """The size a message built with an empty body would have with ``body_bytes`` inline."""
+    return len(message_without_body.encode()) + 4 * ((body_bytes + 2) // 3)
 
 
 def response_message(
-    request_id: str, status: int, headers: list[tuple[str, str]], body: bytes
+    request_id: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes | bytearray,
+    stored_bytes: int | None = None,
 ) -> str:
-    return encode(
-        {
-            "action": "response",
-            "requestId": request_id,
-            "status": status,
-            "headers": [list(pair) for pair in headers],
-            "body": base64.b64encode(body).decode(),
-        }
-    )
+    """A ``response``: with ``body`` inline, or saying its ``stored_bytes`` were uploaded."""
+    message: dict[str, Any] = {
+        "action": "response",
+        "requestId": request_id,
+        "status": status,
+        "headers": [list(pair) for pair in headers],
+    }
+    if stored_bytes is None:
+        message["body"] = base64.b64encode(body).decode()
+    else:
+        message["bodyStored"] = stored_bytes
+    return encode(message)
 
 
 def parse_agent_message(raw: object) -> dict[str, Any]:
@@ -130,8 +164,16 @@ def parse_response(message: dict[str, Any]) -> Response:
     ):
         raise ProtocolError("response status must be an integer from 100 to 599")
     headers = header_pairs(message.get("headers", []), "response")
-    body = base64_body(message.get("body", ""), "response")
-    return Response(request_id, status, headers, body)
+    stored = message.get("bodyStored")
+    if stored is None:
+        return Response(
+            request_id, status, headers, base64_body(message.get("body", ""), "response")
+        )
+    if not isinstance(stored, int) or isinstance(stored, bool) or stored < 0:
+        raise ProtocolError("response bodyStored must be a byte count")
+    if "body" in message:
+        raise ProtocolError("a response has either a body or bodyStored, not both")
+    return Response(request_id, status, headers, b"", stored_bytes=stored)
 
 
 def header_pairs(value: object, kind: str) -> list[tuple[str, str]]:

@@ -48,3 +48,11 @@ def agent_connections() -> Any:
             "apigatewaymanagementapi", endpoint_url=os.environ["CONNECTIONS_ENDPOINT"]
         ),
     )
+
+
+def s3_client() -> Any:
+    """S3 with Signature Version 4, which presigned URLs need (and the only one S3 still
+    accepts from new buckets everywhere)."""
+    from botocore.config import Config
+
+    return _once("s3", lambda: boto3.client("s3", config=Config(signature_version="s3v4")))

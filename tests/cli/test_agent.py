@@ -51,8 +51,9 @@ async def test_binary_bodies_and_raw_targets_round_trip_byte_exact(app):
         (seen,) = app.requests
         assert (seen.method, seen.target, seen.body) == ("POST", f"{path}?{query}", body)
         await eventually(lambda: len(agent.lines()) == 2)
-        method, logged_path, status, elapsed = agent.lines()[1].split(" ")
+        method, logged_path, status, *sizes, elapsed = agent.lines()[1].split(" ")
         assert (method, logged_path, status) == ("POST", path, "200")
+        assert sizes == ["65.5", "kB", "→", "65.5", "kB"]  # the body each way
         assert elapsed.endswith("ms") and int(elapsed[:-2]) >= 0
 
 

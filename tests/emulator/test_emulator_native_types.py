@@ -163,6 +163,17 @@ TEMPLATE: dict[str, Any] = {
                     "IgnorePublicAcls": True,
                     "RestrictPublicBuckets": True,
                 },
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "expire",
+                            "Status": "Enabled",
+                            "Prefix": "spill/",
+                            "ExpirationInDays": 1,
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                    ]
+                },
             },
         },
     },
@@ -210,6 +221,12 @@ def test_native_types_create_and_delete_real_objects(stacks: Any, aws: Any) -> N
     table = aws("dynamodb").describe_table(TableName="native-connections")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by-agent"
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    # Plain moto ignores the TTL (emulator.providers.dynamodb applies it).
+    ttl = aws("dynamodb").describe_time_to_live(TableName="native-connections")
+    assert ttl["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires",
+    }
 
     iam = aws("iam")
     assert iam.get_role(RoleName="native-connect-role")["Role"]["Arn"].endswith(
@@ -241,11 +258,14 @@ def test_native_types_create_and_delete_real_objects(stacks: Any, aws: Any) -> N
     assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
 
     assert ids["Topic"] in [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]]
-    # Plain moto ignores both (emulator.providers.s3 applies them).
+    # Plain moto ignores these three (emulator.providers.s3 applies them).
     versioning = aws("s3").get_bucket_versioning(Bucket="native-artifacts")
     assert versioning["Status"] == "Enabled"
     block = aws("s3").get_public_access_block(Bucket="native-artifacts")
     assert set(block["PublicAccessBlockConfiguration"].values()) == {True}
+    (rule,) = aws("s3").get_bucket_lifecycle_configuration(Bucket="native-artifacts")["Rules"]
+    assert (rule["ID"], rule["Status"], rule["Expiration"]["Days"]) == ("expire", "Enabled", 1)
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
 
     # Updating types moto cannot update in place must not break the stack
     # (emulator.native_updates), and a new code key must reach the function.

@@ -78,6 +78,7 @@ class Functions:
     signing_key: str
     connections: Any
     pending: Any
+    bodies_bucket: str
 
     def invoke(self, name: str, event: Any) -> Any:
         token = current_function.set(name)
@@ -107,7 +108,7 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
     try:
         cloudformation = boto3.client("cloudformation")
         outputs: dict[str, str] = {}
-        for stack in ("keys", "tables"):
+        for stack in ("keys", "tables", "bodies"):
             cloudformation.create_stack(
                 StackName=f"functions-test-{stack}", TemplateBody=rendered[f"dev/{stack}"]
             )
@@ -121,6 +122,7 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
                 "PENDING_REQUESTS_TABLE": outputs["PendingRequestsTableName"],
                 "SIGNING_KEY_SECRET_ARN": outputs["SigningKeySecretArn"],
                 "CONNECTIONS_ENDPOINT": endpoint.url,
+                "BODIES_OBJECTS": f"s3://{outputs['BodiesBucketName']}/spill/",
                 "PUBLIC_URL_FORMAT": "https://{subdomain}.tunnel.test",
             }
         )
@@ -146,6 +148,7 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             secret,
             dynamodb.Table(outputs["ConnectionsTableName"]),
             dynamodb.Table(outputs["PendingRequestsTableName"]),
+            outputs["BodiesBucketName"],
         )
     finally:
         server.shutdown()

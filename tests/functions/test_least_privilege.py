@@ -33,6 +33,11 @@ def toured(functions):
     agent = answer_requests(functions, connection_id)
     functions.invoke("forwarding", http_event("tour"))
     agent.join()
+    # Bodies too large for a message: one stored each way.
+    large = b"x" * 200_000
+    agent = answer_requests(functions, connection_id, body=large, received=[])
+    functions.invoke("forwarding", http_event("tour", "POST", body=large))
+    agent.join()
     stray = protocol.response_message("no-such-request", 200, [], b"")
     functions.invoke("response", websocket_event("$default", connection_id, stray))
     functions.endpoint.gone.add(connection_id)
@@ -51,6 +56,7 @@ def resolve(resource: str, functions) -> str:
         "${ConnectionsTableName}": functions.connections.name,
         "${PendingRequestsTableName}": functions.pending.name,
         "${WebSocketApiId}": API_ID,
+        "${BodiesBucketName}": functions.bodies_bucket,
     }
     if resource == "Ref SigningKeySecretArn":
         import os

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import os
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 from tunnel_shared import protocol
+from tunnel_shared.limits import MAX_BODY_BYTES
 
 from tests.functions.agents import connect
 from tests.functions.events import http_event, websocket_event
+from tunnel_cli import bodies
 
 
 def answer_requests(
@@ -21,28 +27,50 @@ def answer_requests(
     body: bytes = b"ok",
     headers: list[tuple[str, str]] | None = None,
     count: int = 1,
+    received: list[bytes] | None = None,
 ) -> threading.Thread:
-    """An agent: waits for request messages and answers through the real response function."""
+    """An agent: waits for request messages and answers through the real response function.
+
+    Large bodies go as the agent's own code sends them (tunnel_cli.bodies): a stored request
+    body is fetched from its presigned GET, into ``received``; a response body too large for a
+    message is uploaded to the request's presigned PUT."""
+
+    # Requests already posted before this agent started are someone else's to answer.
+    earlier = {m.get("requestId") for m in functions.endpoint.messages(connection_id)}
 
     def run() -> None:
         answered: set[str] = set()
         deadline = time.monotonic() + 10
         while len(answered) < count and time.monotonic() < deadline:
             for message in functions.endpoint.messages(connection_id):
-                if message.get("type") == "request" and message["requestId"] not in answered:
+                request_id = message.get("requestId")
+                if message.get("type") == "request" and request_id not in answered | earlier:
                     answered.add(message["requestId"])
-                    reply = protocol.response_message(
-                        message["requestId"],
-                        status,
-                        headers or [("content-type", "text/plain")],
-                        body,
-                    )
+                    if received is not None:
+                        received.append(request_body(message))
+                    reply = response(message, status, headers or [("content-type", "text/plain")])
                     functions.invoke("response", websocket_event("$default", connection_id, reply))
             time.sleep(0.01)
+
+    def response(message: dict, status: int, headers: list[tuple[str, str]]) -> str:
+        if len(body) <= INLINE_BODY_BYTES:
+            return protocol.response_message(message["requestId"], status, headers, body)
+        bodies.upload(message["responseBodyUrl"], memoryview(body), len(body), timeout=10)
+        return protocol.response_message(message["requestId"], status, headers, b"", len(body))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
+
+
+# What the agent sends inline; anything larger goes through S3.
+INLINE_BODY_BYTES = 64 * 1024
+
+
+def request_body(message: dict) -> bytes:
+    if "bodyUrl" in message:
+        return b"".join(bodies.download(message["bodyUrl"], message["bodyBytes"], timeout=10))
+    return base64.b64decode(message["body"])
 
 
 def test_ready_is_answered_with_the_public_url(functions):
@@ -114,11 +142,59 @@ def test_a_gone_agent_answers_502_and_its_connection_is_cleaned_up(functions):
     assert "Item" not in functions.connections.get_item(Key={"connectionId": connection_id})
 
 
-def test_a_request_too_large_for_one_message_answers_413(functions):
+def test_bodies_too_large_for_a_message_cross_through_s3_and_are_deleted(functions):
+    connection_id, _ = connect(functions, "jo", "juliet")
+    upload, download = os.urandom(300_000), os.urandom(700_000)
+    received: list[bytes] = []
+    agent = answer_requests(functions, connection_id, body=download, received=received)
+    answer = functions.invoke("forwarding", http_event("juliet", "POST", body=upload))
+    agent.join()
+    assert answer["statusCode"] == 200, answer
+    assert base64.b64decode(answer["body"]) == download
+    assert received == [upload]
+    request = next(m for m in functions.endpoint.messages(connection_id) if m["type"] == "request")
+    assert "body" not in request and request["bodyBytes"] == len(upload)
+    assert stored_bodies(functions) == []
+    assert functions.pending.scan()["Count"] == 0
+
+
+def test_each_request_carries_urls_for_one_object_each_valid_for_seconds(functions):
+    connection_id, _ = connect(functions, "jo", "juliet")
+    agent = answer_requests(functions, connection_id, received=[])
+    functions.invoke("forwarding", http_event("juliet", "POST", body=os.urandom(200_000)))
+    agent.join()
+    request = [m for m in functions.endpoint.messages(connection_id) if m["type"] == "request"][-1]
+    for url, part in ((request["bodyUrl"], "request"), (request["responseBodyUrl"], "response")):
+        parts = urlsplit(url)
+        assert parts.path.endswith(f"/spill/{request['requestId']}/{part}")
+        assert parse_qs(parts.query)["X-Amz-Expires"] == ["30"]
+    # The PUT URL does not read, and the GET URL reads nothing but its own object.
+    assert fetch("GET", request["responseBodyUrl"])[0] == 403
+    other = request["bodyUrl"].replace("/request?", "/response?")
+    assert fetch("GET", other)[0] == 403
+
+
+def fetch(method: str, url: str) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(method, f"{parts.path}?{parts.query}")
+    answer = connection.getresponse()
+    return answer.status, answer.read()
+
+
+def stored_bodies(functions) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=functions.bodies_bucket)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def test_a_request_body_over_the_ceiling_answers_413_and_stores_nothing(functions):
     connect(functions, "jo", "juliet")
-    answer = functions.invoke("forwarding", http_event("juliet", "POST", body=b"x" * (100 * 1024)))
+    answer = functions.invoke(
+        "forwarding", http_event("juliet", "POST", body=b"x" * (MAX_BODY_BYTES + 1))
+    )
     assert answer["statusCode"] == 413
-    assert "128 KB" in answer["body"]
+    assert f"{MAX_BODY_BYTES:,} bytes" in answer["body"]
+    assert stored_bodies(functions) == []
 
 
 def test_no_answer_before_the_deadline_is_a_504(functions, monkeypatch):

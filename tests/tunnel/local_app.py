@@ -4,16 +4,26 @@
 header pair in order, the body as base64) and sets two cookies; ``/bytes/<n>`` answers ``n``
 random bytes (the same ones the test keeps); ``/status/<code>`` answers that status, and
 ``/slow/<seconds>`` waits before answering.
+
+For large bodies: ``/sha256`` answers the SHA-256 and size of the body it received;
+``/mirror`` answers that body itself, with its Content-Type; ``/gzip`` answers a gzip'd page
+(``Content-Encoding: gzip``); ``/chunked/<n>`` answers ``n`` random bytes with no
+Content-Length (chunked); ``/trickle/<n>`` answers ``n`` bytes slowly, 64 KB every 50 ms.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PAGE = b"<!doctype html><title>tunnel</title>" + b"<p>compressible text</p>" * 4000
+GZIPPED_PAGE = gzip.compress(PAGE, mtime=0)
 
 
 class LocalApp:
@@ -32,6 +42,22 @@ class LocalApp:
                     size = int(path.rsplit("/", 1)[1])
                     data = app.payloads.setdefault(size, os.urandom(size))
                     self._send(200, [("content-type", "application/octet-stream")], data)
+                elif path == "/sha256":
+                    digest = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+                    self._send(
+                        200, [("content-type", "application/json")], json.dumps(digest).encode()
+                    )
+                elif path == "/mirror":
+                    kind = self.headers.get("content-type", "application/octet-stream")
+                    self._send(200, [("content-type", kind)], body)
+                elif path == "/gzip":
+                    headers = [("content-type", "text/html"), ("content-encoding", "gzip")]
+                    self._send(200, headers, GZIPPED_PAGE)
+                elif path.startswith("/chunked/"):
+                    size = int(path.rsplit("/", 1)[1])
+                    self._send_chunked(app.payloads.setdefault(size, os.urandom(size)))
+                elif path.startswith("/trickle/"):
+                    self._trickle(int(path.rsplit("/", 1)[1]))
                 elif path.startswith("/status/"):
                     self._send(int(path.rsplit("/", 1)[1]), [], b"")
                 elif path.startswith("/slow/"):
@@ -63,6 +89,28 @@ class LocalApp:
                 self.end_headers()
                 if self.command != "HEAD" and status not in (204, 304):
                     self.wfile.write(body)
+
+            def _send_chunked(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/octet-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(data), 100_000):
+                    piece = data[start : start + 100_000]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+            def _trickle(self, size: int) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "application/octet-stream")
+                self.send_header("content-length", str(size))
+                self.end_headers()
+                try:
+                    for start in range(0, size, 65536):
+                        self.wfile.write(b"t" * min(65536, size - start))
+                        time.sleep(0.05)
+                except OSError:  # the agent went away mid-answer
+                    pass
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _answer  # noqa: N815
 

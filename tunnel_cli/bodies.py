@@ -1,0 +1,106 @@
+"""The agent's side of ``tunnel_shared.bodies``: large bodies stream between S3's presigned URLs
+and the local service, a buffer at a time, never whole in memory.
+
+- A request body stored by the forwarding function is fetched from its presigned GET and sent
+  on to the local service as it arrives.
+- A response body too large for one message is uploaded to the request's presigned PUT: as it
+  arrives when its length is declared, from the one copy read otherwise (S3 needs the length
+  before the first byte).
+
+The URLs carry a signature and a session token: they are never printed, and an error names
+only S3's error code.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+CHUNK_BYTES = 64 * 1024
+_ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
+
+
+class TransferError(Exception):
+    """S3 refused or failed a transfer; the message is safe to print (no URL)."""
+
+
+def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise TransferError("the server sent a body URL that is not http(s)")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return connection, target
+
+
+def _refusal(what: str, status: int, body: bytes) -> TransferError:
+    code = _ERROR_CODE.search(body[:4096])
+    detail = code.group(1).decode() if code else f"HTTP {status}"
+    return TransferError(f"S3 refused the {what} ({detail})")
+
+
+def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
+    """The body at a presigned GET, in chunks; exactly ``size`` bytes or ``TransferError``."""
+    connection, target = _connection(url, timeout)
+    try:
+        try:
+            connection.request("GET", target)
+            answer = connection.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            raise TransferError(f"cannot fetch the request body: {type(error).__name__}") from None
+        if answer.status != 200:
+            raise _refusal("request body download", answer.status, answer.read(4096))
+        received = 0
+        while True:
+            try:
+                chunk = answer.read(CHUNK_BYTES)
+            except (OSError, http.client.HTTPException) as error:
+                raise TransferError(
+                    f"the request body download broke off: {type(error).__name__}"
+                ) from None
+            if not chunk:
+                break
+            received += len(chunk)
+            yield chunk
+        if received != size:
+            raise TransferError(f"the request body was {received} bytes, not {size}")
+    finally:
+        connection.close()
+
+
+def upload(url: str, source: BinaryIO | memoryview, size: int, timeout: float) -> None:
+    """PUT ``size`` bytes to a presigned URL: from a stream read as it goes, or from memory."""
+    connection, target = _connection(url, timeout)
+    try:
+        try:
+            connection.putrequest("PUT", target, skip_accept_encoding=True)
+            connection.putheader("Content-Length", str(size))
+            connection.endheaders()
+            if isinstance(source, memoryview):
+                for start in range(0, size, CHUNK_BYTES):
+                    connection.send(source[start : start + CHUNK_BYTES])
+            else:
+                left = size
+                while left > 0:
+                    chunk = source.read(min(CHUNK_BYTES, left))
+                    if not chunk:
+                        raise TransferError(
+                            f"the local service's response ended {left} bytes short of its "
+                            "Content-Length"
+                        )
+                    connection.send(chunk)
+                    left -= len(chunk)
+            answer = connection.getresponse()
+            reply = answer.read(4096)
+        except (OSError, http.client.HTTPException) as error:
+            raise TransferError(
+                f"cannot upload the response body: {type(error).__name__}"
+            ) from None
+        if answer.status != 200:
+            raise _refusal("response body upload", answer.status, reply)
+    finally:
+        connection.close()
