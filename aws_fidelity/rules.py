@@ -7,24 +7,45 @@ that refuses raises :class:`Refused` with the error code and message AWS gives, 
 emulator's API answer and a failed CloudFormation resource all read like AWS's own.
 
 Who applies them:
-- the emulator's CloudFormation providers and API patches (``emulator/``);
-- the local API Gateway (``local_gateway/``), for the shape of the events it delivers;
+- the emulator's CloudFormation providers and API patches (``emulator/``), and its S3 presigned
+  URL checks (``emulator/presigned_urls.py``, with ``aws_fidelity.sigv4``);
+- the local API Gateway (``local_gateway/``), for the shape of the events it delivers and the
+  payload limits of HTTP APIs and Lambda;
 - the preflight hook (``hooks/preflight.py``) and the settings, for the numbers.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from types import ModuleType
+
+from aws_fidelity import sigv4
 
 
 class Refused(Exception):
-    """AWS would refuse this request: ``code`` and ``message`` as AWS gives them."""
+    """AWS would refuse this request: ``code`` and ``message`` as AWS gives them; ``details``
+    are the further fields some errors carry (S3's ``<Expires>``, ``<ServerTime>``...)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, details: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.details = dict(details or {})
+
+
+def _limits() -> ModuleType:
+    """``tunnel_shared.limits``, where the numbers are. Imported when a rule needs it: the
+    emulator's virtualenv, which imports this module too, has no tunnel_shared (it ships in
+    functions/), and applies none of the rules that use it."""
+    from tunnel_shared import limits
+
+    return limits
 
 
 # --- API Gateway: account settings and stages ----------------------------------------------
@@ -270,3 +291,178 @@ def http_api_host(
         elif host == domain:
             return host
     return None
+
+
+# --- API Gateway HTTP APIs and Lambda: payload limits ----------------------------------------
+
+
+def check_http_api_payload(content_length: int) -> None:
+    """A request whose body is over the HTTP API's payload quota (10 MB: 10,485,760 bytes) is
+    answered by API Gateway itself, before any route or integration: **413** with the plain-text
+    body ``HTTP content length exceeded 10485760 bytes.`` and ``content-type: text;
+    charset=utf-8``, no ``x-amzn-errortype`` (the code here only names the 413). Exactly
+    10,485,760 bytes pass. ``content_length`` is the body's length in bytes: its Content-Length,
+    or what a chunked body has sent so far.
+
+    Sources: koki-develop/lgtm-generator#10 (the real response, headers and body, captured with
+    curl; that API is a REST API, serverless ``http`` events: the HTTP API's identical answer is
+    assumed, not captured); the HTTP API quotas ("Payload size 10 MB", not increasable),
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html.
+    """
+    limit = _limits().HTTP_API_PAYLOAD_BYTES
+    if content_length > limit:
+        raise Refused("RequestEntityTooLarge", f"HTTP content length exceeded {limit} bytes.", 413)
+
+
+def check_invocation_request(event_bytes: int) -> None:
+    """An event over Lambda's synchronous invocation payload (6,291,456 bytes, as
+    ``json.dumps`` writes it) is refused by Lambda (``RequestEntityTooLargeException: Request
+    must be smaller than 6291456 bytes for the InvokeFunction operation``), and API Gateway
+    answers **413** ``{"message": "Request Too Long"}`` with ``content-type: application/json``
+    and ``x-amzn-errortype: BadRequestException``: the code and message here. The function never
+    runs. Exactly 6,291,456 bytes pass.
+
+    A body far below the 10 MB of :func:`check_http_api_payload` meets this: HTTP APIs deliver
+    any body that is not text base64-encoded (4 bytes for 3), inside the event's JSON.
+
+    Sources: koki-develop/lgtm-generator#10 (the 413 and its headers, captured from a REST API,
+    as for :func:`check_http_api_payload`); pelmers/streetwarp-web#14 and JupiterOne/sdk#565
+    (Lambda's error text and its number).
+    """
+    limit = _limits().LAMBDA_REQUEST_PAYLOAD_BYTES
+    if event_bytes > limit:
+        raise Refused("BadRequestException", "Request Too Long", 413)
+
+
+def check_invocation_response(result_bytes: int) -> None:
+    """A function result over 6,291,556 bytes (its JSON) is not delivered: the invocation fails
+    with ``Function.ResponseSizeTooLarge``, ``Response payload size exceeded maximum allowed
+    payload size (6291556 bytes).``, which API Gateway logs as the integration error
+    (``$context.integration.error``: ``Lambda Customer Function Error:Response payload size
+    exceeded ...``) and answers **502** (``INTEGRATION_FAILURE``), not the 500 of a function
+    that raised. The status is confirmed; the HTTP API's exact body for this case is not: the
+    local gateway answers its usual ``{"message": "Internal Server Error"}``. Exactly 6,291,556
+    bytes pass.
+
+    Sources: DataBiosphere/azul#8192 and #7466 (the integration error, status 502), #8258 (the
+    502 at the threshold); umihico/pythonista-chromeless#11 (the error type,
+    ``Function.ResponseSizeTooLarge``); anomalyco/console#63 (an HTTP API function's runtime
+    refused with "Exceeded maximum allowed payload size (6291556 bytes).").
+    """
+    limit = _limits().LAMBDA_RESPONSE_PAYLOAD_BYTES
+    if result_bytes > limit:
+        raise Refused(
+            "Function.ResponseSizeTooLarge",
+            f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
+            502,
+        )
+
+
+# --- S3: presigned URLs ----------------------------------------------------------------------
+
+# A presigned URL lives at most a week (SigV4).
+MAX_PRESIGNED_SECONDS = 7 * 24 * 60 * 60
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_S3_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _amz_time(text: str) -> datetime:
+    return datetime.strptime(text, _AMZ_DATE).replace(tzinfo=UTC)
+
+
+def check_presigned_request(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Iterable[tuple[str, str]],
+    secret_keys: Mapping[str, str],
+    now: float | None = None,
+) -> None:
+    """A presigned (SigV4 query-string) S3 request is served only if S3 verifies it, checked in
+    this order:
+
+    1. ``X-Amz-Expires`` over 604,800 (a week): **400** ``AuthorizationQueryParametersError``
+       ``X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires
+       must be less than 604800 seconds``;
+    2. ``X-Amz-Date`` + ``X-Amz-Expires`` before ``now``: **403** ``AccessDenied`` ``Request has
+       expired`` (with ``X-Amz-Expires``, ``Expires`` and ``ServerTime``). S3 says so before it
+       looks at the signature: a URL whose X-Amz-Date was edited after signing is "expired";
+    3. an access key id it does not know: **403** ``InvalidAccessKeyId`` ``The AWS Access Key Id
+       you provided does not exist in our records.``;
+    4. any other signature than the one computed from the request as received (another secret,
+       another method, another key or path, an edited parameter): **403**
+       ``SignatureDoesNotMatch`` ``The request signature we calculated does not match the
+       signature you provided. Check your key and signing method.``.
+    A URL lacking one of the six X-Amz parameters, or with unreadable ones: **400**
+    ``AuthorizationQueryParametersError`` (the code is S3's; the message here is not confirmed).
+    The order of 2 and 3 is not confirmed either. ``raw_path`` and ``raw_query`` are as sent;
+    ``headers`` are the request's (``host`` is signed); ``secret_keys`` maps access key ids to
+    secrets.
+
+    Sources: "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html (the
+    parameters, what is signed; X-Amz-Expires in seconds, at most seven days);
+    "Download and upload objects with presigned URLs" (usable until its expiration, by anyone
+    holding it, for its object and method), https://docs.aws.amazon.com/AmazonS3/latest/
+    userguide/using-presigned-url.html; "Error responses" (the codes, XML error documents),
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html; the real errors:
+    aws/aws-sdk-php#1333 and aws/aws-sdk-js#3493 (Request has expired, with X-Amz-Expires,
+    Expires, ServerTime), versitygw/versitygw#2116 (expired before the signature is checked),
+    bryanjos/aws_auth#31, aws/aws-cli#5464 and minio/minio#5162 (the week), the S3 error list
+    (InvalidAccessKeyId, SignatureDoesNotMatch).
+    """
+    pairs = sigv4.query_pairs(raw_query)
+    try:
+        claims = sigv4.query_claims(pairs)
+        signed_at = _amz_time(claims.amz_date)
+        expires = int(claims.expires or "")
+        if expires < 0:
+            raise ValueError(expires)
+    except ValueError:  # sigv4.Malformed too
+        raise Refused(
+            "AuthorizationQueryParametersError",
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
+            "X-Amz-Expires parameters.",
+        ) from None
+    if expires > MAX_PRESIGNED_SECONDS:
+        raise Refused(
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+            f"X-Amz-Expires must be less than {MAX_PRESIGNED_SECONDS} seconds",
+        )
+    moment = time.time() if now is None else now
+    deadline = signed_at.timestamp() + expires
+    if deadline < moment:
+        server_time = datetime.fromtimestamp(moment, UTC)
+        raise Refused(
+            "AccessDenied",
+            "Request has expired",
+            403,
+            {
+                "X-Amz-Expires": str(expires),
+                "Expires": datetime.fromtimestamp(deadline, UTC).strftime(_S3_TIME),
+                "ServerTime": server_time.strftime(_S3_TIME),
+            },
+        )
+    access_key_id = claims.credential.access_key_id
+    secret = secret_keys.get(access_key_id)
+    if secret is None:
+        raise Refused(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            403,
+            {"AWSAccessKeyId": access_key_id},
+        )
+    query = sigv4.canonical_query(pairs, leave_out=sigv4.SIGNATURE_PARAMETER)
+    expected = sigv4.expected_signature(
+        claims, secret, method, raw_path, query, list(headers), sigv4.UNSIGNED_PAYLOAD
+    )
+    if not sigv4.matches(claims, expected):
+        raise Refused(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
+            {"AWSAccessKeyId": access_key_id},
+        )

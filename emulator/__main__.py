@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     from emulator import change_sets, native_updates, noop_update, providers, strict
+    from emulator.presigned_urls import with_presigned_url_checks
 
     providers.register()
     noop_update.install()
@@ -93,7 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     native_updates.install()
     strict.install()  # last: it wraps what the others patched
 
-    app = with_pid_header(DomainDispatcherApplication(create_backend_app))
+    # S3 presigned URLs are refused as S3 refuses them (moto serves any).
+    app = with_pid_header(
+        with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+    )
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )

@@ -8,6 +8,7 @@ function's environment, and talks to it over its stdin and stdout in lines of AS
     worker -> gateway   0 ready {"error": null | "Runtime.ImportModuleError: ..."}
                         <id> ok <result JSON>
                         <id> raised {"reason", "error_message", "traceback"}
+                        <id> too_large {"reason"}    (a result over Lambda's limit)
                         <id> error {"reason"}
 
 The handler is imported once (a warm Lambda keeps its module) and each invocation runs on a
@@ -31,11 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from aws_fidelity import rules
 from local_gateway.deployment import DeployedFunction
 from local_gateway.lambda_context import LambdaContext
 
-# Lambda's synchronous invoke limit, for the event and for the result.
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # The id of the one unsolicited line, the worker's first.
 READY_ID = 0
 # Handlers block (boto3, the forwarding function's polling up to 27 s): 50 concurrent public
@@ -119,8 +119,10 @@ def run(function: DeployedFunction, handler: Handler, payload: bytes) -> tuple[s
         text = json.dumps(result)
     except (TypeError, ValueError) as error:
         return "error", json.dumps({"reason": f"{name}: Runtime.MarshalError: {error}"})
-    if len(text) > MAX_PAYLOAD_BYTES:  # ASCII: characters are bytes
-        return "error", json.dumps({"reason": f"{name}: result larger than 6 MB"})
+    try:
+        rules.check_invocation_response(len(text))  # ASCII: characters are bytes
+    except rules.Refused as refused:
+        return "too_large", json.dumps({"reason": f"{name}: {refused.code}: {refused.message}"})
     return "ok", text
 
 

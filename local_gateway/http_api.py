@@ -10,8 +10,10 @@ Any other Host is not an address of the API: 404. The function sees the AWS name
 ``headers.host`` and ``requestContext.domainName``, as it would on AWS.
 
 Integration failures become API Gateway's own answers, never a traceback: a handler error or an
-unusable answer 500, no answer within the route's timeout (29 s, at most 30 s) 503, a body over
-10 MB or an event over Lambda's 6 MB 413, no matching route 404.
+unusable answer 500, a result over Lambda's 6 MB 502, no answer within the route's timeout
+(29 s, at most 30 s) 503, no matching route 404. A body over 10 MB is answered 413 in plain text
+before anything else, an event over Lambda's 6 MB 413 ``Request Too Long`` (aws_fidelity.rules:
+check_http_api_payload, check_invocation_request, check_invocation_response).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
-from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS
+from tunnel_shared.limits import HTTP_API_PAYLOAD_BYTES, HTTP_API_TIMEOUT_SECONDS
 
 from aws_fidelity import rules
 from local_gateway import access_log, answers
@@ -36,8 +38,9 @@ from local_gateway.http_routes import select
 from local_gateway.lambda_runtime import LambdaRuntime, Status
 from local_gateway.request_meta import aws_id, epoch_ms, trace_id
 
-# The HTTP API's payload limit (Lambda's 6 MB applies to the event, checked when invoking).
-MAX_BODY_BYTES = 10 * 1024 * 1024
+# The HTTP API's payload limit, which aiohttp's reader must allow (rules.check_http_api_payload
+# refuses what is over it; Lambda's 6 MB applies to the event, checked when invoking).
+MAX_BODY_BYTES = HTTP_API_PAYLOAD_BYTES
 MAX_INTEGRATION_MS = HTTP_API_TIMEOUT_SECONDS * 1000
 LOCAL_SUFFIX = ".localhost"
 
@@ -66,6 +69,17 @@ def local_public_url_format(deployed: str, api_id: str, port: int) -> str:
     if deployed.startswith("https://{subdomain}."):
         return f"http://{{subdomain}}{LOCAL_SUFFIX}:{port}"
     return local_endpoint(api_id, port) + "/{subdomain}"
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body; rules.Refused once it is over the HTTP API's limit, as its
+    Content-Length says or, chunked, as soon as that much has arrived (the rest is not read)."""
+    rules.check_http_api_payload(request.content_length or 0)
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        rules.check_http_api_payload(len(body))
+    return bytes(body)
 
 
 def raw_path_of(raw_target: str) -> str:
@@ -133,9 +147,9 @@ class HttpApi:
         self, request: web.Request, domain_name: str, request_id: str
     ) -> web.Response:
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return answers.answer(answers.TOO_LARGE)
+            body = await read_body(request)
+        except rules.Refused as refused:
+            return answers.content_length_exceeded(refused)
         entry = self._entry(domain_name, raw_path_of(request.raw_path))
         if entry is None:
             return answers.answer(answers.NOT_FOUND)
@@ -175,8 +189,12 @@ class HttpApi:
         )
         if outcome.status is Status.TIMEOUT:
             return answers.answer(answers.UNAVAILABLE)
-        if outcome.status is Status.TOO_LARGE:
-            return answers.answer(answers.TOO_LARGE)
+        if outcome.status is Status.TOO_LARGE and outcome.refused is not None:
+            access_log.note(f"HTTP {route.key}: {outcome.reason}")
+            return answers.request_too_long(outcome.refused)
+        if outcome.status is Status.RESULT_TOO_LARGE:
+            access_log.note(f"HTTP {route.key}: {outcome.reason}")
+            return answers.answer(answers.BAD_GATEWAY)
         if not outcome.ok:
             access_log.note(f"HTTP {route.key}: {outcome.reason}")
             return answers.answer(answers.INTERNAL_ERROR)

@@ -12,7 +12,8 @@ gateway's local overrides (its @connections endpoint and public URLs) replace de
 only. Local-only variables reach every function when named, comma-separated, in
 ``LOCAL_GATEWAY_PASS_ENV`` (the tests' records folder), unless the function was deployed with one
 of that name. Events and results cross as JSON, as they do in Lambda, so a handler that returns
-something JSON cannot carry fails here too.
+something JSON cannot carry fails here too; so do an event and a result over Lambda's payload
+limits (aws_fidelity.rules: check_invocation_request, check_invocation_response).
 
 Differences from Lambda, by construction: one worker per function runs its invocations
 concurrently, on threads, in one module (Lambda runs one at a time per environment and adds
@@ -36,9 +37,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tunnel_shared.limits import LAMBDA_REQUEST_PAYLOAD_BYTES
+
+from aws_fidelity import rules
 from local_gateway import access_log, iam
 from local_gateway.deployment import DeployedFunction, Deployment
-from local_gateway.function_worker import MAX_PAYLOAD_BYTES, READY_ID, spec_of
+from local_gateway.function_worker import READY_ID, spec_of
 
 # Names the gateway's own environment variables that every function also gets (comma-separated).
 PASS_ENV_VARIABLE = "LOCAL_GATEWAY_PASS_ENV"
@@ -60,7 +64,8 @@ class Status(Enum):
     RAISED = "raised"  # the handler raised
     ERROR = "error"  # not invocable, timed out in Lambda, or an unusable result
     TIMEOUT = "timeout"  # the integration gave up first
-    TOO_LARGE = "too large"  # the event exceeds Lambda's payload limit
+    TOO_LARGE = "too large"  # the event exceeds Lambda's payload limit: never invoked
+    RESULT_TOO_LARGE = "result too large"  # the result exceeds it: an invocation error
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Outcome:
     payload: str = ""  # the result as Lambda returns it: JSON text
     reason: str = ""  # for the gateway's log, never for a client
     error_message: str = ""  # what a handler raised with (Lambda's errorMessage)
+    refused: rules.Refused | None = None  # TOO_LARGE: what API Gateway answers
 
     @property
     def ok(self) -> bool:
@@ -291,6 +297,8 @@ class _Worker:
             return Outcome(
                 Status.RAISED, reason=details["reason"], error_message=details["error_message"]
             )
+        if kind == "too_large":
+            return Outcome(Status.RESULT_TOO_LARGE, reason=details["reason"])
         return Outcome(Status.ERROR, reason=details["reason"])
 
     def lost(self, why: str) -> None:
@@ -450,8 +458,16 @@ class LambdaRuntime:
                 reason=f"{function.name}'s resource policy does not let {source_arn} invoke it",
             )
         payload = json.dumps(event)
-        if len(payload) > MAX_PAYLOAD_BYTES:  # ASCII: characters are bytes
-            return Outcome(Status.TOO_LARGE, reason="event larger than Lambda's 6 MB")
+        try:
+            rules.check_invocation_request(len(payload))  # ASCII: characters are bytes
+        except rules.Refused as refused:
+            return Outcome(
+                Status.TOO_LARGE,
+                reason=f"{function.name}: RequestEntityTooLargeException: Request must be "
+                f"smaller than {LAMBDA_REQUEST_PAYLOAD_BYTES} bytes for the InvokeFunction "
+                f"operation ({len(payload)} bytes)",
+                refused=refused,
+            )
         worker = self._workers.get(function.arn, "not loaded")
         if isinstance(worker, str):
             return Outcome(Status.ERROR, reason=f"{function.name}: {worker.splitlines()[-1]}")

@@ -4,6 +4,8 @@
 settings (API Gateway's CloudWatch role) and the Lambda quota belong to a whole account and
 region, and the shared emulator's us-east-1 has the role set (test_emulator_apigatewayv2.py):
 ``fresh_account`` and ``small_account`` are emulators of their own, a brand-new account.
+``gateway`` is the local API Gateway of tests/gateway, serving a dev launched on an emulator of
+its own, with the test handlers (once for this package, on first use).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from emulator import process
 from tests.emulator.conftest import aws, emulator_endpoint, stacks  # noqa: F401
+from tests.gateway.conftest import gateway, launched, records, wiring  # noqa: F401
 
 # Resource handler returned message: "<message> (Service: <service>, Status Code: 400, Request
 # ID: <id>)" (RequestToken: <token>, HandlerErrorCode: InvalidRequest)

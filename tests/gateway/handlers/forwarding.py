@@ -1,5 +1,7 @@
 """Test HTTP handler: the path says what to answer (/env/NAME: environment variable NAME, a
-KeyError if the function has none; /crash: its process exits)."""
+KeyError if the function has none; /crash: its process exits; /event-size: the size of its
+event's JSON; /result-size?bytes=N: a result whose JSON is N bytes; these two are not recorded,
+their events or results being megabytes)."""
 
 import base64
 import json
@@ -11,9 +13,19 @@ from tests.gateway.recording import record
 BINARY = bytes(range(256)) * 4
 
 
+def result_of_size(size: int) -> dict:
+    """A result whose ``json.dumps`` is ``size`` bytes."""
+    envelope = {"statusCode": 200, "body": ""}
+    return {"statusCode": 200, "body": "r" * (size - len(json.dumps(envelope)))}
+
+
 def handler(event, context):
-    record("forwarding", event, context)
     path = event["rawPath"]
+    if path == "/event-size":
+        return {"statusCode": 200, "body": str(len(json.dumps(event)))}
+    if path == "/result-size":
+        return result_of_size(int(event["queryStringParameters"]["bytes"]))
+    record("forwarding", event, context)
     if path == "/cookies":
         return {
             "statusCode": 201,

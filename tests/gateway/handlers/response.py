@@ -1,7 +1,8 @@
 """Test message handler ($default and the extra routes): records; posts back what it is asked.
 
 {"reply": text} posts text back; {"replySize": n} posts n bytes; {"whoami": true} posts the
-connection id and route key; {"action": "boom"} raises; {"sleep": s} sleeps first.
+connection id and route key; {"action": "boom"} raises; {"sleep": s} sleeps first;
+{"resultSize": n} returns a result of n characters' body (over Lambda's limit: an error).
 """
 
 import json
@@ -24,6 +25,8 @@ def handler(event, context):
     time.sleep(body.get("sleep", 0))
     if body.get("action") == "boom":
         raise RuntimeError("SECRET-HANDLER-INTERNALS")
+    if "resultSize" in body:
+        return {"statusCode": 200, "body": "r" * body["resultSize"]}
     request = event["requestContext"]
     data = None
     if "reply" in body:
