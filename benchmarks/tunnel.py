@@ -2,9 +2,13 @@
 
 Emulator, launched dev, local gateway, a local app and the `tunnel` agent, as in
 tests/tunnel (whose harness this reuses). Measured side by side in one run:
-- added latency: the same request to the local app through the tunnel and directly, one after
-  the other; p50/p95/p99 of each and of the difference; and, interleaved with them, through a
-  second gateway whose forwarding polls as prior art does (50 ms first, doubling to 500 ms);
+- added latency: the same small request to the local app through the tunnel and directly, one
+  after the other; p50/p95/p99 of each and of the difference; and, interleaved with them,
+  through a second gateway whose forwarding polls as prior art does (50 ms first, doubling to
+  500 ms), and through a third that runs the functions and the agent of ``--baseline`` (the
+  code before large bodies) against the same deployment;
+- large bodies: 1 MiB and 4 MiB downloads and uploads through the tunnel and directly,
+  interleaved; medians, MB/s and the ratio;
 - throughput at 1 and 16 concurrent clients;
 - DynamoDB reads per request in the forwarding function's waiting loop (from its log lines).
 """
@@ -14,9 +18,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import http.client
+import io
 import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +51,77 @@ def direct(port: int) -> float:
     return time.perf_counter() - started
 
 
+PROJECT = Path(__file__).resolve().parent.parent
+# The last commit before large bodies (issue 9): one WebSocket message per body.
+BASELINE_REVISION = "31c2497"
+LARGE_SIZES = (1024 * 1024, 4 * 1024 * 1024)
+
+
+def baseline_code(revision: str, into: Path) -> Path:
+    """``revision``'s functions and agent in ``into``, each function folder holding its own
+    copy of tunnel_shared, as its zip would."""
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT), "archive", revision, "functions", "tunnel_cli"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    shared = into / "functions" / "tunnel_shared"
+    for function in (into / "functions").iterdir():
+        if function.is_dir() and function != shared:
+            shutil.copytree(shared, function / "tunnel_shared")
+    return into
+
+
+def timed(call) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def download_through(tunnel: harness.Tunnel, size: int) -> None:
+    status, _, data = tunnel.request("bench", "GET", f"/bytes/{size}")
+    assert status == 200 and len(data) == size, status
+
+
+def download_direct(port: int, size: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", f"/bytes/{size}")
+    assert len(connection.getresponse().read()) == size
+    connection.close()
+
+
+def upload_through(tunnel: harness.Tunnel, body: bytes) -> None:
+    status, _, _ = tunnel.request("bench", "POST", "/sha256", body=body)
+    assert status == 200, status
+
+
+def upload_direct(port: int, body: bytes) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/sha256", body=body)
+    connection.getresponse().read()
+    connection.close()
+
+
+def large_bodies(tunnel: harness.Tunnel, rounds: int) -> dict[tuple[str, int], tuple]:
+    """(direction, size) -> (tunnel samples, direct samples), interleaved."""
+    port = tunnel.app.port
+    results: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
+    for size in LARGE_SIZES:
+        body = os.urandom(size)
+        download_through(tunnel, size), upload_through(tunnel, body)  # warm
+        down, down_direct, up, up_direct = [], [], [], []
+        for _ in range(rounds):
+            down.append(timed(lambda: download_through(tunnel, size)))  # noqa: B023
+            down_direct.append(timed(lambda: download_direct(port, size)))  # noqa: B023
+            up.append(timed(lambda: upload_through(tunnel, body)))  # noqa: B023
+            up_direct.append(timed(lambda: upload_direct(port, body)))  # noqa: B023
+        results[("download", size)] = (down, down_direct)
+        results[("upload", size)] = (up, up_direct)
+    return results
+
+
 PRIOR_ART_POLLING = {"POLL_FIRST_SECONDS": "0.05", "POLL_GROWTH": "2", "POLL_MAX_SECONDS": "0.5"}
 
 
@@ -62,34 +142,61 @@ def throughput(tunnel: harness.Tunnel, clients: int, requests: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--large-rounds", type=int, default=10)
+    parser.add_argument("--baseline", default=BASELINE_REVISION, help="git revision")
     args = parser.parse_args(argv)
-    with harness.running_tunnel(Path(tempfile.mkdtemp(prefix="bench-tunnel-"))) as tunnel:
+    scratch = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
+    baseline_root = baseline_code(args.baseline, scratch / "baseline")
+    with harness.running_tunnel(scratch / "project") as tunnel:
         prior_gateway = gateway_testing.start(
             env={**tunnel.environment, **PRIOR_ART_POLLING},
             functions_dir=tunnel.root / "functions",
         )
         prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
+        baseline_gateway = gateway_testing.start(
+            env=tunnel.environment, functions_dir=baseline_root / "functions"
+        )
+        baseline = dataclasses.replace(
+            tunnel,
+            gateway=baseline_gateway,
+            agents=[],
+            environment={
+                **tunnel.environment,
+                "PYTHONPATH": f"{baseline_root}{os.pathsep}{baseline_root / 'functions'}",
+            },
+        )
         try:
             tunnel.agent(tunnel.token("bench")).wait_for(r"^Forwarding ")
             prior.agent(prior.token("prior")).wait_for(r"^Forwarding ")
+            baseline.agent(baseline.token("base")).wait_for(r"^Forwarding ")
             for _ in range(10):  # warm: imports, clients, connections
-                through(tunnel), through(prior, "prior"), direct(tunnel.app.port)
+                through(tunnel), through(prior, "prior"), through(baseline, "base")
+                direct(tunnel.app.port)
             rounds = [
-                (through(tunnel), through(prior, "prior"), direct(tunnel.app.port))
+                (
+                    through(tunnel),
+                    through(prior, "prior"),
+                    direct(tunnel.app.port),
+                    through(baseline, "base"),
+                )
                 for _ in range(args.requests)
             ]
+            large = large_bodies(tunnel, args.large_rounds)
             one = throughput(tunnel, 1, 50)
             sixteen = throughput(tunnel, 16, 160)
             reads = forwarding_reads(tunnel.gateway.log())
             prior_reads = forwarding_reads(prior_gateway.log())
         finally:
-            for agent in prior.agents:
+            for agent in prior.agents + baseline.agents:
                 agent.stop()
             gateway_testing.stop(prior_gateway)
-    tunnelled = [ours for ours, _, _ in rounds]
-    plain = [plain for _, _, plain in rounds]
-    added = [ours - plain for ours, _, plain in rounds]
-    prior_added = [theirs - plain for _, theirs, plain in rounds]
+            gateway_testing.stop(baseline_gateway)
+    shutil.rmtree(scratch, ignore_errors=True)
+    tunnelled = [ours for ours, _, _, _ in rounds]
+    plain = [plain for _, _, plain, _ in rounds]
+    added = [ours - plain for ours, _, plain, _ in rounds]
+    prior_added = [theirs - plain for _, theirs, plain, _ in rounds]
+    baseline_added = [base - plain for _, _, plain, base in rounds]
 
     print(f"\n{'tunnel (ms)':<26} {'p50':>8} {'p95':>8} {'p99':>8}   n={args.requests}")
     for name, samples in (
@@ -97,9 +204,26 @@ def main(argv: list[str] | None = None) -> int:
         ("direct", plain),
         ("added", added),
         ("added, prior-art polling", prior_added),
+        (f"added, {args.baseline}", baseline_added),
     ):
         row = [percentile(samples, f) * 1000 for f in (0.50, 0.95, 0.99)]
         print(f"{name:<26} {row[0]:>8.1f} {row[1]:>8.1f} {row[2]:>8.1f}")
+    for fraction, label in ((0.50, "p50"), (0.95, "p95")):
+        ours, base = percentile(added, fraction), percentile(baseline_added, fraction)
+        print(f"added {label}, this tree / {args.baseline}: {ours / base:.2f}")
+
+    print(f"\n{'large bodies':<18} {'tunnel ms':>10} {'direct ms':>10} {'ratio':>7} {'MB/s':>7}")
+    for (direction, size), (through_samples, direct_samples) in large.items():
+        median, plain_median = (statistics.median(s) for s in (through_samples, direct_samples))
+        label = f"{direction} {size // (1024 * 1024)} MiB"
+        print(
+            f"{label:<18} {median * 1000:>10.1f} {plain_median * 1000:>10.1f} "
+            f"{median / plain_median:>7.1f} {size / median / 1e6:>7.1f}"
+        )
+    for direction in ("download", "upload"):
+        small, big = (statistics.median(large[(direction, size)][0]) for size in LARGE_SIZES)
+        per_mb = (big - small) / ((LARGE_SIZES[1] - LARGE_SIZES[0]) / 1e6)
+        print(f"{direction}: {per_mb * 1000:.1f} ms per MB beyond the first")
     print(f"\nthroughput, 1 client:    {one:6.1f} requests/s")
     print(f"throughput, 16 clients:  {sixteen:6.1f} requests/s ({sixteen / one:.1f}x)")
     for name, samples in (("10 ms, x1.5, cap 100 ms", reads), ("prior art", prior_reads)):

@@ -8,7 +8,6 @@ function's environment, and talks to it over its stdin and stdout in lines of AS
     worker -> gateway   0 ready {"error": null | "Runtime.ImportModuleError: ..."}
                         <id> ok <result JSON>
                         <id> raised {"reason", "error_message", "traceback"}
-                        <id> too_large {"reason"}    (a result over Lambda's limit)
                         <id> error {"reason"}
 
 The handler is imported once (a warm Lambda keeps its module) and each invocation runs on a
@@ -32,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aws_fidelity import rules
 from local_gateway.deployment import DeployedFunction
 from local_gateway.lambda_context import LambdaContext
 
@@ -119,10 +117,6 @@ def run(function: DeployedFunction, handler: Handler, payload: bytes) -> tuple[s
         text = json.dumps(result)
     except (TypeError, ValueError) as error:
         return "error", json.dumps({"reason": f"{name}: Runtime.MarshalError: {error}"})
-    try:
-        rules.check_invocation_response(len(text))  # ASCII: characters are bytes
-    except rules.Refused as refused:
-        return "too_large", json.dumps({"reason": f"{name}: {refused.code}: {refused.message}"})
     return "ok", text
 
 

@@ -289,6 +289,13 @@ class _Worker:
     def _outcome(self, kind: str, body: bytes) -> Outcome:
         if kind == "ok":
             text = body.decode()
+            # Checked here, not in the worker: the worker's imports must not shadow the
+            # function's own tunnel_shared (a function folder ships its own copy, as in its zip).
+            try:
+                rules.check_invocation_response(len(text))  # ASCII: characters are bytes
+            except rules.Refused as refused:
+                reason = f"{self.function.name}: {refused.code}: {refused.message}"
+                return Outcome(Status.RESULT_TOO_LARGE, reason=reason)
             return Outcome(Status.OK, json.loads(text), text)
         details = json.loads(body)
         if kind == "raised":
@@ -297,8 +304,6 @@ class _Worker:
             return Outcome(
                 Status.RAISED, reason=details["reason"], error_message=details["error_message"]
             )
-        if kind == "too_large":
-            return Outcome(Status.RESULT_TOO_LARGE, reason=details["reason"])
         return Outcome(Status.ERROR, reason=details["reason"])
 
     def lost(self, why: str) -> None:
