@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline_root = baseline_code(args.baseline, scratch / "baseline")
     with harness.running_tunnel(scratch / "project") as tunnel:
         prior_gateway = gateway_testing.start(
-            env={**tunnel.environment, **PRIOR_ART_POLLING},
+            # Local-only variables reach a function only when named (local_gateway.lambda_runtime).
+            env={
+                **tunnel.environment,
+                **PRIOR_ART_POLLING,
+                "LOCAL_GATEWAY_PASS_ENV": ",".join(PRIOR_ART_POLLING),
+            },
             functions_dir=tunnel.root / "functions",
         )
         prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
@@ -186,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             sixteen = throughput(tunnel, 16, 160)
             reads = forwarding_reads(tunnel.gateway.log())
             prior_reads = forwarding_reads(prior_gateway.log())
+        except BaseException:
+            # The tunnel is several processes: say what they said.
+            print(tunnel.gateway.log_tail(60), file=sys.stderr)
+            for agent in tunnel.agents:
+                print("\n".join(agent.lines[-20:]), file=sys.stderr)
+            raise
         finally:
             for agent in prior.agents + baseline.agents:
                 agent.stop()

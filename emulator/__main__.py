@@ -85,13 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    from emulator import change_sets, native_updates, noop_update, providers, strict
+    from emulator import atomic_items, change_sets, native_updates, noop_update, providers, strict
     from emulator.presigned_urls import with_presigned_url_checks
 
     providers.register()
     noop_update.install()
     change_sets.install()
     native_updates.install()
+    atomic_items.install()
     strict.install()  # last: it wraps what the others patched
 
     # S3 presigned URLs are refused as S3 refuses them (moto serves any).
