@@ -38,3 +38,10 @@ def read_config(relative_path: str) -> dict[str, Any]:
 
 def configured_parameters(stack_name: str) -> dict[str, str]:
     return read_config(f"{stack_name}.yaml").get("parameters", {})
+
+
+def stack_names(environment: str) -> list[str]:
+    """The environment's stacks as its config folder has them (``config/dev/tables.yaml`` ->
+    ``tables``), sorted."""
+    folder = PROJECT / "config" / environment
+    return sorted(path.stem for path in folder.glob("*.yaml") if path.stem != "config")

@@ -10,10 +10,11 @@ import json
 import pytest
 
 from tests.local.conftest import LocalProject
+from tests.sceptre_config import stack_names
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import package
 
-STACKS = ["apis", "artifacts", "bodies", "functions", "keys", "monitoring", "routes", "tables"]
+STACKS = stack_names("dev")
 
 
 def stack_states(project: LocalProject) -> dict[str, tuple[str, object]]:
