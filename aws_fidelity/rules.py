@@ -16,6 +16,7 @@ Who applies them:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -466,3 +467,192 @@ def check_presigned_request(
             403,
             {"AWSAccessKeyId": access_key_id},
         )
+
+
+# --- API Gateway: the @connections management API (execute-api, IAM) -----------------------
+
+# The credentials the emulator and the local gateway know, access key id -> secret: the ones
+# their clients are given (emulator.process.client_environment), which the local gateway hands
+# on to every function worker (local_gateway.lambda_runtime). Anything signed with another key
+# is refused, as AWS refuses a key it does not know.
+KNOWN_CREDENTIALS: Mapping[str, str] = {"testing": "testing"}
+EXECUTE_API = "execute-api"
+# How far a header-signed request's X-Amz-Date may be from the receiver's clock (SigV4).
+MAX_CLOCK_SKEW_SECONDS = 5 * 60
+MISSING_AUTHENTICATION_TOKEN = "Missing Authentication Token"
+INVALID_SECURITY_TOKEN = "The security token included in the request is invalid."
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+_AUTHORIZATION_FIELDS = ("Credential", "Signature", "SignedHeaders")
+
+
+def _incomplete_signature(authorization: str, amz_date: str) -> str | None:
+    """API Gateway's IncompleteSignatureException message for an Authorization header that
+    lacks a part SigV4 needs, None if it has them all."""
+    algorithm, _, rest = authorization.strip().partition(" ")
+    fields = set()
+    if algorithm == sigv4.ALGORITHM:
+        fields = {part.strip().partition("=")[0] for part in rest.split(",") if "=" in part}
+    problems = [
+        f"Authorization header requires '{name}' parameter."
+        for name in _AUTHORIZATION_FIELDS
+        if name not in fields
+    ]
+    if not amz_date:
+        problems.append(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+        )
+    if not problems:
+        return None
+    return " ".join(problems) + f" Authorization={authorization}"
+
+
+def _skew_message(signed_at: datetime, now: datetime) -> str | None:
+    signed, moment = signed_at.strftime(_AMZ_DATE), now.strftime(_AMZ_DATE)
+    skew = MAX_CLOCK_SKEW_SECONDS
+    minutes = skew // 60
+    if signed_at.timestamp() < now.timestamp() - skew:
+        earliest = datetime.fromtimestamp(now.timestamp() - skew, UTC).strftime(_AMZ_DATE)
+        return (
+            f"Signature expired: {signed} is now earlier than {earliest} "
+            f"({moment} - {minutes} min.)"
+        )
+    if signed_at.timestamp() > now.timestamp() + skew:
+        latest = datetime.fromtimestamp(now.timestamp() + skew, UTC).strftime(_AMZ_DATE)
+        return (
+            f"Signature not yet current: {signed} is still later than {latest} "
+            f"({moment} + {minutes} min.)"
+        )
+    return None
+
+
+def check_management_api_signature(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    secret_keys: Mapping[str, str] = KNOWN_CREDENTIALS,
+    now: float | None = None,
+) -> None:
+    """The @connections management API (POST, GET and DELETE on
+    ``/<stage>/@connections/<id>``) takes IAM-authorized calls only: each must carry a SigV4
+    ``Authorization`` header for the service ``execute-api``, signed by a key API Gateway knows,
+    over the request as it arrives (method, the path normalized and URI-encoded once more, so
+    ``/dev/@connections/abc%3D`` is signed as ``/dev/%40connections/abc%253D``, the query, the
+    signed headers and the SHA-256 of the body: a message altered on the way is refused). Every
+    refusal is **403**, with ``x-amzn-ErrorType`` the code here, checked in this order:
+
+    1. no Authorization header: ``MissingAuthenticationTokenException`` ``Missing
+       Authentication Token``;
+    2. an Authorization header without Credential, Signature or SignedHeaders, or no
+       X-Amz-Date: ``IncompleteSignatureException`` ``Authorization header requires
+       'Credential' parameter. ... Authorization=<the header>``;
+    3. a credential scoped to another service: ``InvalidSignatureException`` ``Credential should
+       be scoped to correct service: 'execute-api'. ``;
+    4. an X-Amz-Date more than 5 minutes before the receiver's clock:
+       ``InvalidSignatureException`` ``Signature expired: <X-Amz-Date> is now earlier than <now -
+       5 min> (<now> - 5 min.)``; more than 5 minutes after it: ``Signature not yet current:
+       <X-Amz-Date> is still later than <now + 5 min> (<now> + 5 min.)``;
+    5. an access key id it does not know: ``AccessDeniedException`` ``The security token
+       included in the request is invalid.``;
+    6. any other signature than the one computed from the request as received (another secret,
+       an edited body, path, header or date): ``InvalidSignatureException`` ``The request
+       signature we calculated does not match the signature you provided. Check your AWS Secret
+       Access Key and signing method. Consult the service documentation for details.``, followed
+       by the canonical string and string-to-sign API Gateway expected.
+    ``X-Amz-Content-Sha256`` is not trusted for the payload (execute-api signs the body's
+    SHA-256; an ``UNSIGNED-PAYLOAD`` body fails to match). Not modelled: presigned (query
+    string) calls, which are refused as unsigned, a ``Date`` header instead of X-Amz-Date
+    (refused as incomplete), the credential's region (any region is verified as signed) and
+    session tokens (not checked). The order of 3 to 5 is not confirmed, nor are the messages of a
+    malformed credential or date (``sigv4.Malformed``'s, as IncompleteSignatureException).
+
+    Sources: "Use @connections commands in your backend service" (these requests use IAM
+    authorization and must be signed with SigV4), https://docs.aws.amazon.com/apigateway/latest/
+    developerguide/apigateway-how-to-call-websocket-api-connections.html; "Control access to
+    WebSocket APIs with IAM authorization" (``execute-api:ManageConnections``), https://
+    docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-control-access-
+    iam.html; "How do I troubleshoot HTTP 403 errors from API Gateway?" (the error types and
+    messages of 1, 4 and 5), https://repost.aws/knowledge-center/api-gateway-troubleshoot-403-
+    forbidden; "How do I troubleshoot signature mismatch errors ... IAM authentication to API
+    Gateway?" (5 and 6), https://repost.aws/knowledge-center/api-gateway-iam-sigv4-mismatch; the
+    real errors: brain-power/Brain-Power-Amazon-Fidgetology#29 (1, its headers),
+    aws-amplify/amplify-flutter#1539 and aws/chalice#828 (2, 403), aws/aws-sdk-js-v3#1831 (3,
+    from PostToConnection), cognitect-labs/aws-api#255 (4, from PostToConnection, 403),
+    serverless/enterprise#11 and NickWaterton/Roomba980-Python#118 (4, not yet current),
+    kndt84/aws-api-gateway-client#31 (5), rpgreen/apigateway-generic-java-sdk#11 (6, execute-api,
+    403), mhart/aws4#33 (6, with the canonical string), aws/aws-sdk-go-v2#889 (the canonical
+    path of PostToConnection, the id encoded twice), aws/aws-sdk-js-v3#308 (UNSIGNED-PAYLOAD).
+    """
+    received = list(headers)
+    lower = {name.lower(): value for name, value in received}
+    authorization = lower.get("authorization", "")
+    if not authorization:
+        raise Refused("MissingAuthenticationTokenException", MISSING_AUTHENTICATION_TOKEN, 403)
+    amz_date = lower.get("x-amz-date", "")
+    incomplete = _incomplete_signature(authorization, amz_date)
+    if incomplete is not None:
+        raise Refused("IncompleteSignatureException", incomplete, 403)
+    try:
+        claims = sigv4.header_claims(authorization, amz_date)
+        signed_at = _amz_time(claims.amz_date)
+    except ValueError as error:  # sigv4.Malformed too
+        raise Refused("IncompleteSignatureException", str(error), 403) from None
+    if claims.credential.service != EXECUTE_API:
+        raise Refused(
+            "InvalidSignatureException",
+            f"Credential should be scoped to correct service: '{EXECUTE_API}'. ",
+            403,
+        )
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    skewed = _skew_message(signed_at, moment)
+    if skewed is not None:
+        raise Refused("InvalidSignatureException", skewed, 403)
+    secret = secret_keys.get(claims.credential.access_key_id)
+    if secret is None:
+        raise Refused("AccessDeniedException", INVALID_SECURITY_TOKEN, 403)
+    canonical = sigv4.canonical_request(
+        method,
+        sigv4.canonical_uri(raw_path, EXECUTE_API),
+        sigv4.canonical_query(sigv4.query_pairs(raw_query)),
+        received,
+        claims.signed_headers,
+        hashlib.sha256(body).hexdigest(),
+    )
+    to_sign = sigv4.string_to_sign(claims.amz_date, claims.credential.scope, canonical)
+    if not sigv4.matches(claims, sigv4.signature(secret, claims.credential, to_sign)):
+        raise Refused(
+            "InvalidSignatureException",
+            f"{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
+            f"'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n",
+            403,
+        )
+
+
+# --- API Gateway HTTP APIs: the default endpoint ---------------------------------------------
+
+
+def check_execute_api_endpoint(disabled: bool) -> None:
+    """An HTTP API created or updated with ``DisableExecuteApiEndpoint: true`` is no longer
+    served at its own endpoint, ``https://<api-id>.execute-api.<region>.amazonaws.com``, on any
+    stage: a request there gets **404** ``{"message":"Not Found"}`` (a REST API answers 403
+    Forbidden instead), before any route or integration. The custom domain names mapped to the
+    API serve it as before. The 404 is as AWS's knowledge center states it; its body is
+    assumed to be the HTTP API's usual ``{"message":"Not Found"}``, not captured.
+
+    Sources: "Disable the default endpoint for HTTP APIs" (clients can then reach the API only
+    by a custom domain name; it affects all stages), https://docs.aws.amazon.com/apigateway/
+    latest/developerguide/http-api-disable-default-endpoint.html; "Deactivate the API Gateway
+    default endpoint API" ("You receive an HTTP '403 Forbidden' error for REST APIs or an HTTP
+    '404 Not Found' error for HTTP APIs"), https://repost.aws/knowledge-center/
+    api-gateway-disable-endpoint, as quoted in floci-io/floci#2054; "Disable the default
+    endpoint for REST APIs" (the REST API's 403), https://docs.aws.amazon.com/apigateway/latest/
+    developerguide/rest-api-disable-default-endpoint.html; the ``DisableExecuteApiEndpoint``
+    property of ``AWS::ApiGatewayV2::Api``, https://docs.aws.amazon.com/AWSCloudFormation/
+    latest/TemplateReference/aws-resource-apigatewayv2-api.html.
+    """
+    if disabled:
+        raise Refused("NotFoundException", "Not Found", 404)

@@ -24,9 +24,8 @@ from aws_fidelity import rules, sigv4
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# The credentials the emulator knows, access key id -> secret: the ones its clients are given
-# (emulator.process.client_environment). A URL signed with any other key is refused.
-KNOWN_CREDENTIALS: Mapping[str, str] = {"testing": "testing"}
+# A URL signed with any key but the emulator's own (rules.KNOWN_CREDENTIALS) is refused.
+KNOWN_CREDENTIALS = rules.KNOWN_CREDENTIALS
 _DRAIN_CHUNK = 64 * 1024
 
 

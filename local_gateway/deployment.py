@@ -80,6 +80,8 @@ class Api:
     integrations: dict[str, Integration]
     authorizers: dict[str, Authorizer]
     stages: dict[str, dict[str, str]]  # stage name -> stage variables
+    # DisableExecuteApiEndpoint: reached only through its custom domains (HTTP APIs).
+    disable_execute_api_endpoint: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ def _api(gateway: Any, api_id: str) -> Api:
         integrations,
         authorizers,
         stages,
+        bool(api.get("DisableExecuteApiEndpoint", False)),
     )
 
 

@@ -6,8 +6,10 @@ Names that reach it (aws_fidelity.rules decides; a local name stands for the AWS
   stays in ``rawPath``; the ``$default`` stage is served at the root;
 - a custom domain mapped to it, ``http://<subdomain>.localhost:<port>`` for
   ``<subdomain>.<domain>`` (only where one is deployed, as in prod).
-Any other Host is not an address of the API: 404. The function sees the AWS name in
-``headers.host`` and ``requestContext.domainName``, as it would on AWS.
+Any other Host is not an address of the API: 404. With ``DisableExecuteApiEndpoint`` its own
+endpoint answers 404 too, and only its custom domains serve it (check_execute_api_endpoint).
+The function sees the AWS name in ``headers.host`` and ``requestContext.domainName``, as it
+would on AWS.
 
 Integration failures become API Gateway's own answers, never a traceback: a handler error or an
 unusable answer 500, a result over Lambda's 6 MB 502, no answer within the route's timeout
@@ -112,10 +114,13 @@ class HttpApi:
         )
 
     def _entry(self, hostname: str, path: str) -> Entry | None:
+        """Where the request enters, None if it reaches no stage of the API; rules.Refused if
+        it comes by an endpoint the API has disabled."""
         host = self._aws_host(hostname)
         if host is None:
             return None
         if host == self._own_host:
+            rules.check_execute_api_endpoint(self._api.disable_execute_api_endpoint)
             found = rules.http_api_stage(set(self._api.stages), path)
             if found is None:
                 return None
@@ -150,7 +155,10 @@ class HttpApi:
             body = await read_body(request)
         except rules.Refused as refused:
             return answers.content_length_exceeded(refused)
-        entry = self._entry(domain_name, raw_path_of(request.raw_path))
+        try:
+            entry = self._entry(domain_name, raw_path_of(request.raw_path))
+        except rules.Refused as refused:
+            return answers.answer((refused.status, refused.message))
         if entry is None:
             return answers.answer(answers.NOT_FOUND)
         http_request = HttpRequest(

@@ -2,17 +2,23 @@
 what boto3's ``apigatewaymanagementapi`` client calls with that ``endpoint_url``.
 
 POST sends the body to the connection as one message (frames of at most 32 KB), GET describes
-it, DELETE closes it. Errors are shaped for botocore: the status, ``x-amzn-ErrorType`` and a JSON
-``message``, so ``client.exceptions.GoneException`` and friends are raised.
+it, DELETE closes it. Each call must be SigV4-signed for ``execute-api`` by a key the emulator
+knows, over its body too (aws_fidelity.rules.check_management_api_signature): any local process
+that merely knows a connection id cannot write to an agent or close it. Errors are shaped for
+botocore: the status, ``x-amzn-ErrorType`` and a JSON ``message``, so
+``client.exceptions.GoneException`` and friends are raised.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
 
+from aws_fidelity import rules
 from local_gateway import access_log
 from local_gateway.connections import Connections
 from local_gateway.request_meta import aws_id, iso8601
@@ -34,9 +40,21 @@ def gone() -> web.Response:
     return _error(410, "GoneException", "The connection with the provided id no longer exists")
 
 
+def missing_token() -> web.Response:
+    """What API Gateway answers where nothing is routed, and to an unsigned call."""
+    return _error(403, "MissingAuthenticationTokenException", rules.MISSING_AUTHENTICATION_TOKEN)
+
+
 class ManagementApi:
-    def __init__(self, connections: Connections) -> None:
+    def __init__(
+        self,
+        connections: Connections,
+        secret_keys: Mapping[str, str] = rules.KNOWN_CREDENTIALS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._connections = connections
+        self._secret_keys = secret_keys
+        self._clock = clock
 
     async def handle(self, request: web.Request, connection_id: str) -> web.Response:
         since = access_log.started()
@@ -46,12 +64,24 @@ class ManagementApi:
         return response
 
     async def _answer(self, request: web.Request, connection_id: str) -> web.Response:
-        # The real API takes only SigV4-signed calls; an unsigned one is a bug to surface here.
-        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        # The real API takes only IAM (SigV4) calls, their signature checked over the body too.
+        data = await request.read()
+        try:
+            path, _, query = request.raw_path.partition("?")
+            rules.check_management_api_signature(
+                request.method,
+                path,
+                query,
+                list(request.headers.items()),
+                data,
+                self._secret_keys,
+                self._clock(),
+            )
+        except rules.Refused as refused:
+            access_log.note(f"@connections {request.method} refused: {refused.code}")
+            return _error(refused.status, refused.code, refused.message)
         connection = self._connections.get(connection_id)
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Message too long")
             if connection is None:
@@ -74,4 +104,4 @@ class ManagementApi:
         if request.method == "DELETE":
             connection.transport.close(DELETE_CLOSE_CODE)
             return web.Response(status=204)
-        return _error(403, "ForbiddenException", "Missing Authentication Token")
+        return missing_token()

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import signal
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -23,6 +24,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
+from aws_fidelity import rules
 from local_gateway import access_log, answers, deployment
 from local_gateway.connections import Connections
 from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
@@ -208,4 +210,23 @@ def start(settings: Settings) -> Gateway:
         access_log.note(f"warning: the WebSocket API has no stage {settings.environment}")
     if not deployed.http.stages:
         access_log.note("warning: the HTTP API has no stage")
+    if deployed.http.disable_execute_api_endpoint:
+        domains = ", ".join(sorted(deployed.http_domains)) or "none"
+        access_log.note(f"the HTTP API's execute-api endpoint is disabled; its domains: {domains}")
+    for warning in credential_warnings(os.environ):
+        access_log.note(f"warning: {warning}")
     return gateway
+
+
+def credential_warnings(environment: Mapping[str, str]) -> list[str]:
+    """The functions sign their @connections calls with the gateway's own credentials, which
+    the management API verifies against the emulator's (rules.KNOWN_CREDENTIALS)."""
+    key = environment.get("AWS_ACCESS_KEY_ID", "")
+    secret = environment.get("AWS_SECRET_ACCESS_KEY", "")
+    if key and rules.KNOWN_CREDENTIALS.get(key) == secret:
+        return []
+    return [
+        "the gateway's AWS credentials are not the emulator's: the functions get them, and their "
+        "@connections calls will be refused (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to "
+        "'testing')"
+    ]

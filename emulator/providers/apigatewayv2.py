@@ -16,6 +16,7 @@ import secrets
 import string
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from moto.apigatewayv2.models import (
     Api,
@@ -58,6 +59,12 @@ def _camel_keys(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k[:1].lower() + k[1:]: v for k, v in value.items()}
 
 
+def _flag(value: Any) -> bool:
+    """A template boolean: true/false, or the strings "true"/"false" (any case) that
+    parameters and conditions give."""
+    return str(value).lower() == "true" if value is not None else False
+
+
 def _random_id(length: int) -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
@@ -89,7 +96,7 @@ class ApiGatewayV2Api(ProviderResource, CloudFormationModel):
             cors_configuration=_camel_keys(p.get("CorsConfiguration")),
             description=p.get("Description"),
             disable_schema_validation=p.get("DisableSchemaValidation"),
-            disable_execute_api_endpoint=p.get("DisableExecuteApiEndpoint"),
+            disable_execute_api_endpoint=_flag(p.get("DisableExecuteApiEndpoint")),
             name=p.get("Name", self.name),
             protocol_type=p.get("ProtocolType", "HTTP"),
             route_selection_expression=p.get("RouteSelectionExpression"),
@@ -110,7 +117,8 @@ class ApiGatewayV2Api(ProviderResource, CloudFormationModel):
         api.version = p.get("Version")
         api.cors_configuration = _camel_keys(p.get("CorsConfiguration"))
         api.disable_schema_validation = p.get("DisableSchemaValidation")
-        api.disable_execute_api_endpoint = p.get("DisableExecuteApiEndpoint") or False
+        # get_api reports it; the local gateway refuses the execute-api host when it is true.
+        api.disable_execute_api_endpoint = _flag(p.get("DisableExecuteApiEndpoint"))
         api.api_key_selection_expression = (
             p.get("ApiKeySelectionExpression") or "$request.header.x-api-key"
         )
@@ -516,3 +524,26 @@ def _get_authorizers(self: ApiGatewayV2Response) -> tuple[int, dict[str, str], s
 
 
 ApiGatewayV2Response.get_authorizers = _get_authorizers  # type: ignore[attr-defined]
+
+
+def _with_decoded_path(handler: Any) -> Any:
+    """moto reads a domain name out of the raw path, still percent-encoded: a wildcard domain
+    (``*.tunnel.example.com``, which botocore sends as ``%2A.tunnel.example.com``) was never
+    found, and ``get_api_mappings`` silently listed nothing for it."""
+
+    def decoded(self: ApiGatewayV2Response) -> Any:
+        self.path = unquote(self.path)
+        return handler(self)
+
+    return decoded
+
+
+for _name in (
+    "get_domain_name",
+    "delete_domain_name",
+    "create_api_mapping",
+    "get_api_mapping",
+    "get_api_mappings",
+    "delete_api_mapping",
+):
+    setattr(ApiGatewayV2Response, _name, _with_decoded_path(getattr(ApiGatewayV2Response, _name)))

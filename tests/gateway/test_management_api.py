@@ -113,7 +113,7 @@ def test_an_unsigned_call_is_forbidden(gateway):
             no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             no_proxy.open(request, timeout=10)
         assert refused.value.code == 403
-        assert refused.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+        assert refused.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
         time.sleep(0.2)
         socket.send(json.dumps({"reply": "still open, nothing delivered"}))
         assert socket.recv(timeout=10) == "still open, nothing delivered"
