@@ -1,16 +1,16 @@
-"""The ``tunnel`` command line: ``tunnel http PORT`` runs the agent, ``tunnel token`` issues
-agent tokens. Argument handling only; the work is in ``agent`` and ``token_command``."""
+"""The ``tunnel`` command line: ``tunnel http PORT`` runs the agent; ``tunnel token`` issues,
+lists and revokes agent tokens. Argument handling only; the work is in ``agent`` and
+``token_command``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import re
 import signal
 import sys
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from tunnel_shared.tokens import TokenError, read_claims
@@ -26,13 +26,20 @@ The token decides the subdomain: `tunnel token --subdomain NAME` issues one for 
 token's claims without verifying them; the server verifies the token).
 
 Prints "Forwarding <public url> -> http://LOCAL-HOST:PORT" once connected (again after each
-reconnect), then one "<METHOD> <path> <status> <n>ms" line per request. Ctrl-C stops it.
+reconnect), then one "<METHOD> <path> <status> <n>ms" line per request. Ctrl-C stops it (exit
+0). Exits 1 when the server refuses the token or the subdomain is held by another agent, when
+the server closes the tunnel, or when the token expires; 2 on a bad argument.
 """
 
 TOKEN_DESCRIPTION = """\
-Issue an agent token for a subdomain, signed with the environment's signing secret, which is
-read with your AWS credentials (secretsmanager:GetSecretValue). A one-line summary goes to
-stderr; the token is the last line of stdout:  TUNNEL_TOKEN=$(tunnel token --subdomain demo)
+  tunnel token --subdomain NAME     issue a token for NAME (recorded by its id)
+  tunnel token list                 the live tokens: id, subdomain, subject, expiry
+  tunnel token revoke TOKEN_OR_ID   refuse it from now on; its live connection is closed
+
+Tokens are signed with the environment's signing secret, read with your AWS credentials
+(secretsmanager:GetSecretValue), and recorded in http-tunnel-tokens-ENVIRONMENT. Issuing prints
+a one-line summary on stderr and the token as the last line of stdout:
+  TUNNEL_TOKEN=$(tunnel token --subdomain demo)
 Against the local emulator: AWS_ENDPOINT_URL=http://127.0.0.1:4566 tunnel token --subdomain demo
 """
 
@@ -43,10 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "http":
             return _http(args)
-        from tunnel_cli import token_command  # boto3 is imported only for this command
-
-        secret_id = args.secret_id or token_command.secret_id_for(args.environment)
-        return token_command.run(args.subdomain, args.ttl, args.subject, secret_id)
+        return _token(args)
     except KeyboardInterrupt:  # Ctrl-C before the agent's own handler is in place
         return 0
 
@@ -121,27 +125,57 @@ def _parser() -> argparse.ArgumentParser:
         description=TOKEN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    token.add_argument("--subdomain", required=True, help="the subdomain the token grants")
+    token.add_argument("action", nargs="?", choices=("list", "revoke"), help=argparse.SUPPRESS)
+    token.add_argument("target", nargs="?", help=argparse.SUPPRESS)
+    token.add_argument("--subdomain", help="issue: the subdomain the token grants")
     token.add_argument("--ttl", default="30d", help="lifetime: 30d, 12h, 90m or 3600s (30d)")
     token.add_argument(
-        "--subject", help="who holds it (default: your AWS identity's ARN, else $USER)"
+        "--subject",
+        help="the person or machine it is for (default: a random id of its own)",
     )
-    where = token.add_mutually_exclusive_group()
-    where.add_argument(
+    token.add_argument(
         "--environment",
         default="dev",
-        help="reads secret http-tunnel-signing-key-ENVIRONMENT (dev)",
+        help="its secret http-tunnel-signing-key-ENV and table http-tunnel-tokens-ENV (dev)",
     )
-    where.add_argument("--secret-id", help="the signing secret's name or ARN, instead")
+    token.add_argument("--secret-id", help="the signing secret's name or ARN, instead")
+    token.add_argument(
+        "--connections-endpoint",
+        help="revoke: the WebSocket API's @connections URL (default: from the apis stack)",
+    )
     return parser
+
+
+def _token(args: argparse.Namespace) -> int:
+    from tunnel_cli import token_command  # boto3 is imported only for this command
+
+    if args.action == "list":
+        return token_command.list_tokens(args.environment)
+    if args.action == "revoke":
+        if not args.target:
+            return _usage("tunnel token revoke needs a token or a token id")
+        return token_command.revoke_token(args.target, args.environment, args.connections_endpoint)
+    if args.target or not args.subdomain:
+        return _usage("issue a token with --subdomain NAME (or: tunnel token list|revoke ID)")
+    secret_id = args.secret_id or token_command.secret_id_for(args.environment)
+    tokens_table = token_command.table_for(args.environment, "tokens")
+    return token_command.run(
+        args.subdomain, args.ttl, args.subject, secret_id, tokens_table=tokens_table
+    )
+
+
+def _usage(problem: str) -> int:
+    print(f"tunnel token: error: {problem}", file=sys.stderr, flush=True)
+    return 2
 
 
 def _http(args: argparse.Namespace) -> int:
     if not args.url:
         return _fail("no WebSocket URL: pass --url wss://... or set TUNNEL_URL")
-    url = urlsplit(args.url)
-    if url.scheme not in ("ws", "wss") or not url.hostname:
-        return _fail(f"--url must be a ws:// or wss:// URL, not {args.url.split('?')[0]!r}")
+    problem = url_problem(args.url)
+    if problem is not None:
+        print(f"tunnel: --url {shown_url(args.url)!r}: {problem}", file=sys.stderr, flush=True)
+        return 2
     if not args.token:
         return _fail(
             "no token: set TUNNEL_TOKEN or pass --token (issue one with "
@@ -157,9 +191,7 @@ def _http(args: argparse.Namespace) -> int:
             f"{claims.subdomain!r}; the token decides the subdomain (issue one with "
             f"`tunnel token --subdomain {args.subdomain}`)"
         )
-    if claims.expires <= time.time():
-        when = datetime.fromtimestamp(claims.expires, UTC).strftime("%Y-%m-%d %H:%M")
-        return _fail(f"the token expired on {when} UTC; issue a new one with `tunnel token`")
+    # An expired token is the agent's to report (exit 1): it also times the expiry.
     settings = agent_module.AgentSettings(
         url=args.url,
         token=args.token.strip(),
@@ -185,6 +217,34 @@ async def _run_agent(settings: agent_module.AgentSettings) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as the WebSocket API's URL, or None. Checked before the
+    token is added to it: the libraries' own errors quote the whole URL."""
+    bad_port = "has a port that is not a number from 1 to 65535"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an out-of-range or non-numeric port, a broken [IPv6] host
+        return bad_port if "port" in str(exc).lower() else "is not a URL"
+    if parts.scheme not in ("ws", "wss"):
+        return "must be a ws:// or wss:// URL"
+    if "@" in parts.netloc:
+        return "must not carry a user name or password (the token goes in --token)"
+    if not parts.hostname or re.search(r"[\s\x00-\x1f\x7f]", parts.hostname):
+        return "has no host" if not parts.hostname else "has a host that is not a name"
+    if port == 0:
+        return bad_port
+    if parts.fragment or url.endswith("#"):
+        return "must not have a #fragment"
+    return None
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: without its query, fragment or user name and password."""
+    without_query = re.split(r"[?#]", url, maxsplit=1)[0]
+    return re.sub(r"^([^/]*//)[^/]*@", r"\1…@", without_query)
 
 
 def _fail(message: str) -> int:

@@ -8,15 +8,28 @@ endpoint never holds up the others), and sends an application-level ``ping`` eve
 
 ``Agent.run`` keeps one session alive until stopped:
 
-- Any disconnect → reconnect with the same token (so the same subdomain), after an exponential
-  backoff: ``backoff_initial`` doubling to ``backoff_max``, each delay scaled by a random
-  factor in ``1 ± backoff_jitter`` so that many agents cut off at once do not return in step.
-  The backoff restarts once a connection has been registered.
+- Every connection attempt carries the token and a **session secret** in its query
+  (``?token=...&session=...``). The secret is random, made once per run and never printed: it
+  proves to the server that a reconnect (after a drop, or the planned one below) comes from the
+  same agent, so the server may hand it the subdomain even while an older connection of this
+  agent still looks live.
+- Any disconnect → reconnect with the same token and secret (so the same subdomain), after an
+  exponential backoff: ``backoff_initial`` doubling to ``backoff_max``, each delay scaled by a
+  random factor in ``1 ± backoff_jitter`` so that many agents cut off at once do not return in
+  step. The backoff restarts once a connection has been registered.
 - Before API Gateway's 2-hour cap, at ``rotate_seconds``, a new connection is opened first and
-  the old one is closed only once the new one is registered and the old one's requests are
-  answered (make before break: no window where the subdomain has no agent).
-- The server refusing the upgrade with 401 or 403 is final (bad, expired or revoked token, or
-  a subdomain held by someone else): a clear message and exit code 1, no retrying forever.
+  the old one is closed only once the new one is registered (or the server says the old one was
+  ``replaced``) and the old one's requests are answered (make before break: no window where
+  the subdomain has no agent).
+- ``{"type": "replaced"}`` on an older connection: the newer one holds the subdomain; the older
+  one finishes its requests and is closed, and nothing reconnects because of it. On the only
+  connection (no newer one was opened: a network race, say, where the server registered an
+  attempt the agent gave up on) it is logged and treated like a lost connection: reconnect.
+- Final, exit code 1, no retrying forever: the upgrade refused with 401 or 403 (the token is
+  invalid, expired or revoked) or 409 (another agent, not this one, is connected on the
+  subdomain); ``{"type": "closed", "reason": ...}`` (the server ends the tunnel, as it does when
+  the token is revoked or expires); and the token's own expiry (read from its unverified
+  claims), checked at start and timed while running.
 - ``stop()`` (Ctrl-C, SIGTERM) closes every connection with 1000 and returns 0.
 
 Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every registration
@@ -31,17 +44,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
+import secrets
 import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 from tunnel_shared.protocol import encode
+from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from tunnel_cli.forward import LocalRequest, LocalResponse, error_response, forward
 from tunnel_cli.frames import fragments
@@ -58,7 +75,15 @@ T = TypeVar("T")
 READY = encode({"action": "ready"})
 PING = encode({"action": "ping"})
 # Statuses on the upgrade that retrying cannot fix.
-FINAL_STATUSES = (401, 403)
+TOKEN_REFUSED_STATUSES = (401, 403)
+SUBDOMAIN_IN_USE_STATUS = 409
+FINAL_STATUSES = (*TOKEN_REFUSED_STATUSES, SUBDOMAIN_IN_USE_STATUS)
+SUBDOMAIN_IN_USE = (
+    "the subdomain is in use by another agent that is still connected; stop it or use another "
+    "subdomain"
+)
+# A server's reason, as printed.
+MAX_REASON_CHARS = 200
 # Well inside the 10-minute idle timeout (tyrchen/http-tunnel uses 300 s, wormhole 60 s).
 DEFAULT_HEARTBEAT_SECONDS = 240.0
 # Ten minutes before the 2-hour cap: room for a slow reconnect.
@@ -95,11 +120,27 @@ class _Stopped(Exception):
     """``stop()`` was called while waiting."""
 
 
-def connection_url(url: str, token: str) -> str:
-    """``url`` with ``token=<token>`` added to its query (the authorizer reads it there)."""
+def connection_url(url: str, token: str, session: str) -> str:
+    """``url`` with ``token=<token>&session=<session>`` added to its query (the authorizer reads
+    them there)."""
     parts = urlsplit(url)
     query = f"{parts.query}&" if parts.query else ""
-    return urlunsplit(parts._replace(query=f"{query}token={quote(token, safe='')}"))
+    added = f"token={quote(token, safe='')}&session={quote(session, safe='')}"
+    return urlunsplit(parts._replace(query=f"{query}{added}"))
+
+
+def token_expiry(token: str) -> int | None:
+    """The token's expiry (Unix seconds) from its unverified claims; None if unreadable (the
+    server is the judge of that)."""
+    try:
+        return read_claims(token).expires
+    except TokenError:
+        return None
+
+
+def expired_message(expires: int) -> str:
+    when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"the token expired at {when}; issue a new one with `tunnel token`"
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -> float:
@@ -115,7 +156,11 @@ class Agent:
         self.settings = settings
         self._out = out
         self._err = err
+        # Proves a reconnect is this agent (module docstring); never printed.
+        self._session_secret = secrets.token_urlsafe(32)
+        self._expires = token_expiry(settings.token)
         self._stopping = asyncio.Event()
+        self._exit_code = 0
         self._sessions: set[Session] = set()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -123,8 +168,20 @@ class Agent:
         """Ask ``run`` to close its connections and return 0; safe from a signal handler."""
         self._stopping.set()
 
+    def finish(self, reason: str) -> None:
+        """End for good: print ``reason``, close every connection, ``run`` returns 1."""
+        if not self._stopping.is_set():
+            self.say_error(reason)
+            self._exit_code = 1
+        self._stopping.set()
+
     async def run(self) -> int:
-        """Serve until stopped (0) or refused for good (1)."""
+        """Serve until stopped (0) or refused or ended for good (1)."""
+        if self._expires is not None and self._expires <= time.time():
+            self.say_error(expired_message(self._expires))
+            return 1
+        if self._expires is not None:
+            self._spawn(self._expire(self._expires))
         attempt = 0
         retiring: Session | None = None
         try:
@@ -136,10 +193,10 @@ class Agent:
                 except InvalidStatus as exc:
                     status = exc.response.status_code
                     if status in FINAL_STATUSES:
-                        self.say_error(_refusal(status))
-                        return 1
+                        self.finish(_refusal(status))
+                        break
                     reason = f"the server refused the connection (HTTP {status})"
-                except (OSError, TimeoutError, InvalidHandshake) as exc:
+                except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                     reason = f"cannot connect to {_public(self.settings.url)}: {_describe(exc)}"
                 else:
                     session = Session(self, ws)
@@ -149,17 +206,24 @@ class Agent:
                         self._spawn(self._retire(retiring, session))
                         retiring = None
                     outcome = await self._watch(session)
-                    if outcome == "stop":
+                    if outcome == "stop" or self._stopping.is_set():
                         break
                     if outcome == "rotate":
                         self.say_error("opening a new connection before API Gateway's 2-hour cap")
                         retiring, attempt = session, 0
                         continue
-                    await session.close(grace=0)
-                    self._sessions.discard(session)
                     if session.registered.is_set():
                         attempt = 0
-                    reason = f"connection lost ({session.close_description()})"
+                    if outcome == "replaced":
+                        # Its requests may finish; the reconnect does not wait for them.
+                        self._spawn(self._close(session, HTTP_API_TIMEOUT_SECONDS))
+                        reason = (
+                            "the server gave the subdomain to another connection of this agent "
+                            "(this one is the newest)"
+                        )
+                    else:
+                        await self._close(session, 0)
+                        reason = f"connection lost ({session.close_description()})"
                 delay = backoff_delay(
                     attempt,
                     self.settings.backoff_initial,
@@ -172,7 +236,7 @@ class Agent:
                     await self._until_stopped(asyncio.sleep(delay))
                 except _Stopped:
                     break
-            return 0
+            return self._exit_code
         finally:
             await self._shutdown()
 
@@ -180,16 +244,24 @@ class Agent:
 
     def say(self, line: str) -> None:
         # flush: stdout is block-buffered when piped, and scripts read it line by line.
-        print(line, file=self._out or sys.stdout, flush=True)
+        print(self._redact(line), file=self._out or sys.stdout, flush=True)
 
     def say_error(self, line: str) -> None:
-        print(f"tunnel: {line}", file=self._err or sys.stderr, flush=True)
+        print(f"tunnel: {self._redact(line)}", file=self._err or sys.stderr, flush=True)
+
+    def _redact(self, line: str) -> str:
+        # The last guard: no line the agent prints carries the token or the session secret,
+        # whatever a library put in an exception's text.
+        for secret in (self.settings.token, self._session_secret):
+            if secret:
+                line = line.replace(secret, "…")
+        return line
 
     # Internals ------------------------------------------------------------------------------
 
     async def _open(self) -> ClientConnection:
         return await connect(
-            connection_url(self.settings.url, self.settings.token),
+            connection_url(self.settings.url, self.settings.token, self._session_secret),
             # API Gateway does not negotiate permessage-deflate; frame sizes are then exact.
             compression=None,
             open_timeout=self.settings.open_timeout,
@@ -199,11 +271,13 @@ class Agent:
         )
 
     async def _watch(self, session: Session) -> str:
-        """Wait until the session closes ("closed"), must be replaced ("rotate") or the agent
-        is stopped ("stop")."""
+        """Wait until the session closes ("closed"), must be replaced ("rotate"), the server
+        says another connection of this agent took over ("replaced") or the agent is stopped
+        ("stop")."""
         waits = {
             "closed": asyncio.ensure_future(asyncio.shield(session.reader)),
             "rotate": asyncio.ensure_future(asyncio.sleep(self.settings.rotate_seconds)),
+            "replaced": asyncio.ensure_future(session.replaced.wait()),
             "stop": asyncio.ensure_future(self._stopping.wait()),
         }
         try:
@@ -211,7 +285,7 @@ class Agent:
         finally:
             for task in waits.values():
                 task.cancel()
-        for outcome in ("stop", "closed", "rotate"):
+        for outcome in ("stop", "replaced", "closed", "rotate"):
             if waits[outcome].done() and not waits[outcome].cancelled():
                 return outcome
         return "stop"  # cancelled from outside
@@ -235,10 +309,27 @@ class Agent:
         raise _Stopped
 
     async def _retire(self, old: Session, new: Session) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(new.registered.wait(), REGISTRATION_WAIT_SECONDS)
-        await old.close(grace=HTTP_API_TIMEOUT_SECONDS)
-        self._sessions.discard(old)
+        """Close ``old`` once ``new`` holds the subdomain, its requests answered."""
+        waits = {
+            asyncio.ensure_future(new.registered.wait()),
+            asyncio.ensure_future(old.replaced.wait()),
+        }
+        try:
+            await asyncio.wait(
+                waits, timeout=REGISTRATION_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in waits:
+                task.cancel()
+        await self._close(old, HTTP_API_TIMEOUT_SECONDS)
+
+    async def _close(self, session: Session, grace: float) -> None:
+        await session.close(grace=grace)
+        self._sessions.discard(session)
+
+    async def _expire(self, expires: int) -> None:
+        await asyncio.sleep(max(0.0, expires - time.time()))
+        self.finish(expired_message(expires))
 
     def _spawn(self, coroutine: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -263,6 +354,7 @@ class Session:
         self.agent = agent
         self.ws = ws
         self.registered = asyncio.Event()
+        self.replaced = asyncio.Event()
         self.url: str | None = None
         self.reader: asyncio.Task[None] = asyncio.ensure_future(self._read())
         self._heartbeat: asyncio.Task[None] | None = None
@@ -348,7 +440,14 @@ class Session:
             self.agent.say(f"Forwarding {url} -> {self.agent.settings.local_url}")
         elif kind == "rejected":
             reason = message.get("reason")
-            self.agent.say_error(f"the server rejected a message: {str(reason)[:200]}")
+            self.agent.say_error(f"the server rejected a message: {_reason(reason)}")
+        elif kind == "closed":
+            reason = message.get("reason")
+            self.agent.finish(f"the server closed the tunnel: {_reason(reason)}")
+        elif kind == "replaced":
+            # Another connection of this agent holds the subdomain: ``_retire`` closes an older
+            # connection, the run loop reconnects from the newest (module docstring).
+            self.replaced.set()
         else:
             self.agent.say_error(f"ignored a message of unknown type {kind[:40]!r}")
 
@@ -363,7 +462,9 @@ class Session:
             request = parse_request(message)
         except MessageError as exc:
             request = LocalRequest("?", "?", "", [], [], b"")
-            response: LocalResponse = error_response(502, "bad-request-message", str(exc))
+            response: LocalResponse = error_response(
+                502, "bad-request-message", "the tunnel could not read the request", str(exc)
+            )
         else:
             response = await forward(
                 request,
@@ -403,20 +504,36 @@ def human_size(size: int) -> str:
 
 
 def _refusal(status: int) -> str:
+    if status == SUBDOMAIN_IN_USE_STATUS:
+        return SUBDOMAIN_IN_USE
     return (
         f"the server refused the connection (HTTP {status}): the token is invalid, expired or "
-        "revoked, or its subdomain is held by another agent. Issue a new token with "
-        "`tunnel token --subdomain NAME`."
+        "revoked. Issue a new token with `tunnel token --subdomain NAME`."
     )
+
+
+def _reason(reason: object) -> str:
+    """A reason the server gave, as one printable line of at most ``MAX_REASON_CHARS``."""
+    return " ".join(str(reason).split())[:MAX_REASON_CHARS]
 
 
 def _public(url: str) -> str:
     """``url`` without its query: never print the token."""
-    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+    try:
+        return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+    except ValueError:
+        return "the WebSocket URL"
+
+
+# A URL's query (where the token is), wherever a library's message quotes the URL.
+_URL_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#]*)[?#]\S*", re.IGNORECASE)
 
 
 def _describe(exc: BaseException) -> str:
+    """One line about a failed connection attempt, never with the URL's query (the token)."""
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, InvalidURI):
+        return f"not a usable WebSocket URL: {exc.msg}"  # str(exc) quotes the whole URL
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return _URL_QUERY.sub(r"\1", text.splitlines()[0])[:200]

@@ -8,7 +8,7 @@ and the local service, a buffer at a time, never whole in memory.
   before the first byte).
 
 The URLs carry a signature and a session token: they are never printed, and an error names
-only S3's error code.
+only S3's error code. The public caller is told less still: which body could not be moved.
 """
 
 from __future__ import annotations
@@ -23,29 +23,38 @@ CHUNK_BYTES = 64 * 1024
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
 
 
+REQUEST_BODY_FAILED = "the request body could not be fetched"
+RESPONSE_BODY_FAILED = "the response body could not be delivered"
+
+
 class TransferError(Exception):
-    """S3 refused or failed a transfer; the message is safe to print (no URL)."""
+    """S3 refused or failed a transfer; the message is safe to print (no URL), ``public`` is what
+    the public caller is told."""
+
+    def __init__(self, message: str, public: str = REQUEST_BODY_FAILED) -> None:
+        super().__init__(message)
+        self.public = public
 
 
-def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+def _connection(url: str, timeout: float, public: str) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise TransferError("the server sent a body URL that is not http(s)")
+        raise TransferError("the server sent a body URL that is not http(s)", public)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname, parts.port, timeout=timeout)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     return connection, target
 
 
-def _refusal(what: str, status: int, body: bytes) -> TransferError:
+def _refusal(what: str, status: int, body: bytes, public: str) -> TransferError:
     code = _ERROR_CODE.search(body[:4096])
     detail = code.group(1).decode() if code else f"HTTP {status}"
-    return TransferError(f"S3 refused the {what} ({detail})")
+    return TransferError(f"S3 refused the {what} ({detail})", public)
 
 
 def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
     """The body at a presigned GET, in chunks; exactly ``size`` bytes or ``TransferError``."""
-    connection, target = _connection(url, timeout)
+    connection, target = _connection(url, timeout, REQUEST_BODY_FAILED)
     try:
         try:
             connection.request("GET", target)
@@ -53,7 +62,9 @@ def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
         except (OSError, http.client.HTTPException) as error:
             raise TransferError(f"cannot fetch the request body: {type(error).__name__}") from None
         if answer.status != 200:
-            raise _refusal("request body download", answer.status, answer.read(4096))
+            raise _refusal(
+                "request body download", answer.status, answer.read(4096), REQUEST_BODY_FAILED
+            )
         received = 0
         while True:
             try:
@@ -74,7 +85,7 @@ def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
 
 def upload(url: str, source: BinaryIO | memoryview, size: int, timeout: float) -> None:
     """PUT ``size`` bytes to a presigned URL: from a stream read as it goes, or from memory."""
-    connection, target = _connection(url, timeout)
+    connection, target = _connection(url, timeout, RESPONSE_BODY_FAILED)
     try:
         try:
             connection.putrequest("PUT", target, skip_accept_encoding=True)
@@ -90,7 +101,8 @@ def upload(url: str, source: BinaryIO | memoryview, size: int, timeout: float) -
                     if not chunk:
                         raise TransferError(
                             f"the local service's response ended {left} bytes short of its "
-                            "Content-Length"
+                            "Content-Length",
+                            RESPONSE_BODY_FAILED,
                         )
                     connection.send(chunk)
                     left -= len(chunk)
@@ -98,9 +110,9 @@ def upload(url: str, source: BinaryIO | memoryview, size: int, timeout: float) -
             reply = answer.read(4096)
         except (OSError, http.client.HTTPException) as error:
             raise TransferError(
-                f"cannot upload the response body: {type(error).__name__}"
+                f"cannot upload the response body: {type(error).__name__}", RESPONSE_BODY_FAILED
             ) from None
         if answer.status != 200:
-            raise _refusal("response body upload", answer.status, reply)
+            raise _refusal("response body upload", answer.status, reply, RESPONSE_BODY_FAILED)
     finally:
         connection.close()

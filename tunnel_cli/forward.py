@@ -32,7 +32,18 @@ Host: the public Host is kept by default (``--host-header preserve``), as ngrok 
 then builds absolute URLs, redirects, cookies and OAuth callbacks for the name its users see,
 and the request reaches it as sent. Dev servers that only accept ``localhost`` (Vite, webpack,
 Django's ``ALLOWED_HOSTS``, Rails' ``config.hosts``) can be given ``--host-header rewrite``:
-Host becomes ``<local-host>:<port>`` and the public one moves to ``X-Forwarded-Host``.
+Host becomes ``<local-host>:<port>`` and the public one moves to ``X-Forwarded-Host``, replacing
+any the caller sent (exactly one, and the true one). Otherwise the ``X-Forwarded-*`` headers are
+the server's (it sets Host, Proto and For itself) and pass as they came; the agent adds none.
+
+Target: only an origin-form target (RFC 9112 §3.2.1: an absolute path, then the query) reaches
+the local service. Anything else in ``rawPath`` (``http://169.254.169.254/...``, an authority,
+``*``, nothing) is answered 400 ``bad-target`` by the agent itself: a local service given an
+absolute-form target may treat it as a proxy request to wherever it names.
+
+Errors: the agent's own answers (502 when the local service refuses, is silent or fails, or a
+body cannot be moved) tell the public caller only what happened, never the local address or an
+exception's text; that detail goes to the agent's terminal (``LocalResponse.error``).
 """
 
 from __future__ import annotations
@@ -111,6 +122,13 @@ class LocalResponse:
         return len(self.body) if self.stored_bytes is None else self.stored_bytes
 
 
+def is_origin_form(raw_path: str) -> bool:
+    """Whether ``raw_path`` is an absolute path (``/``, ``/a/b``, ``//x``, ``/a%2Fb``): what may
+    be sent as a request target before the query. A scheme or authority never starts with
+    ``/``; ``?`` and ``#`` would end the path early."""
+    return raw_path.startswith("/") and not any(c in raw_path for c in "?#")
+
+
 def request_headers(
     request: LocalRequest, local_address: str, host_header: str = "preserve"
 ) -> list[tuple[str, str]]:
@@ -125,15 +143,16 @@ def request_headers(
     if request.cookies:
         dropped |= {"cookie"}
     public_host = next((v for n, v in request.headers if n.lower() == "host"), None)
-    if host_header == "rewrite" or public_host is None:
+    rewrite = host_header == "rewrite" and public_host is not None
+    if rewrite:
+        dropped |= {"host", "x-forwarded-host"}  # the caller's own X-Forwarded-Host included
+    elif public_host is None:
         dropped |= {"host"}
     headers = [(name, value) for name, value in request.headers if name.lower() not in dropped]
-    if public_host is None:
+    if public_host is None or rewrite:
         headers.insert(0, ("Host", local_address))
-    elif host_header == "rewrite":
-        headers.insert(0, ("Host", local_address))
-        if not any(name.lower() == "x-forwarded-host" for name, _ in headers):
-            headers.append(("X-Forwarded-Host", public_host))
+    if rewrite:
+        headers.append(("X-Forwarded-Host", public_host))
     if request.cookies:
         headers.append(("cookie", "; ".join(request.cookies)))
     had_length = any(name.lower() == "content-length" for name, _ in request.headers)
@@ -154,10 +173,16 @@ def response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, value) for name, value in headers if name.lower() not in dropped]
 
 
-def error_response(status: int, kind: str, text: str) -> LocalResponse:
-    """An answer the agent makes itself: a short plain-text body, and ``x-tunnel-error``."""
+def error_response(status: int, kind: str, text: str, detail: str | None = None) -> LocalResponse:
+    """An answer the agent makes itself: ``text`` as a one-line public body, and
+    ``x-tunnel-error``. ``detail`` (default: ``text``) is for the agent's terminal only."""
     headers = [("content-type", "text/plain; charset=utf-8"), ("x-tunnel-error", kind)]
-    return LocalResponse(status, headers, f"tunnel: {text}\n".encode(), error=text)
+    return LocalResponse(status, headers, f"tunnel: {text}\n".encode(), error=detail or text)
+
+
+def bad_target() -> LocalResponse:
+    """The 400 for a request target that is not a path (module docstring)."""
+    return error_response(400, "bad-target", "the request target is not a path")
 
 
 def forward_blocking(
@@ -168,7 +193,10 @@ def forward_blocking(
     host_header: str = "preserve",
 ) -> LocalResponse:
     """Send ``request`` to ``http://host:port`` and read the answer. Never raises for the
-    local service's failures: they become a 502 (see ``error_response``)."""
+    local service's failures: they become a 502 (see ``error_response``). A target that is not
+    origin-form is answered 400 without contacting the local service."""
+    if not is_origin_form(request.raw_path):
+        return bad_target()
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -186,17 +214,30 @@ def forward_blocking(
         answer = connection.getresponse()
         return _read_answer(answer, request.response_url, timeout)
     except TransferError as error:
-        return error_response(502, "body-transfer-failed", str(error))
+        return error_response(502, "body-transfer-failed", error.public, str(error))
     except ConnectionRefusedError:
-        return error_response(502, "local-refused", f"connection refused by {address}")
+        return error_response(
+            502,
+            "local-refused",
+            "the tunnel's local service refused the connection",
+            f"connection refused by {address}",
+        )
     except TimeoutError:
         return error_response(
-            502, "local-timeout", f"{address} did not answer within {timeout:g} s"
+            502,
+            "local-timeout",
+            "the tunnel's local service did not answer in time",
+            f"{address} did not answer within {timeout:g} s",
         )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         # ValueError: http.client refuses a header or method it cannot send.
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        return error_response(502, "local-failed", f"request to {address} failed: {detail}")
+        return error_response(
+            502,
+            "local-failed",
+            "the tunnel's local service failed to answer",
+            f"request to {address} failed: {detail}",
+        )
     finally:
         connection.close()
 

@@ -1,21 +1,31 @@
-"""``tunnel token``: issue an agent token with the operator's AWS credentials.
+"""``tunnel token``: issue, list and revoke agent tokens, with the operator's AWS credentials.
 
 The signing key is the string value of the Secrets Manager secret
 ``http-tunnel-signing-key-<environment>`` (created by the keys stack). Whoever can read it can
-issue tokens, so this runs with the operator's credentials, never the agent's.
+issue tokens, so this runs with the operator's credentials, never the agent's. Each token is
+recorded by its id in ``http-tunnel-tokens-<environment>`` (tunnel_shared.token_records):
+
+- ``tunnel token --subdomain NAME`` issues and records one; its subject is ``--subject``, or a
+  random id of its own;
+- ``tunnel token list`` shows the live ones: id, subdomain, subject, expiry (never a token);
+- ``tunnel token revoke TOKEN_OR_ID`` revokes one: the authorizer refuses it from then on, and
+  its live connection, if any, is told why and closed (through the WebSocket API's
+  ``@connections``, found from the apis stack, or ``--connections-endpoint``).
 """
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from secrets import token_hex
 from typing import Any, TextIO
 
-from tunnel_shared.tokens import SUBDOMAIN, TokenError, issue, verify
+from tunnel_shared import protocol, token_records
+from tunnel_shared.connections import claim_key
+from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID, TokenError, issue, read_claims, verify
 
 DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
 UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
@@ -40,6 +50,10 @@ def secret_id_for(environment: str) -> str:
     return f"http-tunnel-signing-key-{environment}"
 
 
+def table_for(environment: str, key: str) -> str:
+    return f"http-tunnel-{key}-{environment}"
+
+
 def parse_ttl(text: str) -> int:
     """``30d``, ``12h``, ``90m``, ``3600s`` (or ``3600``) → seconds."""
     match = DURATION.match(text)
@@ -54,7 +68,12 @@ def parse_ttl(text: str) -> int:
 
 
 def issue_token(
-    subdomain: str, ttl: str, subject: str | None, secret_id: str, session: Any = None
+    subdomain: str,
+    ttl: str,
+    subject: str | None,
+    secret_id: str,
+    session: Any = None,
+    tokens_table: str | None = None,
 ) -> IssuedToken:
     """Read the signing key, issue the token. Raises CommandError with a one-line reason."""
     if not SUBDOMAIN.match(subdomain):
@@ -109,12 +128,15 @@ def issue_token(
     if not key:
         raise CommandError(f"secret {secret_id} has no string value to sign with")
     if subject is None:
-        subject = _caller(session, config)
+        subject = f"anon-{token_hex(4)}"  # its own: tokens never share a holder
     try:
         token = issue(key, subject, subdomain, ttl_seconds)
     except TokenError as exc:
         raise CommandError(str(exc)) from None
     claims = verify(key, token)  # the claims as the authorizer will read them
+    if tokens_table:
+        table = session.resource("dynamodb", config=config).Table(tokens_table)
+        _aws(lambda: token_records.record(table, claims), f"recording the token in {tokens_table}")
     return IssuedToken(token, claims.subject, claims.subdomain, claims.expires, secret_id)
 
 
@@ -125,11 +147,12 @@ def run(
     secret_id: str,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    tokens_table: str | None = None,
 ) -> int:
     """The command: summary on stderr, the token as the last line of stdout."""
     err = err or sys.stderr
     try:
-        issued = issue_token(subdomain, ttl, subject, secret_id)
+        issued = issue_token(subdomain, ttl, subject, secret_id, tokens_table=tokens_table)
     except CommandError as exc:
         print(f"tunnel token: error: {exc}", file=err, flush=True)
         return 2
@@ -144,15 +167,133 @@ def run(
     return 0
 
 
-def _caller(session: Any, config: Any) -> str:
-    """Who is issuing: the caller's AWS identity, else the local user name."""
-    from botocore.exceptions import BotoCoreError, ClientError
+def list_tokens(environment: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``tunnel token list``: the live tokens, one line each."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        table = _resource(environment, "tokens")
+        live = _aws(lambda: token_records.live(table, int(time.time())), "listing tokens")
+    except CommandError as exc:
+        print(f"tunnel token list: error: {exc}", file=err, flush=True)
+        return 2
+    print(f"{'ID':<32}  {'SUBDOMAIN':<20}  {'SUBJECT':<24}  EXPIRES", file=out)
+    for record in live:
+        expires = datetime.fromtimestamp(record.expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(
+            f"{record.token_id:<32}  {record.subdomain:<20}  {record.subject:<24}  {expires}",
+            file=out,
+        )
+    out.flush()
+    return 0
+
+
+def revoke_token(
+    token_or_id: str,
+    environment: str,
+    connections_endpoint: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """``tunnel token revoke``: refuse the token from now on, and close its live connection."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        token_id = _token_id(token_or_id)
+        tokens = _resource(environment, "tokens")
+        now = int(time.time())
+        revoked = _aws(lambda: token_records.revoke(tokens, token_id, now), "revoking")
+        if revoked is None:
+            raise CommandError(f"no token {token_id} was issued in {environment}")
+        print(
+            f"Revoked token {token_id} (subdomain {revoked.subdomain!r}, "
+            f"subject {revoked.subject!r}): new connections with it are refused.",
+            file=out,
+            flush=True,
+        )
+        closed = _close_live_connection(revoked, environment, connections_endpoint)
+    except CommandError as exc:
+        print(f"tunnel token revoke: error: {exc}", file=err, flush=True)
+        return 2
+    if closed:
+        print(f"Closed its live connection {closed}.", file=out, flush=True)
+    return 0
+
+
+def _token_id(token_or_id: str) -> str:
+    text = token_or_id.strip()
+    if TOKEN_ID.match(text):
+        return text
+    try:
+        return read_claims(text).token_id
+    except TokenError:
+        raise CommandError("give a token or a token id (32 hex digits)") from None
+
+
+def _close_live_connection(
+    revoked: token_records.TokenRecord, environment: str, endpoint: str | None
+) -> str | None:
+    """The connection that used the token, told and closed; None if none is live."""
+    connections = _resource(environment, "connections")
+    claim = _aws(
+        lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
+        "reading the subdomain's claim",
+    ).get("Item")
+    if not claim or claim.get("tokenId") != revoked.token_id:
+        return None
+    owner = str(claim["owner"])
+    management = _session().client(
+        "apigatewaymanagementapi", endpoint_url=endpoint or _connections_endpoint(environment)
+    )
+    reason = "the token was revoked; ask for a new one"
+    try:
+        management.post_to_connection(
+            ConnectionId=owner, Data=protocol.encode({"type": "closed", "reason": reason}).encode()
+        )
+        management.delete_connection(ConnectionId=owner)
+    except management.exceptions.GoneException:
+        return None
+    except Exception as exc:  # noqa: BLE001 - one line, whatever botocore raised
+        raise CommandError(
+            f"revoked, but its connection {owner} could not be closed ({type(exc).__name__}); "
+            "it is refused when it reconnects"
+        ) from None
+    return owner
+
+
+def _connections_endpoint(environment: str) -> str:
+    """The @connections endpoint of the environment's WebSocket API, from the apis stack."""
+    session = _session()
+    stack = f"http-tunnel-{environment}-apis"
+    described = _aws(
+        lambda: session.client("cloudformation").describe_stacks(StackName=stack),
+        f"reading stack {stack}",
+    )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
+    region = session.region_name
+    return f"https://{outputs['WebSocketApiId']}.execute-api.{region}.amazonaws.com/{environment}"
+
+
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+def _resource(environment: str, key: str) -> Any:
+    return _session().resource("dynamodb").Table(table_for(environment, key))
+
+
+def _aws(call: Any, doing: str) -> Any:
+    """``call()``, its AWS failures as one-line CommandErrors."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
     try:
-        return str(session.client("sts", config=config).get_caller_identity()["Arn"])
-    except (BotoCoreError, ClientError, KeyError):
-        pass
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):  # no user name at all (some containers)
-        return "unknown"
+        return call()
+    except NoCredentialsError:
+        raise CommandError("no AWS credentials found: set AWS_PROFILE, or log in") from None
+    except NoRegionError:
+        raise CommandError("no AWS region set: set AWS_REGION or AWS_DEFAULT_REGION") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise CommandError(f"{doing} failed: {code or exc}") from None
+    except BotoCoreError as exc:
+        raise CommandError(f"{doing} failed: {exc}") from None

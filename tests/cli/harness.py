@@ -160,6 +160,7 @@ class LocalApp:
 class Attempt:
     at: float
     token: str | None
+    session: str | None  # the agent's per-run session secret
 
 
 @dataclass
@@ -201,6 +202,15 @@ class GatewayConnection:
         await self.ws.send(message)
         return await asyncio.wait_for(future, timeout)
 
+    async def send_closed(self, reason: str) -> None:
+        """End the tunnel, as the server does for a revoked or expired token."""
+        await self.ws.send(protocol.encode({"type": "closed", "reason": reason}))
+        await self.ws.close(1000, "tunnel closed")
+
+    async def send_replaced(self) -> None:
+        """Say another connection of this agent's session holds the subdomain now."""
+        await self.ws.send(protocol.encode({"type": "replaced"}))
+
     async def serve(self, gateway: FakeGateway) -> None:
         try:
             while True:
@@ -226,6 +236,8 @@ class GatewayConnection:
             return
         self.messages.append(message)
         if message["action"] == "ready":
+            if not gateway.register(gateway.connections.index(self) + 1):
+                return  # registration held back: the agent waits for ``registered``
             url = f"https://{self.subdomain}.{DOMAIN}"
             await self.ws.send(
                 protocol.encode({"type": "registered", "subdomain": self.subdomain, "url": url})
@@ -243,10 +255,19 @@ class GatewayConnection:
 
 class FakeGateway:
     """API Gateway's role: authorize on upgrade (403 on a bad token), ready → registered,
-    request → response, frames ≤ 32 KB and messages ≤ 128 KB enforced."""
+    request → response, frames ≤ 32 KB and messages ≤ 128 KB enforced.
 
-    def __init__(self, refuse: Callable[[int], int | None] | None = None) -> None:
+    ``refuse(attempt)`` may answer an upgrade attempt (1-based) with a status instead (409: the
+    subdomain is held by another agent); ``register(connection)`` may hold back the
+    ``registered`` answer on a connection (1-based)."""
+
+    def __init__(
+        self,
+        refuse: Callable[[int], int | None] | None = None,
+        register: Callable[[int], bool] | None = None,
+    ) -> None:
         self.refuse = refuse or (lambda attempt: None)
+        self.register = register or (lambda connection: True)
         self.attempts: list[Attempt] = []
         self.connections: list[GatewayConnection] = []
         self.ready: asyncio.Queue[GatewayConnection] = asyncio.Queue()
@@ -279,7 +300,8 @@ class FakeGateway:
 
     def _authorize(self, connection: ServerConnection, request: Request) -> Response | None:
         token = _token_of(request.path)
-        self.attempts.append(Attempt(time.monotonic(), token))
+        session = _query_value(request.path, "session")
+        self.attempts.append(Attempt(time.monotonic(), token, session))
         status = self.refuse(len(self.attempts))
         if status is not None:
             return connection.respond(status, "refused by the test\n")
@@ -298,7 +320,11 @@ class FakeGateway:
 
 
 def _token_of(path: str) -> str | None:
-    values = parse_qs(urlsplit(path).query).get("token")
+    return _query_value(path, "token")
+
+
+def _query_value(path: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(path).query).get(name)
     return values[0] if values else None
 
 
@@ -318,9 +344,14 @@ class RunningAgent:
 
 @contextlib.asynccontextmanager
 async def running_agent(
-    gateway: FakeGateway, port: int, token: str | None = None, **overrides: object
+    gateway: FakeGateway,
+    port: int,
+    token: str | None = None,
+    exit_code: int = 0,
+    **overrides: object,
 ) -> AsyncIterator[RunningAgent]:
-    """The agent serving in this event loop; stopped (and checked to exit 0) on exit."""
+    """The agent serving in this event loop; stopped (and checked to exit ``exit_code``) on
+    exit."""
     settings = {
         "url": gateway.url,
         "token": token or make_token(),
@@ -337,7 +368,7 @@ async def running_agent(
     finally:
         agent.stop()
         code = await asyncio.wait_for(running.task, 5)
-        assert code == 0, running.err.getvalue()
+        assert code == exit_code, running.err.getvalue()
 
 
 def header_values(headers: list[tuple[str, str]], name: str) -> list[str]:

@@ -192,8 +192,8 @@ async def test_local_service_down_gives_502_and_the_agent_keeps_going(app):
     for response in (first, second):
         assert response.status == 502
         assert header_values(response.headers, "x-tunnel-error") == ["local-refused"]
-        assert response.body == f"tunnel: connection refused by 127.0.0.1:{closed_port}\n".encode()
-    assert "connection refused" in agent.err.getvalue()
+        assert response.body == b"tunnel: the tunnel's local service refused the connection\n"
+    assert f"GET /: connection refused by 127.0.0.1:{closed_port}" in agent.err.getvalue()
     assert "Traceback" not in agent.err.getvalue()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,7 @@ async def test_a_refused_token_exits_non_zero_without_retrying():
     message = stderr.decode()
     assert "refused the connection (HTTP 403)" in message
     assert "token is invalid, expired or revoked" in message
+    assert "another agent" not in message  # a 409 says that, not a 403
     assert "Traceback" not in message
     assert wrong_key_token not in message  # never echo the secret
     assert stdout == b""
@@ -98,11 +101,6 @@ def test_matching_subdomain_is_accepted_until_connecting(monkeypatch):
         ([], {"TUNNEL_URL": "ws://127.0.0.1:1/dev"}, "no token: set TUNNEL_TOKEN"),
         (["--url", "http://x/dev", "--token", make_token()], {}, "must be a ws:// or wss://"),
         (["--url", "ws://x/dev", "--token", "nonsense"], {}, "unusable: malformed token"),
-        (
-            ["--url", "ws://x/dev", "--token", make_token(ttl=10, now=time.time() - 100)],
-            {},
-            "the token expired on",
-        ),
     ],
 )
 def test_missing_or_bad_arguments_exit_2_with_one_line(capsys, monkeypatch, args, env, expected):
@@ -113,6 +111,49 @@ def test_missing_or_bad_arguments_exit_2_with_one_line(capsys, monkeypatch, args
     assert main(["http", "8080", *args]) == 2
     err = capsys.readouterr().err
     assert expected in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "problem"),
+    [
+        ("http://x", "http://x", "must be a ws:// or wss:// URL"),
+        ("wss://", "wss://", "has no host"),
+        ("wss://user:pw@host/dev", "wss://…@host/dev", "must not carry a user name or password"),
+        ("not a url", "not a url", "must be a ws:// or wss:// URL"),
+        ("wss://host:99999/dev", "wss://host:99999/dev", "has a port that is not a number"),
+        ("wss://host/dev?x=1#frag", "wss://host/dev", "must not have a #fragment"),
+        ("wss://[::1/dev", "wss://[::1/dev", "is not a URL"),
+    ],
+)
+def test_a_bad_url_gives_one_line_without_the_token_and_exits_2(url, shown, problem):
+    token = make_token()
+    ran = subprocess.run(
+        [TUNNEL, "http", "8080", "--url", url, "--token", token],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        stdin=subprocess.DEVNULL,
+    )
+    assert ran.returncode == 2
+    assert ran.stdout == ""
+    assert ran.stderr.startswith(f"tunnel: --url {shown!r}: {problem}")
+    assert len(ran.stderr.splitlines()) == 1, ran.stderr
+    assert token not in ran.stdout + ran.stderr and "pw" not in ran.stderr
+
+
+def test_an_expired_token_exits_1_at_once_with_one_line(capsys, monkeypatch):
+    expired = make_token(ttl=10, now=time.time() - 100)
+    expires = int(time.time() - 90)
+    started = time.monotonic()
+    assert main(["http", "8080", "--url", "ws://127.0.0.1:1/dev", "--token", expired]) == 1
+    assert time.monotonic() - started < 1
+    lines = [
+        f"tunnel: the token expired at {datetime.fromtimestamp(t, UTC):%Y-%m-%dT%H:%M:%SZ}; "
+        "issue a new one with `tunnel token`\n"
+        for t in (expires, expires - 1)
+    ]
+    captured = capsys.readouterr()
+    assert captured.err in lines and captured.out == ""
 
 
 def test_help_says_the_token_decides_the_subdomain(capsys):

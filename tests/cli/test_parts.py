@@ -68,9 +68,12 @@ def test_claims_are_read_without_the_key():
         read_claims("v1.!!!.sig")
 
 
-def test_token_goes_in_the_query_string():
-    assert connection_url("wss://x.example/dev", "v1.a.b") == "wss://x.example/dev?token=v1.a.b"
-    assert connection_url("ws://h:1/dev?a=1", "t") == "ws://h:1/dev?a=1&token=t"
+def test_token_and_session_go_in_the_query_string():
+    assert (
+        connection_url("wss://x.example/dev", "v1.a.b", "s-1")
+        == "wss://x.example/dev?token=v1.a.b&session=s-1"
+    )
+    assert connection_url("ws://h:1/dev?a=1", "t", "s") == "ws://h:1/dev?a=1&token=t&session=s"
 
 
 def test_malformed_request_messages_are_refused():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from tunnel_shared.tokens import verify
+from tunnel_shared.tokens import read_claims, verify
 
 from emulator import process
 from tunnel_cli.token_command import CommandError, parse_ttl
@@ -34,6 +34,19 @@ def aws_env():
         ).client("secretsmanager", endpoint_url=handle.url)
         secrets.create_secret(Name="http-tunnel-signing-key-dev", SecretString=KEY)
         secrets.create_secret(Name="custom/signing", SecretString=OTHER_KEY)
+        for table, key in (("tokens", "tokenId"), ("connections", "connectionId")):
+            boto3.client(
+                "dynamodb",
+                endpoint_url=handle.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            ).create_table(
+                TableName=f"http-tunnel-{table}-dev",
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         yield env
     finally:
         process.stop(handle)
@@ -52,7 +65,7 @@ def test_issues_a_token_the_authorizer_accepts(aws_env):
     claims = verify(KEY, token)
     assert claims.subdomain == "demo"
     assert abs(claims.expires - (time.time() + 12 * 3600)) < 60
-    assert claims.subject.startswith("arn:aws:")  # the caller's identity, from STS
+    assert claims.subject.startswith("anon-")  # a random id of its own, not the operator
     summary = result.stderr.strip().splitlines()
     assert len(summary) == 1 and "'demo'" in summary[0]
     assert token not in result.stderr
@@ -109,3 +122,34 @@ def test_ttl_units(text, seconds):
 def test_bad_ttls(text):
     with pytest.raises(CommandError, match="--ttl"):
         parse_ttl(text)
+
+
+def test_each_token_is_recorded_and_listed_without_the_token(aws_env):
+    first = tunnel_token("--subdomain", "listed", "--subject", "ci-runner", env=aws_env)
+    second = tunnel_token("--subdomain", "listed", env=aws_env)
+    tokens = [result.stdout.splitlines()[-1] for result in (first, second)]
+    ids = [read_claims(token).token_id for token in tokens]
+    assert ids[0] != ids[1]
+    assert read_claims(tokens[1]).subject.startswith("anon-")
+    listed = tunnel_token("list", env=aws_env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if "listed" in line]
+    assert {row.split()[0] for row in rows} >= set(ids)
+    assert any("ci-runner" in row for row in rows)
+    assert not any(token in listed.stdout for token in tokens)
+
+
+@pytest.mark.parametrize("by", ["id", "token"])
+def test_a_revoked_token_leaves_the_list(aws_env, by):
+    issued = tunnel_token("--subdomain", f"revoke-by-{by}", env=aws_env).stdout.splitlines()[-1]
+    token_id = read_claims(issued).token_id
+    revoked = tunnel_token("revoke", token_id if by == "id" else issued, env=aws_env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"Revoked token {token_id}" in revoked.stdout
+    assert token_id not in tunnel_token("list", env=aws_env).stdout
+
+
+def test_revoking_a_token_never_issued_is_a_one_line_error(aws_env):
+    revoked = tunnel_token("revoke", "0" * 32, env=aws_env)
+    assert revoked.returncode == 2
+    assert revoked.stderr.count("\n") == 1 and "no token" in revoked.stderr
