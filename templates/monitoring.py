@@ -1,6 +1,8 @@
-"""Monitoring: alarms on function errors and throttles, table throttles and API errors."""
+"""Monitoring: alarms on function errors and throttles, table throttles, API errors, and
+requests refused because their tunnel was at its cap."""
 
 from troposphere import Ref
+from tunnel_shared import capacity
 
 from tunnel_infra.aws import apigatewayv2, cloudwatch, sns
 from tunnel_infra.blueprint import Blueprint
@@ -36,6 +38,17 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
                 {"FunctionName": name},
                 actions,
             )
+
+    cloudwatch.alarm(
+        stack,
+        "TunnelRejectionsAlarm",
+        "tunnel-rejections",
+        "Requests were refused (429) because their tunnel had its cap in flight",
+        capacity.METRIC_NAMESPACE,
+        capacity.REJECTIONS_METRIC,
+        {"Environment": stack.environment},
+        actions,
+    )
 
     for table in TABLES:
         name = Ref(stack.parameter(table.parameter, f"The {table.key} table"))

@@ -9,8 +9,8 @@ from tunnel_infra.render import ENVIRONMENTS
 
 TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
 CONNECTIONS = TABLE + "${ConnectionsTableName}"
-SUBDOMAIN_INDEX = CONNECTIONS + "/index/subdomain-index"
 PENDING = TABLE + "${PendingRequestsTableName}"
+TOKENS = TABLE + "${TokensTableName}"
 BODIES = "arn:${AWS::Partition}:s3:::${BodiesBucketName}/spill/*"
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
 
@@ -20,24 +20,35 @@ def own_logs(title: str) -> set[tuple[str, str]]:
     return {("logs:CreateLogStream", group), ("logs:PutLogEvents", group)}
 
 
-def post_to_connections(environment: str) -> str:
+def connections(environment: str, method: str) -> str:
     return (
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-        f"${{WebSocketApiId}}/{environment}/POST/@connections/*"
+        f"${{WebSocketApiId}}/{environment}/{method}/@connections/*"
     )
 
 
 def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
     declared = {
-        "Authorizer": {("secretsmanager:GetSecretValue", "Ref SigningKeySecretArn")},
-        "Connect": {("dynamodb:PutItem", CONNECTIONS), ("dynamodb:DeleteItem", CONNECTIONS)},
+        "Authorizer": {
+            ("secretsmanager:GetSecretValue", "Ref SigningKeySecretArn"),
+            ("dynamodb:GetItem", TOKENS),
+        },
+        "Connect": {
+            ("dynamodb:PutItem", CONNECTIONS),
+            ("dynamodb:GetItem", CONNECTIONS),
+            ("dynamodb:DeleteItem", CONNECTIONS),
+            ("execute-api:ManageConnections", connections(environment, "GET")),
+            ("execute-api:ManageConnections", connections(environment, "POST")),
+        },
         "Disconnect": {("dynamodb:DeleteItem", CONNECTIONS)},
         "Forwarding": {
-            ("dynamodb:Query", SUBDOMAIN_INDEX),
             ("dynamodb:PutItem", PENDING),
             ("dynamodb:GetItem", PENDING),
             ("dynamodb:DeleteItem", PENDING),
-            ("execute-api:ManageConnections", post_to_connections(environment)),
+            ("execute-api:ManageConnections", connections(environment, "POST")),
+            ("execute-api:ManageConnections", connections(environment, "DELETE")),
+            ("dynamodb:GetItem", CONNECTIONS),
+            ("dynamodb:UpdateItem", CONNECTIONS),
             ("dynamodb:DeleteItem", CONNECTIONS),
             ("s3:PutObject", BODIES),
             ("s3:GetObject", BODIES),
@@ -46,7 +57,7 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
         "Response": {
             ("dynamodb:UpdateItem", PENDING),
             ("dynamodb:GetItem", CONNECTIONS),
-            ("execute-api:ManageConnections", post_to_connections(environment)),
+            ("execute-api:ManageConnections", connections(environment, "POST")),
         },
     }
     customer_key = {("kms:Decrypt", "Ref DataKeyArn")} if environment == "prod" else set()

@@ -117,6 +117,18 @@ def test_a_burst_over_the_reservation_is_refused():
         parse_settings(data)
 
 
+def test_one_tunnels_cap_must_leave_forwarding_for_the_others():
+    assert parse_settings(PROD).throttling.tunnel_in_flight == 50
+    data = changed(PROD, "throttling.tunnel_in_flight", 300)
+    with pytest.raises(SettingsError, match=r"tunnel_in_flight is 300, not below"):
+        parse_settings(data)
+
+
+def test_the_tunnel_cap_defaults_to_20():
+    data = changed(DEV, "throttling", {"burst_limit": 20, "rate_limit": 10, "request_seconds": 5})
+    assert parse_settings(data).throttling.tunnel_in_flight == 20
+
+
 def test_user_data_must_be_a_mapping():
     with pytest.raises(SettingsError, match="must be a mapping, got list"):
         parse_settings([1])

@@ -45,6 +45,8 @@ class Table:
 
     key: str  # "pending-requests"
     hash_key: str
+    # Items live seconds and hold what passes through (bodies, cookies): no backups of them.
+    transient: bool = False
 
     @property
     def title(self) -> str:  # "PendingRequests"
@@ -102,16 +104,17 @@ class Index:
 
 @dataclass(frozen=True)
 class WebSocketConnections:
-    """The WebSocket API's @connections management API, on the environment's stage only."""
+    """The WebSocket API's @connections management API, on the environment's stage only, for
+    one method: POST is PostToConnection, GET GetConnection, DELETE DeleteConnection."""
 
+    method: str = "POST"
     parameter: str = "WebSocketApiId"
     environment_variable: str = "CONNECTIONS_ENDPOINT"
 
     def arn(self, environment: str) -> AWSHelperFn:
-        # Stage is the environment; POST is PostToConnection. GET/DELETE stay ungranted.
         return Sub(
             "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-            f"${{{self.parameter}}}/{environment}/POST/@connections/*"
+            f"${{{self.parameter}}}/{environment}/{self.method}/@connections/*"
         )
 
     def environment_value(self, environment: str) -> AWSHelperFn:

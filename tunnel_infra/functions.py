@@ -22,10 +22,14 @@ from tunnel_infra.access import (
 )
 
 CONNECTIONS = Table("connections", hash_key="connectionId")
-SUBDOMAIN_INDEX = CONNECTIONS.index("subdomain-index")
-PENDING_REQUESTS = Table("pending-requests", hash_key="requestId")
+PENDING_REQUESTS = Table("pending-requests", hash_key="requestId", transient=True)
+# Every issued token by its id: `tunnel token` records, lists and revokes them.
+TOKENS = Table("tokens", hash_key="tokenId")
 SIGNING_KEY = Secret("signing-key")
-AGENT_CONNECTIONS = WebSocketConnections()
+# The agents' connections, by @connections method.
+POST_TO_AGENTS = WebSocketConnections("POST")
+DESCRIBE_AGENTS = WebSocketConnections("GET")
+CLOSE_AGENTS = WebSocketConnections("DELETE")
 # Bodies too large for one WebSocket message wait here while they cross (functions/forwarding).
 BODIES = ObjectPrefix("bodies", prefix="spill/")
 
@@ -40,6 +44,8 @@ class Function:
     timeout_seconds: int = 10
     # Given PUBLIC_URL_FORMAT, where the public reaches a subdomain: it names or parses those URLs.
     public_url: bool = False
+    # Given IN_FLIGHT_PER_TUNNEL (throttling.tunnel_in_flight): it keeps each tunnel's share.
+    fair_share: bool = False
 
     @property
     def title(self) -> str:  # "Forwarding"
@@ -58,13 +64,23 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "authorizer",
         "Verifies the agent's signed token on $connect",
-        grants=(SIGNING_KEY.grant(secretsmanager.GetSecretValue),),
+        # GetItem: the token's record, which says whether it was revoked.
+        grants=(
+            SIGNING_KEY.grant(secretsmanager.GetSecretValue),
+            TOKENS.grant(dynamodb.GetItem),
+        ),
     ),
     Function(
         "connect",
         "Registers an agent's connection and claims its subdomain",
-        # DeleteItem: a reconnect by the same holder drops its stale connection.
-        grants=(CONNECTIONS.grant(dynamodb.PutItem, dynamodb.DeleteItem),),
+        grants=(
+            # GetItem: the claim's owner when it is taken; DeleteItem: the connection a
+            # reconnect of the same session replaces.
+            CONNECTIONS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
+            # GET: is the claim's owner still connected? POST: tell a replaced one.
+            DESCRIBE_AGENTS.grant(execute_api.ManageConnections),
+            POST_TO_AGENTS.grant(execute_api.ManageConnections),
+        ),
     ),
     Function(
         "disconnect",
@@ -75,11 +91,14 @@ FUNCTIONS: tuple[Function, ...] = (
         "forwarding",
         "Forwards a public HTTP request to the agent and waits for its response",
         grants=(
-            SUBDOMAIN_INDEX.grant(dynamodb.Query),
             PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
-            AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
-            # DeleteItem: an agent that is gone (410) is cleaned up at once.
-            CONNECTIONS.grant(dynamodb.DeleteItem),
+            POST_TO_AGENTS.grant(execute_api.ManageConnections),
+            # DELETE: an agent whose token expired is told, then closed.
+            CLOSE_AGENTS.grant(execute_api.ManageConnections),
+            # GetItem: the subdomain's claim names its connection; UpdateItem: the tunnel's
+            # in-flight leases (tunnel_shared.capacity); DeleteItem: an agent that is gone
+            # (410) is cleaned up at once.
+            CONNECTIONS.grant(dynamodb.GetItem, dynamodb.UpdateItem, dynamodb.DeleteItem),
             # PutObject: a large request body, and the agent's presigned PUT of a large
             # response; GetObject: the agent's presigned GET, and reading that response;
             # DeleteObject: both, once the request is over.
@@ -88,6 +107,7 @@ FUNCTIONS: tuple[Function, ...] = (
         # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
         timeout_seconds=30,
         public_url=True,  # the subdomain is in the Host, or first in the path
+        fair_share=True,
     ),
     Function(
         "response",
@@ -96,13 +116,13 @@ FUNCTIONS: tuple[Function, ...] = (
             PENDING_REQUESTS.grant(dynamodb.UpdateItem),
             # ready -> registered: read the connection's subdomain, post the public URL back.
             CONNECTIONS.grant(dynamodb.GetItem),
-            AGENT_CONNECTIONS.grant(execute_api.ManageConnections),
+            POST_TO_AGENTS.grant(execute_api.ManageConnections),
         ),
         public_url=True,  # tells the agent its URL
     ),
 )
 
-TABLES: tuple[Table, ...] = (CONNECTIONS, PENDING_REQUESTS)
+TABLES: tuple[Table, ...] = (CONNECTIONS, PENDING_REQUESTS, TOKENS)
 
 
 def wired_targets(functions: tuple[Function, ...] = FUNCTIONS) -> list[Target]:

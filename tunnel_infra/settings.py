@@ -48,6 +48,9 @@ class Throttling:
     burst_limit: int
     rate_limit: int
     request_seconds: int
+    # Requests one tunnel may have in flight at once (tunnel_shared.capacity): a slow or dead
+    # tunnel holds at most this many forwarding executions, whatever its callers send.
+    tunnel_in_flight: int = 20
 
     @property
     def in_flight(self) -> int:
@@ -144,6 +147,12 @@ def _check_capacity(settings: Settings) -> None:
             f"{throttling.in_flight} requests in flight, but reserved_concurrency.forwarding is "
             f"{forwarding}: lower rate_limit or request_seconds, or reserve more",
         )
+    if throttling.tunnel_in_flight >= forwarding:
+        raise SettingsError(
+            "throttling.tunnel_in_flight",
+            f"is {throttling.tunnel_in_flight}, not below reserved_concurrency.forwarding "
+            f"({forwarding}): one tunnel at its cap would take every forwarding execution",
+        )
     if throttling.burst_limit > forwarding:
         raise SettingsError(
             "throttling.burst_limit",
@@ -160,6 +169,11 @@ def _throttling(data: dict[str, Any]) -> Throttling:
         rate_limit=_int(block, "rate_limit", 1, 10000, prefix="throttling."),
         request_seconds=_int(
             block, "request_seconds", 1, MAX_REQUEST_SECONDS, prefix="throttling."
+        ),
+        tunnel_in_flight=(
+            _int(block, "tunnel_in_flight", 1, 1000, prefix="throttling.")
+            if "tunnel_in_flight" in block
+            else Throttling.tunnel_in_flight
         ),
     )
 

@@ -1,22 +1,29 @@
 """The public side: an HTTP API request (payload 2.0) crosses the tunnel to the agent and back.
 
 1. The subdomain comes from the request as ``PUBLIC_URL_FORMAT`` says (tunnel_shared.public_url):
-   the Host's first label under a custom domain, else the path's first segment, which is then
-   taken off the path the agent receives. Its live connection comes from the
-   ``subdomain-index`` (items whose ``ttl`` has passed are ignored).
-2. The request is stored as pending (short TTL), then posted to the agent as one message. A
+   exactly ``<label>.<domain>`` under a custom domain, else the path's first segment, which is
+   then taken off the path the agent receives. Its connection is the owner of its claim
+   (``claim#<subdomain>``, read consistently; a claim past its ``ttl`` or its token's expiry
+   routes nothing). ``X-Forwarded-For``, ``-Host``, ``-Proto`` and ``-Port`` are set from what
+   the tunnel knows, replacing whatever the caller sent.
+2. The tunnel gets a lease for the request (tunnel_shared.capacity): at most
+   ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits up to ``SLOT_WAIT_SECONDS``
+   for one, then gets 429 with ``Retry-After``.
+3. The request is stored as pending (short TTL), then posted to the agent as one message. A
    body too large for the message's 128 KB waits in S3 instead, and the message carries a
    presigned GET for it; every message carries a presigned PUT for the response body
    (tunnel_shared.bodies).
-3. The agent's response arrives in the pending item (the ``response`` function writes it);
+4. The agent's response arrives in the pending item (the ``response`` function writes it);
    this function waits for it with consistent reads at a short first interval that grows to a
-   cap, until a deadline under the HTTP API's 30 s limit. A response body the agent uploaded is
-   read from S3. Both objects are deleted before the answer goes.
+   cap, until a deadline under the HTTP API's 30 s limit (3 s when the agent is connected but
+   has left requests unanswered for 10 s). A response body the agent uploaded is read from S3.
+   Both objects are deleted before the answer goes. Its cookies are made host-only for the
+   tunnel's own host (tunnel_shared.cookies).
 
 Bodies go up to ``MAX_BODY_BYTES`` each way (tunnel_shared.limits derives it from Lambda's 6 MB).
 Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request body over the
-limit, 502 agent gone (its connection is cleaned up) or response over the limit (with
-``x-tunnel-error: response-too-large``), 504 no answer in time.
+limit, 429 tunnel at its cap, 502 agent gone (its connection is cleaned up) or response over the
+limit (with ``x-tunnel-error: response-too-large``), 504 no answer in time.
 """
 
 from __future__ import annotations
@@ -27,13 +34,13 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import protocol
+from tunnel_shared import capacity, cookies, protocol
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
-from tunnel_shared.connections import INDEX
+from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import (
     HTTP_INTEGRATION_TIMEOUT_SECONDS,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,
@@ -56,6 +63,14 @@ PENDING_TTL_SECONDS = 60
 # While waiting, look this often whether the agent's connection is still live: an agent that
 # dies mid-request ($disconnect removes its item) gets a 502 at once instead of a 504 at 27 s.
 LIVENESS_CHECK_SECONDS = 0.5
+# Waiting for a free slot when the tunnel is at its cap: a browser's burst of fast requests
+# (a dev server's page load) queues for a moment instead of failing.
+SLOT_WAIT_SECONDS = 2.5
+SLOT_POLL_SECONDS = 0.05
+# The caller's own forwarding headers are replaced by the tunnel's (RFC 7239's too).
+FORWARDING_HEADERS = frozenset(
+    {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-proto"}
+)
 # Per-hop headers describe the agent's local connection, not the public one.
 HOP_BY_HOP = frozenset(
     {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
@@ -73,13 +88,28 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return answer
 
 
+@dataclass(frozen=True)
+class PublicRequest:
+    """What the caller sent, read from the event, and where it goes."""
+
+    subdomain: str
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: list[tuple[str, str]]
+    cookies: list[str]
+    body: bytes
+    public_host: str  # the host the caller used (a tunnel's own, or the API's by path)
+    cookie_path: str  # "/<subdomain>" where tunnels are paths of one host, else ""
+
+
 def _forward(event: Any, log: Invocation) -> dict[str, Any]:
     request = _read_request(event)
-    if isinstance(request, dict) and "statusCode" in request:
+    if isinstance(request, dict):
         log.note(outcome="rejected")
         return request
-    subdomain, method, raw_path, raw_query, headers, cookies, body = request
-    log.note(subdomain=subdomain, method=method, requestBytes=len(body))
+    subdomain, body = request.subdomain, request.body
+    log.note(subdomain=subdomain, method=request.method, requestBytes=len(body))
     if len(body) > MAX_BODY_BYTES:
         log.note(outcome="too large")
         return _text(
@@ -87,30 +117,80 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
             f"The request body is {len(body):,} bytes; the tunnel carries at most "
             f"{MAX_BODY_BYTES:,} bytes.",
         )
-    connection_id = _live_connection(subdomain)
+    connection_id = _owner(subdomain, log)
     if connection_id is None:
         log.note(outcome="no tunnel")
         return _text(404, f"No tunnel is connected at {subdomain}.")
 
     request_id = uuid.uuid4().hex
+    lease = _lease(subdomain, request_id)
+    if lease is None:
+        log.note(
+            outcome="over capacity",
+            **capacity.rejection_metric(os.environ.get("ENVIRONMENT", ""), time.time()),
+        )
+        answer = _text(429, f"The tunnel {subdomain} has too many requests in flight; retry.")
+        answer["headers"]["retry-after"] = "1"
+        return answer
+    try:
+        return _forward_leased(request, request_id, connection_id, lease, log)
+    finally:
+        capacity.release(connections_table(), lease, time.time())
+
+
+def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
+    """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``, waiting up to SLOT_WAIT_SECONDS."""
+    cap = int(os.environ.get("IN_FLIGHT_PER_TUNNEL", "20"))
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    reaped = False
+    while True:
+        lease = capacity.acquire(connections_table(), subdomain, request_id, cap, time.time())
+        if lease is not None:
+            return lease
+        if not reaped:  # once: leases of executions that died free their slots
+            reaped = True
+            if capacity.reap(connections_table(), subdomain, time.time()):
+                continue
+        if time.monotonic() + SLOT_POLL_SECONDS > deadline:
+            return None
+        time.sleep(SLOT_POLL_SECONDS)
+
+
+def _forward_leased(
+    request: PublicRequest,
+    request_id: str,
+    connection_id: str,
+    lease: capacity.Lease,
+    log: Invocation,
+) -> dict[str, Any]:
     bodies = BodyStore.at(os.environ["BODIES_OBJECTS"])
-    parts = (request_id, method, raw_path, raw_query, headers, cookies)
+    parts = (
+        request_id,
+        request.method,
+        request.raw_path,
+        request.raw_query,
+        request.headers,
+        request.cookies,
+    )
     response_url = bodies.response_url(request_id)
     envelope = protocol.request_message(*parts, b"", response_url)
-    if protocol.inline_size(envelope, len(body)) > MAX_MESSAGE_BYTES:
+    if protocol.inline_size(envelope, len(request.body)) > MAX_MESSAGE_BYTES:
         if len(envelope.encode()) > MAX_MESSAGE_BYTES // 2:
             log.note(outcome="too large")
             return _text(413, "The request's headers are too large for the tunnel.")
-        stored = bodies.put_request(request_id, body)
+        stored = bodies.put_request(request_id, request.body)
         message = protocol.request_message(*parts, b"", response_url, stored)
         leftovers = ["request"]
     else:
-        message = protocol.request_message(*parts, body, response_url)
+        message = protocol.request_message(*parts, request.body, response_url)
         leftovers = []
+    deadline = capacity.SILENT_DEADLINE_SECONDS if lease.agent_silent else DEADLINE_SECONDS
+    if lease.agent_silent:
+        log.note(agentSilent=True)
     answered_inline = False
     try:
         answer, answered_inline = _exchange(
-            request_id, subdomain, connection_id, message, bodies, log
+            request_id, request, connection_id, message, bodies, deadline, log
         )
         return answer
     finally:
@@ -123,10 +203,11 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
 
 def _exchange(
     request_id: str,
-    subdomain: str,
+    request: PublicRequest,
     connection_id: str,
     message: str,
     bodies: BodyStore,
+    deadline: float,
     log: Invocation,
 ) -> tuple[dict[str, Any], bool]:
     """Post the request to the agent, wait for its response, and answer the public request;
@@ -152,7 +233,7 @@ def _exchange(
         pending_table().delete_item(Key={"requestId": request_id})
         raise
 
-    response, reads = _wait(request_id, subdomain, connection_id)
+    response, reads = _wait(request_id, request.subdomain, connection_id, deadline)
     pending_table().delete_item(Key={"requestId": request_id})
     log.note(reads=reads, requestId=request_id)
     if response is _GONE:
@@ -175,7 +256,7 @@ def _exchange(
                 raise
             log.note(outcome="response missing")
             return _text(502, "The tunnel's agent did not upload the response body."), False
-    answer = _http_response(response, body)
+    answer = _http_response(response, body, request)
     if len(body) > MAX_MESSAGE_BYTES:
         # Lambda refuses a result over its limit (API Gateway then answers a bare 502): check
         # here, where the answer can still say why.
@@ -197,8 +278,8 @@ def _too_large(size: str) -> dict[str, Any]:
     return answer
 
 
-def _read_request(event: Any) -> tuple | dict[str, Any]:
-    """The request's parts, or an answer for an event that is not an HTTP API 2.0 request."""
+def _read_request(event: Any) -> PublicRequest | dict[str, Any]:
+    """The request, or an answer for an event that is not an HTTP API 2.0 request."""
     if not isinstance(event, dict) or event.get("version") != "2.0":
         return _text(400, "Not an HTTP API request.")
     context = event.get("requestContext")
@@ -234,7 +315,6 @@ def _read_request(event: Any) -> tuple | dict[str, Any]:
     if located.needs_slash and method in ("GET", "HEAD"):
         target = f"/{located.subdomain}/" + (f"?{raw_query}" if raw_query else "")
         return {"statusCode": 308, "headers": {"location": target}, "body": ""}
-    subdomain, raw_path = located.subdomain, located.path
     body = event.get("body") or ""
     if not isinstance(body, str):
         return _text(400, "Malformed HTTP API request body.")
@@ -246,30 +326,79 @@ def _read_request(event: Any) -> tuple | dict[str, Any]:
     else:
         data = body.encode()
     # API Gateway joins repeated headers with commas and moves cookies out of the headers.
-    pairs = sorted((name, value) for name, value in headers.items() if name != "cookie")
-    return subdomain, method, raw_path, raw_query, pairs, cookies, data
+    pairs = sorted(
+        (name, value)
+        for name, value in headers.items()
+        if name != "cookie" and name not in FORWARDING_HEADERS
+    )
+    public_host = str(host or "").split(":")[0].lower()
+    source_ip = http.get("sourceIp")
+    pairs += [
+        ("x-forwarded-for", source_ip if isinstance(source_ip, str) else ""),
+        ("x-forwarded-host", public_host),
+        ("x-forwarded-port", "443"),
+        ("x-forwarded-proto", "https"),  # API Gateway serves HTTPS only
+    ]
+    return PublicRequest(
+        located.subdomain,
+        method,
+        located.path,
+        raw_query,
+        pairs,
+        cookies,
+        data,
+        public_host,
+        f"/{located.subdomain}" if public_url.by_path else "",
+    )
 
 
-def _live_connection(subdomain: str) -> str | None:
-    """The newest connection for the subdomain whose TTL has not passed."""
-    found = connections_table().query(
-        IndexName=INDEX, KeyConditionExpression=Key("publicSubdomain").eq(subdomain)
-    )["Items"]
+def _claim(subdomain: str) -> dict[str, Any] | None:
+    """The subdomain's claim while it routes: neither past its ``ttl`` nor its token's expiry.
+    Read consistently: the claim is the one item that names the owner (the index does not)."""
+    item = connections_table().get_item(Key=claim_key(subdomain), ConsistentRead=True).get("Item")
     now = int(time.time())
-    live = [item for item in found if int(item.get("ttl", 0)) > now]
-    if not live:
+    if not item or int(item.get("ttl", 0)) <= now or not isinstance(item.get("owner"), str):
         return None
-    return str(max(live, key=lambda item: int(item.get("connectedAt", 0)))["connectionId"])
+    return item
+
+
+def _owner(subdomain: str, log: Invocation) -> str | None:
+    """The connection that owns the subdomain's claim; an owner whose token has expired is
+    told and closed, and routes nothing."""
+    claim = _claim(subdomain)
+    if claim is None:
+        return None
+    owner = str(claim["owner"])
+    if int(claim.get("expires", 2**62)) <= time.time():
+        log.note(closed=owner, reason="token expired")
+        close_connection(owner, "the token expired; issue a new one with `tunnel token`")
+        return None
+    return owner
+
+
+def close_connection(connection_id: str, reason: str) -> None:
+    """Tell the agent why (``closed`` is final for it), then close its connection."""
+    for call in (
+        lambda: agent_connections().post_to_connection(
+            ConnectionId=connection_id,
+            Data=protocol.encode({"type": "closed", "reason": reason}).encode(),
+        ),
+        lambda: agent_connections().delete_connection(ConnectionId=connection_id),
+    ):
+        try:
+            call()
+        except agent_connections().exceptions.GoneException:
+            return
 
 
 _GONE: dict[str, Any] = {}
 
 
-def _wait(request_id: str, subdomain: str, connection_id: str) -> tuple[Any, int]:
-    """The agent's response, ``_GONE`` if its connection went away, or None at the deadline;
-    and how many reads it took."""
+def _wait(request_id: str, subdomain: str, connection_id: str, seconds: float) -> tuple[Any, int]:
+    """The agent's response, ``_GONE`` if its connection went away (or no longer owns the
+    claim), or None after ``seconds``; and how many reads it took."""
     started = time.monotonic()
-    deadline = started + DEADLINE_SECONDS
+    deadline = started + seconds
     next_liveness_check = started + LIVENESS_CHECK_SECONDS
     interval = FIRST_POLL_SECONDS
     reads = 0
@@ -286,21 +415,23 @@ def _wait(request_id: str, subdomain: str, connection_id: str) -> tuple[Any, int
             return None, reads
         if now >= next_liveness_check:
             reads += 1
-            if _live_connection(subdomain) != connection_id:
+            claim = _claim(subdomain)
+            if claim is None or claim["owner"] != connection_id:
                 return _GONE, reads
             next_liveness_check = now + LIVENESS_CHECK_SECONDS
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
 
 
-def _http_response(response: dict[str, Any], body: bytes) -> dict[str, Any]:
-    """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, the body as base64."""
+def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest) -> dict[str, Any]:
+    """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, host-only for the
+    tunnel's host, the body as base64."""
     headers: dict[str, str] = {}
-    cookies: list[str] = []
+    set_cookies: list[str] = []
     for name, value in response.get("headers", []):
         if name.lower() in HOP_BY_HOP:
             continue
         if name.lower() == "set-cookie":
-            cookies.append(value)
+            set_cookies.append(cookies.scoped(value, request.public_host, request.cookie_path))
         elif name.lower() in headers:
             headers[name.lower()] += f", {value}"
         else:
@@ -311,8 +442,8 @@ def _http_response(response: dict[str, Any], body: bytes) -> dict[str, Any]:
         "body": base64.b64encode(body).decode(),
         "isBase64Encoded": True,
     }
-    if cookies:
-        answer["cookies"] = cookies
+    if set_cookies:
+        answer["cookies"] = set_cookies
     return answer
 
 

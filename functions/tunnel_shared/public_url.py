@@ -2,7 +2,9 @@
 
 Two forms, one per way API Gateway can be reached:
 - by Host, under a wildcard custom domain: ``https://{subdomain}.tunnel.example.com``; the
-  subdomain is the Host's first label and the path reaches the agent as it is;
+  subdomain is the Host's first label, and only exactly ``<label>.<domain>`` is a tunnel's
+  host (``demo.attacker.net``, ``demo.a.tunnel.example.com`` or a bare ``demo`` are none); the
+  path reaches the agent as it is;
 - by path, on the HTTP API's own endpoint (execute-api hosts take no wildcard):
   ``https://<api-id>.execute-api.<region>.amazonaws.com/{subdomain}``; the subdomain is the
   path's first segment, and what follows it is the path the local service sees.
@@ -56,14 +58,25 @@ class PublicUrl:
     def by_path(self) -> bool:
         return PLACEHOLDER not in urlsplit(self.format).netloc
 
+    @property
+    def domain(self) -> str:
+        """By Host: the domain under which each tunnel has its label (``tunnel.example.com``)."""
+        return urlsplit(self.format).netloc.removeprefix(PLACEHOLDER + ".").lower()
+
+    def host(self, subdomain: str) -> str:
+        """The public host of a tunnel (by path: the API's own, shared by every tunnel)."""
+        return urlsplit(self.url(subdomain)).netloc
+
     def url(self, subdomain: str) -> str:
         return self.format.replace(PLACEHOLDER, subdomain)
 
     def locate(self, host: str, raw_path: str) -> Located | None:
         """The tunnel a request is for, or None when it names none."""
         if not self.by_path:
-            label = host.split(":")[0].split(".")[0].lower()
-            return Located(label, raw_path or "/") if label else None
+            label, dot, domain = host.split(":")[0].lower().partition(".")
+            if not label or not dot or domain != self.domain:
+                return None
+            return Located(label, raw_path or "/")
         segment, slash, rest = raw_path.lstrip("/").partition("/")
         if not segment:
             return None

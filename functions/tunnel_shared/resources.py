@@ -56,3 +56,7 @@ def s3_client() -> Any:
     from botocore.config import Config
 
     return _once("s3", lambda: boto3.client("s3", config=Config(signature_version="s3v4")))
+
+
+def tokens_table() -> Any:
+    return _once("tokens", lambda: boto3.resource("dynamodb").Table(os.environ["TOKENS_TABLE"]))

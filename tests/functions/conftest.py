@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ class ConnectionsEndpoint:
 
     posted: dict[str, list[bytes]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
+    closed: list[str] = field(default_factory=list)
     url: str = ""
 
     def start(self) -> ThreadingHTTPServer:
@@ -54,6 +56,36 @@ class ConnectionsEndpoint:
                     endpoint.posted.setdefault(connection_id, []).append(data)
                     body = b""
                     self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - GetConnection
+                connection_id = unquote(self.path.rsplit("/", 1)[-1])
+                if connection_id in endpoint.gone:
+                    self._gone()
+                    return
+                body = json.dumps({"connectedAt": "2026-12-02T00:00:00.000Z"}).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_DELETE(self) -> None:  # noqa: N802 - DeleteConnection
+                connection_id = unquote(self.path.rsplit("/", 1)[-1])
+                if connection_id in endpoint.gone:
+                    self._gone()
+                    return
+                endpoint.closed.append(connection_id)
+                endpoint.gone.add(connection_id)
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def _gone(self) -> None:
+                body = json.dumps({"message": "Gone"}).encode()
+                self.send_response(410)
+                self.send_header("x-amzn-ErrorType", "GoneException")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -79,6 +111,7 @@ class Functions:
     connections: Any
     pending: Any
     bodies_bucket: str
+    tokens: Any
 
     def invoke(self, name: str, event: Any) -> Any:
         token = current_function.set(name)
@@ -94,6 +127,7 @@ def load_function(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"function_{name}_{uuid.uuid4().hex[:6]}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would (dataclasses look themselves up)
     spec.loader.exec_module(module)
     return module
 
@@ -120,6 +154,7 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             {
                 "CONNECTIONS_TABLE": outputs["ConnectionsTableName"],
                 "PENDING_REQUESTS_TABLE": outputs["PendingRequestsTableName"],
+                "TOKENS_TABLE": outputs["TokensTableName"],
                 "SIGNING_KEY_SECRET_ARN": outputs["SigningKeySecretArn"],
                 "CONNECTIONS_ENDPOINT": endpoint.url,
                 "BODIES_OBJECTS": f"s3://{outputs['BodiesBucketName']}/spill/",
@@ -149,6 +184,7 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             dynamodb.Table(outputs["ConnectionsTableName"]),
             dynamodb.Table(outputs["PendingRequestsTableName"]),
             outputs["BodiesBucketName"],
+            dynamodb.Table(outputs["TokensTableName"]),
         )
     finally:
         server.shutdown()

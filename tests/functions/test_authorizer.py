@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tunnel_shared import tokens
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tunnel_shared import token_records, tokens
 
 from tests.functions.agents import token
 from tests.functions.events import authorizer_event
@@ -14,10 +16,17 @@ def effect(answer: dict) -> str:
 
 
 def test_a_valid_token_is_allowed_with_its_subject_and_subdomain(functions):
-    answer = functions.invoke("authorizer", authorizer_event(token(functions, "ana", "demo")))
+    issued = token(functions, "ana", "demo")
+    answer = functions.invoke("authorizer", authorizer_event(issued))
     assert effect(answer) == "Allow"
     assert answer["principalId"] == "ana"
-    assert answer["context"] == {"subject": "ana", "subdomain": "demo"}
+    claims = tokens.read_claims(issued)
+    assert answer["context"] == {
+        "subject": "ana",
+        "subdomain": "demo",
+        "tokenId": claims.token_id,
+        "expires": claims.expires,
+    }
     statement = answer["policyDocument"]["Statement"][0]
     assert statement["Resource"].endswith("/dev/$connect")
     assert statement["Action"] == "execute-api:Invoke"
@@ -58,3 +67,43 @@ def test_a_tampered_token_is_denied(functions):
         == "Deny"
     )
     assert claims != other
+
+
+def test_a_signed_token_that_was_never_recorded_is_denied(functions):
+    unrecorded = tokens.issue(functions.signing_key, "ana", "demo", 600)
+    assert effect(functions.invoke("authorizer", authorizer_event(unrecorded))) == "Deny"
+
+
+def test_a_revoked_token_is_denied(functions):
+    issued = token(functions, "ana", "demo")
+    token_records.revoke(functions.tokens, tokens.read_claims(issued).token_id, 1)
+    assert effect(functions.invoke("authorizer", authorizer_event(issued))) == "Deny"
+
+
+def test_a_non_ascii_signature_is_a_plain_deny(functions):
+    head, claims, signature = token(functions, "ana", "demo").split(".")
+    for forged in (signature[:-1] + "é", "ß" * len(signature), signature + "\u2603"):
+        answer = functions.invoke("authorizer", authorizer_event(f"{head}.{claims}.{forged}"))
+        assert effect(answer) == "Deny"
+
+
+TOKENS = (
+    st.text(max_size=300)
+    | st.binary(max_size=200).map(lambda data: data.decode("latin-1"))
+    | st.from_regex(r"v1\.[A-Za-z0-9_-]{0,60}\.[^\x00]{0,60}", fullmatch=True)
+    | st.builds(
+        lambda claims, signature: f"v1.{claims}.{signature}",
+        st.text(max_size=80),
+        st.text(alphabet=st.characters(min_codepoint=0x80), max_size=50),
+    )
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(candidate=TOKENS)
+def test_the_authorizer_never_raises_and_denies_every_malformed_token(functions, candidate):
+    answer = functions.invoke("authorizer", authorizer_event(candidate))
+    assert effect(answer) == "Deny"
+    assert answer["principalId"] == "anonymous"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tunnel_shared.connections import claim_key
 
-from tests.functions.agents import connect
+from tests.functions.agents import connect, token
 from tests.functions.events import websocket_event
 
 
@@ -16,23 +16,41 @@ def test_connect_registers_the_connection_and_claims_the_subdomain(functions):
     assert int(item["ttl"]) > int(item["connectedAt"])
     claim = functions.connections.get_item(Key=claim_key("alpha"))["Item"]
     assert claim["owner"] == connection_id and claim["holder"] == "ana"
-    assert "publicSubdomain" not in claim  # claims stay out of the subdomain index
+    assert claim["session"] != "session-of-the-tests-agent"  # its SHA-256, not the secret
 
 
-def test_the_same_holder_reconnecting_keeps_the_subdomain_and_drops_the_stale_connection(functions):
+def test_the_same_session_reconnecting_keeps_the_subdomain_and_tells_the_replaced(functions):
     first, _ = connect(functions, "bo", "bravo")
     second, answer = connect(functions, "bo", "bravo")
     assert answer == {"statusCode": 200}
     assert "Item" not in functions.connections.get_item(Key={"connectionId": first})
     assert functions.connections.get_item(Key=claim_key("bravo"))["Item"]["owner"] == second
+    assert functions.endpoint.messages(first) == [{"type": "replaced"}]
 
 
-def test_another_holder_cannot_take_a_live_subdomain(functions):
-    owner, _ = connect(functions, "cy", "charlie")
-    intruder, answer = connect(functions, "mallory", "charlie")
-    assert answer == {"statusCode": 409}
-    assert "Item" not in functions.connections.get_item(Key={"connectionId": intruder})
+def test_a_replayed_live_token_is_refused_while_its_owner_is_connected(functions):
+    leaked = token(functions, "cy", "charlie")
+    owner, _ = connect(functions, "cy", "charlie", session="the-owners-own-session", issued=leaked)
+    for session in ("an-attackers-session", None):
+        intruder, answer = connect(functions, "cy", "charlie", session=session, issued=leaked)
+        assert answer == {"statusCode": 409}
+        assert "Item" not in functions.connections.get_item(Key={"connectionId": intruder})
     assert functions.connections.get_item(Key=claim_key("charlie"))["Item"]["owner"] == owner
+    assert functions.endpoint.messages(owner) == []  # never told to go
+
+
+def test_a_claim_whose_connection_is_gone_is_free_at_once(functions):
+    # An agent restarted after a crash has a new session; its old connection is gone (410).
+    crashed, _ = connect(functions, "di", "restart", session="session-before-the-crash")
+    functions.endpoint.gone.add(crashed)
+    restarted, answer = connect(functions, "di", "restart", session="session-after-the-crash")
+    assert answer == {"statusCode": 200}
+    assert functions.connections.get_item(Key=claim_key("restart"))["Item"]["owner"] == restarted
+
+
+def test_a_malformed_session_is_refused(functions):
+    _, answer = connect(functions, "ed", "echo", session="short")
+    assert answer == {"statusCode": 400}
 
 
 def test_connect_without_authorizer_context_is_refused(functions):

@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 
 import pytest
 from tunnel_shared import protocol
+from tunnel_shared.connections import claim_key
 
 from tests.functions.agents import connect
 from tests.functions.conftest import API_ID
@@ -43,6 +44,16 @@ def toured(functions):
     functions.endpoint.gone.add(connection_id)
     functions.invoke("forwarding", http_event("tour"))  # gone: cleans up the connection
     again, _ = connect(functions, "tour", "tour")
+    # Another session while the owner is live: connect asks whether it still is (409).
+    _, refused = connect(functions, "tour", "tour", session="another-session-entirely")
+    assert refused == {"statusCode": 409}
+    # Its token has expired: forwarding tells the agent, closes it and routes nothing.
+    functions.connections.update_item(
+        Key=claim_key("tour"),
+        UpdateExpression="SET expires = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
+    assert functions.invoke("forwarding", http_event("tour"))["statusCode"] == 404
     functions.invoke("disconnect", websocket_event("$disconnect", again))
     time.sleep(0.05)
     return functions
@@ -57,6 +68,7 @@ def resolve(resource: str, functions) -> str:
         "${PendingRequestsTableName}": functions.pending.name,
         "${WebSocketApiId}": API_ID,
         "${BodiesBucketName}": functions.bodies_bucket,
+        "${TokensTableName}": functions.tokens.name,
     }
     if resource == "Ref SigningKeySecretArn":
         import os

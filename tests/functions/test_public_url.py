@@ -38,12 +38,12 @@ def test_the_path_after_the_subdomain_and_the_query_reach_the_agent(functions, p
     assert (request["rawPath"], request["rawQueryString"]) == ("/x/y", "q=1")
 
 
-def test_host_routing_on_the_execute_api_host_takes_the_api_id(functions, monkeypatch):
-    # The old forwarding, on what AWS delivers without a custom domain: dev answered 404.
+def test_host_routing_refuses_the_execute_api_host(functions, monkeypatch):
+    # With a custom domain, the execute-api host is not a tunnel's host: no tunnel there.
     monkeypatch.setenv("PUBLIC_URL_FORMAT", "https://{subdomain}.tunnel.test")
     connect(functions, "oli", "otto")
     answer = functions.invoke("forwarding", execute_api_event("/otto/"))
-    assert (answer["statusCode"], answer["body"]) == (404, "No tunnel is connected at abc123.\n")
+    assert (answer["statusCode"], answer["body"]) == (404, "No tunnel at this address.\n")
 
 
 def test_the_bare_tunnel_root_redirects_to_its_slash(functions, path_form):
@@ -80,6 +80,13 @@ def test_ready_tells_the_agent_its_path_form_url(functions, path_form):
 )
 def test_host_form_locates_by_the_first_label(host, path, located):
     assert PublicUrl("https://{subdomain}.tunnel.test").locate(host, path) == located
+
+
+@pytest.mark.parametrize(
+    "host", ["demo.attacker.net", "demo.a.tunnel.test", "demo", "tunnel.test", ".tunnel.test"]
+)
+def test_host_form_accepts_exactly_label_dot_domain(host):
+    assert PublicUrl("https://{subdomain}.tunnel.test").locate(host, "/") is None
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from tunnel_shared import protocol
+from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import MAX_BODY_BYTES
 
 from tests.functions.agents import connect
@@ -261,3 +262,67 @@ def test_an_agent_that_disconnects_mid_request_gets_a_502_at_once(functions):
     waiting.join(timeout=5)
     assert answers and answers[0]["statusCode"] == 502
     assert time.monotonic() - started < 2
+
+
+def test_an_expired_tokens_connection_is_told_closed_and_routes_nothing(functions):
+    connection_id, _ = connect(functions, "kim", "kilo")
+    functions.connections.update_item(
+        Key=claim_key("kilo"),
+        UpdateExpression="SET expires = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
+    answer = functions.invoke("forwarding", http_event("kilo"))
+    assert answer["statusCode"] == 404
+    assert functions.endpoint.messages(connection_id)[-1]["type"] == "closed"
+    assert "expired" in functions.endpoint.messages(connection_id)[-1]["reason"]
+    assert connection_id in functions.endpoint.closed
+
+
+def test_routing_follows_the_claim_not_the_newest_connection_item(functions):
+    owner, _ = connect(functions, "lu", "lima2")
+    # A connection item for the same subdomain that does not own the claim (an interleaved
+    # connect, or one whose claim was released) gets nothing.
+    functions.connections.put_item(
+        Item={
+            "connectionId": "not-the-owner=",
+            "publicSubdomain": "lima2",
+            "connectedAt": int(time.time()) + 100,
+            "ttl": int(time.time()) + 600,
+        }
+    )
+    agent = answer_requests(functions, owner)
+    assert functions.invoke("forwarding", http_event("lima2"))["statusCode"] == 200
+    agent.join()
+    assert functions.endpoint.messages("not-the-owner=") == []
+
+
+def test_the_tunnel_sets_the_forwarded_headers_replacing_the_callers(functions):
+    connection_id, _ = connect(functions, "mo", "mike")
+    agent = answer_requests(functions, connection_id)
+    event = http_event("mike", headers={"x-forwarded-host": "evil.example", "forwarded": "for=1"})
+    functions.invoke("forwarding", event)
+    agent.join()
+    request = [m for m in functions.endpoint.messages(connection_id) if m["type"] == "request"][0]
+    headers = dict(map(tuple, request["headers"]))
+    assert headers["x-forwarded-host"] == "mike.tunnel.test"
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-for"] == event["requestContext"]["http"]["sourceIp"]
+    assert "forwarded" not in headers
+    assert [name for name, _ in request["headers"]].count("x-forwarded-host") == 1
+
+
+@pytest.mark.parametrize(
+    ("set_cookie", "sent"),
+    [
+        ("a=1; Domain=tunnel.test; Path=/", "a=1; Path=/"),
+        ("b=2; domain=.other.tunnel.test; HttpOnly", "b=2; HttpOnly"),
+        ("c=3; Domain=nova.tunnel.test; Secure", "c=3; Domain=nova.tunnel.test; Secure"),
+        ("d=4", "d=4"),
+    ],
+)
+def test_cookies_are_host_only_for_the_tunnels_own_host(functions, set_cookie, sent):
+    connection_id, _ = connect(functions, "ned", "nova")
+    agent = answer_requests(functions, connection_id, headers=[("set-cookie", set_cookie)])
+    answer = functions.invoke("forwarding", http_event("nova"))
+    agent.join()
+    assert answer["cookies"] == [sent]

@@ -64,7 +64,7 @@ def test_the_deployment_gives_the_functions_different_variables(deployed_environ
     assert "CONNECTIONS_TABLE" not in deployed_environments["authorizer"]
     assert "SIGNING_KEY_SECRET_ARN" in deployed_environments["authorizer"]
     assert "SIGNING_KEY_SECRET_ARN" not in deployed_environments["forwarding"]
-    assert "CONNECTIONS_ENDPOINT" not in deployed_environments["connect"]
+    assert "CONNECTIONS_ENDPOINT" not in deployed_environments["disconnect"]
 
 
 def test_each_function_sees_its_own_variables_and_nothing_of_the_others(
@@ -107,7 +107,7 @@ def test_each_function_sees_its_own_variables_and_nothing_of_the_others(
             key: (local.get(key, deployed[key]) if key in deployed else None)
             for key in ENVIRONMENT_KEYS
         }, name
-    for name in ("response", "forwarding"):  # the two that post to @connections
+    for name in ("connect", "response", "forwarding"):  # those that call @connections
         assert entries[name]["environment"]["CONNECTIONS_ENDPOINT"] == local["CONNECTIONS_ENDPOINT"]
     assert entries["authorizer"]["environment"] == {
         "CONNECTIONS_ENDPOINT": None,

@@ -8,7 +8,8 @@ random bytes (the same ones the test keeps); ``/status/<code>`` answers that sta
 For large bodies: ``/sha256`` answers the SHA-256 and size of the body it received;
 ``/mirror`` answers that body itself, with its Content-Type; ``/gzip`` answers a gzip'd page
 (``Content-Encoding: gzip``); ``/chunked/<n>`` answers ``n`` random bytes with no
-Content-Length (chunked); ``/trickle/<n>`` answers ``n`` bytes slowly, 64 KB every 50 ms.
+Content-Length (chunked); ``/trickle/<n>`` answers ``n`` bytes slowly, 64 KB every 50 ms;
+``/toss`` sets cookies for other hosts (``Domain=``), as a hostile tenant would.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ class LocalApp:
                 elif path == "/mirror":
                     kind = self.headers.get("content-type", "application/octet-stream")
                     self._send(200, [("content-type", kind)], body)
+                elif path == "/toss":
+                    tossed = [
+                        ("set-cookie", "parent=1; Domain=localhost; Path=/"),
+                        ("set-cookie", "sibling=2; Domain=other.execute-api.localhost"),
+                    ]
+                    self._send(200, tossed, b"tossed")
                 elif path == "/gzip":
                     headers = [("content-type", "text/html"), ("content-encoding", "gzip")]
                     self._send(200, headers, GZIPPED_PAGE)

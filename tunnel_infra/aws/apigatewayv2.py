@@ -96,8 +96,9 @@ def http_api(stack: Blueprint, logical_id: str) -> Api:
             Name=stack.name("http"),
             Description="Public requests to <subdomain>.<domain> that cross the tunnel",
             ProtocolType="HTTP",
-            # Without a custom domain, tunnels are paths on this endpoint (PublicUrlFormat).
-            DisableExecuteApiEndpoint=False,
+            # Without a custom domain, tunnels are paths on this endpoint (PublicUrlFormat);
+            # with one, the endpoint would be a second way in that skips the domain: closed.
+            DisableExecuteApiEndpoint=stack.settings.custom_domain.enabled,
         )
     )
 

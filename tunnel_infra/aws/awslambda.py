@@ -37,6 +37,8 @@ def function(
         variables[target.environment_variable] = target.environment_value(stack.environment)
     if declared.public_url:
         variables["PUBLIC_URL_FORMAT"] = public_url_format
+    if declared.fair_share:
+        variables["IN_FLIGHT_PER_TUNNEL"] = str(settings.throttling.tunnel_in_flight)
     resource = LambdaFunction(
         f"{declared.title}Function",
         FunctionName=stack.name(declared.name),

@@ -38,6 +38,7 @@ def table(
     """A PAY_PER_REQUEST table named ``http-tunnel-<key>-<env>``, with TTL on ``ttl``."""
     key_names = [declared.hash_key] + [i.KeySchema[0].AttributeName for i in indexes]
     protect = stack.settings.data_protection
+    backups = protect and not declared.transient
     resource = Table(
         declared.logical_id,
         TableName=stack.name(declared.key),
@@ -49,7 +50,7 @@ def table(
         KeySchema=[KeySchema(AttributeName=declared.hash_key, KeyType="HASH")],
         TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(
-            PointInTimeRecoveryEnabled=protect
+            PointInTimeRecoveryEnabled=backups
         ),
         DeletionProtectionEnabled=protect,
         SSESpecification=_encryption(key_arn),
@@ -60,7 +61,14 @@ def table(
     policy = "Retain" if protect else "Delete"
     resource.DeletionPolicy = policy
     resource.UpdateReplacePolicy = policy
-    if not protect:
+    if declared.transient:
+        skip_checkov(
+            resource,
+            "CKV_AWS_28",
+            "No point-in-time recovery: items live 60 s and carry response bodies and cookies, "
+            "which backups would keep for 35 days",
+        )
+    elif not protect:
         skip_checkov(
             resource, "CKV_AWS_28", "Point-in-time recovery is on where data_protection is"
         )

@@ -1,0 +1,147 @@
+"""A fair share for every tunnel: at most ``cap`` requests in flight per subdomain.
+
+Each unanswered request holds a forwarding execution, and the executions (the reserved
+concurrency) are shared by every tunnel: without a cap, one slow or dead tunnel takes them all.
+The count lives in one item per subdomain of the connections table, beside its claim:
+``inflight#<subdomain>``, changed only by conditional updates, so it holds under any
+concurrency:
+
+- ``acquire`` adds a lease, one attribute ``lease_<requestId>`` = when it expires, and one to
+  ``count``, on the condition that ``count < cap``;
+- ``release`` removes the lease and takes one off, on the condition that the lease is there,
+  and notes ``answeredAt``;
+- a forwarding execution that dies cannot release: its lease expires (after the longest a
+  request may take), and the next caller who finds the tunnel full removes expired leases first.
+
+A refused request counts in the ``TunnelRejections`` metric: its log line carries CloudWatch's
+embedded metric format (no API call, no permission: Lambda's logs become the metric), and the
+monitoring stack alarms on it.
+
+The same item tells a tunnel whose agent is connected but silent: leases older than
+``SILENT_AFTER_SECONDS`` and no answer since. A request to such a tunnel waits for it only
+``SILENT_DEADLINE_SECONDS``, not the full deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+ITEM_PREFIX = "inflight#"
+LEASE_PREFIX = "lease_"
+# The longest a request may hold its lease: the HTTP API's 30 s, and a margin.
+LEASE_SECONDS = 40
+SILENT_AFTER_SECONDS = 10
+SILENT_DEADLINE_SECONDS = 3.0
+METRIC_NAMESPACE = "http-tunnel"
+REJECTIONS_METRIC = "TunnelRejections"
+
+
+@dataclass(frozen=True)
+class Lease:
+    subdomain: str
+    request_id: str
+    # The tunnel's agent has left requests unanswered for a while: wait less for this one.
+    agent_silent: bool
+
+
+def rejection_metric(environment: str, now: float) -> dict[str, Any]:
+    """Log fields that make one ``TunnelRejections`` data point, by environment (EMF)."""
+    return {
+        "_aws": {
+            "Timestamp": int(now * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Environment"]],
+                    "Metrics": [{"Name": REJECTIONS_METRIC, "Unit": "Count"}],
+                }
+            ],
+        },
+        "Environment": environment,
+        REJECTIONS_METRIC: 1,
+    }
+
+
+def key(subdomain: str) -> dict[str, str]:
+    return {"connectionId": f"{ITEM_PREFIX}{subdomain}"}
+
+
+def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -> Lease | None:
+    """A lease for this request, or None while the tunnel has ``cap`` requests in flight."""
+    try:
+        item = table.update_item(
+            Key=key(subdomain),
+            UpdateExpression="SET #lease = :expires, #ttl = :ttl ADD #count :one",
+            ConditionExpression="attribute_not_exists(#count) OR #count < :cap",
+            ExpressionAttributeNames={
+                "#lease": LEASE_PREFIX + request_id,
+                "#ttl": "ttl",
+                "#count": "count",
+            },
+            ExpressionAttributeValues={
+                ":expires": int(now) + LEASE_SECONDS,
+                ":ttl": int(now) + 2 * LEASE_SECONDS,
+                ":one": 1,
+                ":cap": cap,
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return None
+    return Lease(subdomain, request_id, _silent(item, request_id, now))
+
+
+def reap(table: Any, subdomain: str, now: float) -> int:
+    """Remove the leases that have expired (their executions died); how many were removed."""
+    item = table.get_item(Key=key(subdomain), ConsistentRead=True).get("Item") or {}
+    expired = [
+        name
+        for name, expires in item.items()
+        if name.startswith(LEASE_PREFIX) and int(expires) < now
+    ]
+    removed = 0
+    for name in expired:
+        if _remove(table, subdomain, name, {}):
+            removed += 1
+    return removed
+
+
+def release(table: Any, lease: Lease, now: float) -> None:
+    _remove(table, lease.subdomain, LEASE_PREFIX + lease.request_id, {":now": int(now)})
+
+
+def _remove(table: Any, subdomain: str, lease: str, answered: dict[str, int]) -> bool:
+    update = "REMOVE #lease ADD #count :minus_one"
+    names = {"#lease": lease, "#count": "count"}
+    if answered:
+        update += " SET answeredAt = :now"
+    try:
+        table.update_item(
+            Key=key(subdomain),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(#lease)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":minus_one": -1, **answered},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False  # reaped meanwhile: already counted out
+    return True
+
+
+def _silent(item: dict[str, Any], request_id: str, now: float) -> bool:
+    """Leases older than SILENT_AFTER_SECONDS, and no answer since the oldest was taken."""
+    taken = [
+        int(expires) - LEASE_SECONDS
+        for name, expires in item.items()
+        if name.startswith(LEASE_PREFIX) and name != LEASE_PREFIX + request_id
+    ]
+    if not taken or now - min(taken) < SILENT_AFTER_SECONDS:
+        return False
+    return int(item.get("answeredAt", 0)) < min(taken)
