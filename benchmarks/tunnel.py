@@ -5,8 +5,9 @@ tests/tunnel (whose harness this reuses). Measured side by side in one run:
 - added latency: the same small request to the local app through the tunnel and directly, one
   after the other; p50/p95/p99 of each and of the difference; and, interleaved with them,
   through a second gateway whose forwarding polls as prior art does (50 ms first, doubling to
-  500 ms), and through a third that runs the functions and the agent of ``--baseline`` (the
-  code before large bodies) against the same deployment;
+  500 ms), and through the whole project as it was at ``--baseline`` (its own emulator,
+  launch, gateway and agent, in processes of its own), so each change is measured against the
+  code before it, side by side;
 - large bodies: 1 MiB and 4 MiB downloads and uploads through the tunnel and directly,
   interleaved; medians, MB/s and the ratio;
 - throughput at 1 and 16 concurrent clients;
@@ -52,26 +53,83 @@ def direct(port: int) -> float:
 
 
 PROJECT = Path(__file__).resolve().parent.parent
-# The last commit before large bodies (issue 9): one WebSocket message per body.
-BASELINE_REVISION = "31c2497"
+# What the tree is measured against, side by side: the code before the tenants issue (10).
+BASELINE_REVISION = "f4bd16a"
 LARGE_SIZES = (1024 * 1024, 4 * 1024 * 1024)
 
 
-def baseline_code(revision: str, into: Path) -> Path:
-    """``revision``'s functions and agent in ``into``, each function folder holding its own
-    copy of tunnel_shared, as its zip would."""
+def baseline_tree(revision: str, into: Path) -> Path:
+    """The whole project as it was at ``revision``, in ``into``."""
     archive = subprocess.run(
-        ["git", "-C", str(PROJECT), "archive", revision, "functions", "tunnel_cli"],
-        capture_output=True,
-        check=True,
+        ["git", "-C", str(PROJECT), "archive", revision], capture_output=True, check=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
-    shared = into / "functions" / "tunnel_shared"
-    for function in (into / "functions").iterdir():
-        if function.is_dir() and function != shared:
-            shutil.copytree(shared, function / "tunnel_shared")
     return into
+
+
+# Run in the baseline tree: its own tunnel, until stdin closes. Its packages come first on
+# sys.path and PYTHONPATH (Sceptre's plugins and the agent included), the virtualenvs are ours.
+BASELINE_SCRIPT = """
+import os, pathlib, sys, tempfile
+sys.path[:0] = [os.getcwd(), os.path.join(os.getcwd(), "functions")]
+from tests.tunnel import conftest as harness
+own_environment = harness.emulator_environment
+harness.emulator_environment = lambda root, url: {
+    **own_environment(root, url), "PYTHONPATH": os.environ["PYTHONPATH"]
+}
+with harness.running_tunnel(pathlib.Path(tempfile.mkdtemp(prefix="bench-baseline-"))) as t:
+    t.agent(t.token("base")).wait_for(r"^Forwarding ")
+    print("READY", t.gateway.port, t.gateway.host("base"), t.gateway.target("base", "/"),
+          flush=True)
+    sys.stdin.read()
+"""
+
+
+@dataclasses.dataclass
+class Baseline:
+    """The baseline's tunnel, reached like ours: its gateway's port, host and path prefix."""
+
+    process: subprocess.Popen[str]
+    port: int
+    host: str
+    prefix: str
+
+    @classmethod
+    def start(cls, root: Path) -> Baseline:
+        process = subprocess.Popen(
+            [sys.executable, "-c", BASELINE_SCRIPT],
+            cwd=root,
+            env={
+                **os.environ,
+                "PYTHONPATH": f"{root}{os.pathsep}{root / 'functions'}",
+                "EMULATOR_PYTHON": str(PROJECT / ".venv-emulator" / "bin" / "python"),
+            },
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("READY "):
+                _, port, host, prefix = line.split()
+                return cls(process, int(port), host, prefix.rstrip("/"))
+        raise RuntimeError(f"the baseline tunnel did not start (exit {process.wait()})")
+
+    def through(self) -> float:
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection.request("GET", f"{self.prefix}/echo?bench=1", headers={"Host": self.host})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 200, response.status
+        return time.perf_counter() - started
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def timed(call) -> float:  # noqa: ANN001
@@ -146,63 +204,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default=BASELINE_REVISION, help="git revision")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
-    baseline_root = baseline_code(args.baseline, scratch / "baseline")
-    with harness.running_tunnel(scratch / "project") as tunnel:
-        prior_gateway = gateway_testing.start(
-            # Local-only variables reach a function only when named (local_gateway.lambda_runtime).
-            env={
-                **tunnel.environment,
-                **PRIOR_ART_POLLING,
-                "LOCAL_GATEWAY_PASS_ENV": ",".join(PRIOR_ART_POLLING),
-            },
-            functions_dir=tunnel.root / "functions",
-        )
-        prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
-        baseline_gateway = gateway_testing.start(
-            env=tunnel.environment, functions_dir=baseline_root / "functions"
-        )
-        baseline = dataclasses.replace(
-            tunnel,
-            gateway=baseline_gateway,
-            agents=[],
-            environment={
-                **tunnel.environment,
-                "PYTHONPATH": f"{baseline_root}{os.pathsep}{baseline_root / 'functions'}",
-            },
-        )
-        try:
-            tunnel.agent(tunnel.token("bench")).wait_for(r"^Forwarding ")
-            prior.agent(prior.token("prior")).wait_for(r"^Forwarding ")
-            baseline.agent(baseline.token("base")).wait_for(r"^Forwarding ")
-            for _ in range(10):  # warm: imports, clients, connections
-                through(tunnel), through(prior, "prior"), through(baseline, "base")
-                direct(tunnel.app.port)
-            rounds = [
-                (
-                    through(tunnel),
-                    through(prior, "prior"),
-                    direct(tunnel.app.port),
-                    through(baseline, "base"),
-                )
-                for _ in range(args.requests)
-            ]
-            large = large_bodies(tunnel, args.large_rounds)
-            one = throughput(tunnel, 1, 50)
-            sixteen = throughput(tunnel, 16, 160)
-            reads = forwarding_reads(tunnel.gateway.log())
-            prior_reads = forwarding_reads(prior_gateway.log())
-        except BaseException:
-            # The tunnel is several processes: say what they said.
-            print(tunnel.gateway.log_tail(60), file=sys.stderr)
-            for agent in tunnel.agents:
-                print("\n".join(agent.lines[-20:]), file=sys.stderr)
-            raise
-        finally:
-            for agent in prior.agents + baseline.agents:
-                agent.stop()
-            gateway_testing.stop(prior_gateway)
-            gateway_testing.stop(baseline_gateway)
-    shutil.rmtree(scratch, ignore_errors=True)
+    baseline = Baseline.start(baseline_tree(args.baseline, scratch / "baseline"))
+    try:
+        with harness.running_tunnel(scratch / "project") as tunnel:
+            prior_gateway = gateway_testing.start(
+                # Local-only variables reach a function only when named (lambda_runtime).
+                env={
+                    **tunnel.environment,
+                    **PRIOR_ART_POLLING,
+                    "LOCAL_GATEWAY_PASS_ENV": ",".join(PRIOR_ART_POLLING),
+                },
+                functions_dir=tunnel.root / "functions",
+            )
+            prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
+            try:
+                tunnel.agent(tunnel.token("bench")).wait_for(r"^Forwarding ")
+                prior.agent(prior.token("prior")).wait_for(r"^Forwarding ")
+                for _ in range(10):  # warm: imports, clients, connections
+                    through(tunnel), through(prior, "prior"), baseline.through()
+                    direct(tunnel.app.port)
+                rounds = [
+                    (
+                        through(tunnel),
+                        through(prior, "prior"),
+                        direct(tunnel.app.port),
+                        baseline.through(),
+                    )
+                    for _ in range(args.requests)
+                ]
+                large = large_bodies(tunnel, args.large_rounds)
+                one = throughput(tunnel, 1, 50)
+                sixteen = throughput(tunnel, 16, 160)
+                reads = forwarding_reads(tunnel.gateway.log())
+                prior_reads = forwarding_reads(prior_gateway.log())
+            except BaseException:
+                # The tunnel is several processes: say what they said.
+                print(tunnel.gateway.log_tail(60), file=sys.stderr)
+                for agent in tunnel.agents:
+                    print("\n".join(agent.lines[-20:]), file=sys.stderr)
+                raise
+            finally:
+                for agent in prior.agents:
+                    agent.stop()
+                gateway_testing.stop(prior_gateway)
+    finally:
+        baseline.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     tunnelled = [ours for ours, _, _, _ in rounds]
     plain = [plain for _, _, plain, _ in rounds]
     added = [ours - plain for ours, _, plain, _ in rounds]
