@@ -7,8 +7,9 @@
    routes nothing). ``X-Forwarded-For``, ``-Host``, ``-Proto`` and ``-Port`` are set from what
    the tunnel knows, replacing whatever the caller sent.
 2. The tunnel gets a lease for the request (tunnel_shared.capacity): at most
-   ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits up to ``SLOT_WAIT_SECONDS``
-   for one, then gets 429 with ``Retry-After``.
+   ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits for one while the tunnel is
+   answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS`` when it answers
+   nothing, then gets 429 with ``Retry-After``.
 3. The request is stored as pending (short TTL), then posted to the agent as one message. A
    body too large for the message's 128 KB waits in S3 instead, and the message carries a
    presigned GET for it; every message carries a presigned PUT for the response body
@@ -30,10 +31,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +70,15 @@ LIVENESS_CHECK_SECONDS = 0.5
 # Waiting for a free slot when the tunnel is at its cap: a browser's burst of fast requests
 # (a dev server's page load) queues for a moment instead of failing.
 SLOT_WAIT_SECONDS = 2.5
+# A tunnel that keeps answering is waited for longer: the request still has its deadline after.
+MAX_SLOT_WAIT_SECONDS = 8.0
 SLOT_POLL_SECONDS = 0.05
 # The caller's own forwarding headers are replaced by the tunnel's (RFC 7239's too).
 FORWARDING_HEADERS = frozenset(
     {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-proto"}
 )
+# Threads for the writes that can go at once (created on first use, kept while warm).
+_pool: ThreadPoolExecutor | None = None
 # Per-hop headers describe the agent's local connection, not the public one.
 HOP_BY_HOP = frozenset(
     {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
@@ -123,35 +131,91 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         return _text(404, f"No tunnel is connected at {subdomain}.")
 
     request_id = uuid.uuid4().hex
-    lease = _lease(subdomain, request_id)
-    if lease is None:
-        log.note(
-            outcome="over capacity",
-            **capacity.rejection_metric(os.environ.get("ENVIRONMENT", ""), time.time()),
-        )
-        answer = _text(429, f"The tunnel {subdomain} has too many requests in flight; retry.")
-        answer["headers"]["retry-after"] = "1"
-        return answer
+    started = time.monotonic()
+    # The pending item and the lease are independent writes: made at once, they cost one
+    # round trip, not two (and so are their removals).
+    pending = _in_background(lambda: _put_pending(request_id, connection_id))
+    lease: capacity.Lease | None = None
     try:
-        return _forward_leased(request, request_id, connection_id, lease, log)
+        lease = _lease(subdomain, request_id)
+        pending.result()
+        if lease is None:
+            log.note(
+                outcome="over capacity",
+                **capacity.rejection_metric(os.environ.get("ENVIRONMENT", ""), time.time()),
+            )
+            answer = _text(429, f"The tunnel {subdomain} has too many requests in flight; retry.")
+            answer["headers"]["retry-after"] = "1"
+            return answer
+        # The time spent waiting for a slot comes off the deadline: the HTTP API's 30 s hold.
+        deadline = DEADLINE_SECONDS - (time.monotonic() - started)
+        if lease.agent_silent:
+            log.note(agentSilent=True)
+            deadline = min(deadline, capacity.SILENT_DEADLINE_SECONDS)
+        return _forward_leased(request, request_id, connection_id, deadline, log)
     finally:
-        capacity.release(connections_table(), lease, time.time())
+        held = lease
+        _together(
+            lambda: pending_table().delete_item(Key={"requestId": request_id}),
+            lambda: held and capacity.release(connections_table(), held, time.time()),
+        )
+
+
+def _put_pending(request_id: str, connection_id: str) -> None:
+    pending_table().put_item(
+        Item={
+            "requestId": request_id,
+            "connectionId": connection_id,
+            "status": "pending",
+            "ttl": int(time.time()) + PENDING_TTL_SECONDS,
+        }
+    )
+
+
+def _in_background(call: Callable[[], Any]) -> Future[Any]:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forwarding")
+    # In the caller's context: what it set for this invocation (tracing, say) holds there too.
+    return _pool.submit(contextvars.copy_context().run, call)
+
+
+def _together(*calls: Callable[[], Any]) -> None:
+    """Run ``calls`` at once, the first here; wait for all; raise the first failure."""
+    others = [_in_background(call) for call in calls[1:]]
+    failure: BaseException | None = None
+    try:
+        calls[0]()
+    except BaseException as error:  # noqa: BLE001 - re-raised below, after the others
+        failure = error
+    for other in others:
+        try:
+            other.result()
+        except BaseException as error:  # noqa: BLE001 - the first one wins
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
-    """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``, waiting up to SLOT_WAIT_SECONDS."""
+    """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``. At the cap, wait while the tunnel
+    answers requests (a burst drains; a slot came free in the last SLOT_WAIT_SECONDS), at
+    most MAX_SLOT_WAIT_SECONDS; a tunnel that answers nothing gets None after SLOT_WAIT."""
     cap = int(os.environ.get("IN_FLIGHT_PER_TUNNEL", "20"))
-    deadline = time.monotonic() + SLOT_WAIT_SECONDS
-    reaped = False
+    started = time.time()
+    give_up = started + SLOT_WAIT_SECONDS
     while True:
         lease = capacity.acquire(connections_table(), subdomain, request_id, cap, time.time())
         if lease is not None:
             return lease
-        if not reaped:  # once: leases of executions that died free their slots
-            reaped = True
-            if capacity.reap(connections_table(), subdomain, time.time()):
-                continue
-        if time.monotonic() + SLOT_POLL_SECONDS > deadline:
+        # Leases of executions that died free their slots; answers show the tunnel drains.
+        removed, answered_at = capacity.reap(connections_table(), subdomain, time.time())
+        if removed:
+            continue
+        give_up = min(
+            started + MAX_SLOT_WAIT_SECONDS, max(give_up, answered_at + SLOT_WAIT_SECONDS)
+        )
+        if time.time() + SLOT_POLL_SECONDS > give_up:
             return None
         time.sleep(SLOT_POLL_SECONDS)
 
@@ -160,7 +224,7 @@ def _forward_leased(
     request: PublicRequest,
     request_id: str,
     connection_id: str,
-    lease: capacity.Lease,
+    deadline: float,
     log: Invocation,
 ) -> dict[str, Any]:
     bodies = BodyStore.at(os.environ["BODIES_OBJECTS"])
@@ -184,9 +248,6 @@ def _forward_leased(
     else:
         message = protocol.request_message(*parts, request.body, response_url)
         leftovers = []
-    deadline = capacity.SILENT_DEADLINE_SECONDS if lease.agent_silent else DEADLINE_SECONDS
-    if lease.agent_silent:
-        log.note(agentSilent=True)
     answered_inline = False
     try:
         answer, answered_inline = _exchange(
@@ -212,29 +273,16 @@ def _exchange(
 ) -> tuple[dict[str, Any], bool]:
     """Post the request to the agent, wait for its response, and answer the public request;
     and whether the agent answered with its body inline (nothing of it in S3)."""
-    now = int(time.time())
-    pending_table().put_item(
-        Item={
-            "requestId": request_id,
-            "connectionId": connection_id,
-            "status": "pending",
-            "ttl": now + PENDING_TTL_SECONDS,
-        }
-    )
+    # The pending item exists already (written beside the lease); it is removed afterwards.
     try:
         agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
     except agent_connections().exceptions.GoneException:
         # Caught before ClientError: the agent is gone, so is its connection.
-        pending_table().delete_item(Key={"requestId": request_id})
         connections_table().delete_item(Key={"connectionId": connection_id})
         log.note(outcome="agent gone", connectionId=connection_id)
         return _text(502, "The tunnel's agent is gone."), False
-    except (ClientError, BotoCoreError):
-        pending_table().delete_item(Key={"requestId": request_id})
-        raise
 
     response, reads = _wait(request_id, request.subdomain, connection_id, deadline)
-    pending_table().delete_item(Key={"requestId": request_id})
     log.note(reads=reads, requestId=request_id)
     if response is _GONE:
         log.note(outcome="agent gone", connectionId=connection_id)

@@ -96,8 +96,10 @@ def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -
     return Lease(subdomain, request_id, _silent(item, request_id, now))
 
 
-def reap(table: Any, subdomain: str, now: float) -> int:
-    """Remove the leases that have expired (their executions died); how many were removed."""
+def reap(table: Any, subdomain: str, now: float) -> tuple[int, int]:
+    """Remove the leases that have expired (their executions died): how many were removed, and
+    when the tunnel last answered a request (0: never), which tells a busy tunnel from a stuck
+    one."""
     item = table.get_item(Key=key(subdomain), ConsistentRead=True).get("Item") or {}
     expired = [
         name
@@ -108,7 +110,7 @@ def reap(table: Any, subdomain: str, now: float) -> int:
     for name in expired:
         if _remove(table, subdomain, name, {}):
             removed += 1
-    return removed
+    return removed, int(item.get("answeredAt", 0))
 
 
 def release(table: Any, lease: Lease, now: float) -> None:
