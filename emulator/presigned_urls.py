@@ -24,8 +24,6 @@ from aws_fidelity import rules, sigv4
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-# A URL signed with any key but the emulator's own (rules.KNOWN_CREDENTIALS) is refused.
-KNOWN_CREDENTIALS = rules.KNOWN_CREDENTIALS
 _DRAIN_CHUNK = 64 * 1024
 
 
@@ -93,7 +91,8 @@ def _drain(environ: WSGIEnvironment) -> None:
 
 def with_presigned_url_checks(
     app: WSGIApplication,
-    secret_keys: Mapping[str, str] = KNOWN_CREDENTIALS,
+    # A URL signed with any key but the emulator's own is refused.
+    secret_keys: Mapping[str, str] = rules.KNOWN_CREDENTIALS,
     clock: Callable[[], float] = time.time,
 ) -> WSGIApplication:
     """``app`` behind S3's presigned-URL checks (see the module's docstring)."""

@@ -171,7 +171,7 @@ def list_tokens(environment: str, out: TextIO | None = None, err: TextIO | None 
     """``tunnel token list``: the live tokens, one line each."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        table = _resource(environment, "tokens")
+        table = _resource(_session(), environment, "tokens")
         live = _aws(lambda: token_records.live(table, int(time.time())), "listing tokens")
     except CommandError as exc:
         print(f"tunnel token list: error: {exc}", file=err, flush=True)
@@ -198,7 +198,8 @@ def revoke_token(
     out, err = out or sys.stdout, err or sys.stderr
     try:
         token_id = _token_id(token_or_id)
-        tokens = _resource(environment, "tokens")
+        session = _session()  # one per command: each would load botocore's models again
+        tokens = _resource(session, environment, "tokens")
         now = int(time.time())
         revoked = _aws(lambda: token_records.revoke(tokens, token_id, now), "revoking")
         if revoked is None:
@@ -209,7 +210,7 @@ def revoke_token(
             file=out,
             flush=True,
         )
-        closed = _close_live_connection(revoked, environment, connections_endpoint)
+        closed = _close_live_connection(session, revoked, environment, connections_endpoint)
     except CommandError as exc:
         print(f"tunnel token revoke: error: {exc}", file=err, flush=True)
         return 2
@@ -229,10 +230,10 @@ def _token_id(token_or_id: str) -> str:
 
 
 def _close_live_connection(
-    revoked: token_records.TokenRecord, environment: str, endpoint: str | None
+    session: Any, revoked: token_records.TokenRecord, environment: str, endpoint: str | None
 ) -> str | None:
     """The connection that used the token, told and closed; None if none is live."""
-    connections = _resource(environment, "connections")
+    connections = _resource(session, environment, "connections")
     claim = _aws(
         lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
         "reading the subdomain's claim",
@@ -240,8 +241,9 @@ def _close_live_connection(
     if not claim or claim.get("tokenId") != revoked.token_id:
         return None
     owner = str(claim["owner"])
-    management = _session().client(
-        "apigatewaymanagementapi", endpoint_url=endpoint or _connections_endpoint(environment)
+    management = session.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint or _connections_endpoint(session, environment),
     )
     reason = "the token was revoked; ask for a new one"
     try:
@@ -259,9 +261,8 @@ def _close_live_connection(
     return owner
 
 
-def _connections_endpoint(environment: str) -> str:
+def _connections_endpoint(session: Any, environment: str) -> str:
     """The @connections endpoint of the environment's WebSocket API, from the apis stack."""
-    session = _session()
     stack = f"http-tunnel-{environment}-apis"
     described = _aws(
         lambda: session.client("cloudformation").describe_stacks(StackName=stack),
@@ -278,8 +279,8 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-def _resource(environment: str, key: str) -> Any:
-    return _session().resource("dynamodb").Table(table_for(environment, key))
+def _resource(session: Any, environment: str, key: str) -> Any:
+    return session.resource("dynamodb").Table(table_for(environment, key))
 
 
 def _aws(call: Any, doing: str) -> Any:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Iterator
 
 import pytest
+
+from tests.cli.harness import LocalApp
 
 TEST_TIMEOUT_SECONDS = 20
 
@@ -18,3 +21,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     asyncio.run(asyncio.wait_for(pyfuncitem.obj(**arguments), TEST_TIMEOUT_SECONDS))
     return True
+
+
+@pytest.fixture
+def app() -> Iterator[LocalApp]:
+    """The local service the agent forwards to, for one test."""
+    with LocalApp() as local_app:
+        yield local_app

@@ -15,7 +15,6 @@ from tunnel_shared.limits import MAX_FRAME_BYTES
 from tests.cli.harness import (
     DOMAIN,
     FakeGateway,
-    LocalApp,
     eventually,
     header_values,
     make_token,
@@ -23,12 +22,6 @@ from tests.cli.harness import (
 )
 
 HOST = f"demo.{DOMAIN}"
-
-
-@pytest.fixture
-def app():
-    with LocalApp() as local_app:
-        yield local_app
 
 
 async def test_registers_and_prints_the_public_url(app):

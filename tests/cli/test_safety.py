@@ -16,7 +16,6 @@ from tunnel_shared import protocol
 from tests.cli.harness import (
     DOMAIN,
     FakeGateway,
-    LocalApp,
     eventually,
     header_values,
     make_token,
@@ -26,12 +25,6 @@ from tunnel_cli.agent import _describe
 from tunnel_cli.forward import LocalRequest, forward_blocking
 
 HOST = f"demo.{DOMAIN}"
-
-
-@pytest.fixture
-def app() -> Iterator[LocalApp]:
-    with LocalApp() as local_app:
-        yield local_app
 
 
 def closed_port() -> int:

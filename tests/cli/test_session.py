@@ -6,25 +6,15 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from tests.cli.harness import (
     FakeGateway,
-    LocalApp,
     eventually,
     make_token,
     running_agent,
 )
 from tunnel_cli.agent import Agent, AgentSettings
-
-
-@pytest.fixture
-def app() -> Iterator[LocalApp]:
-    with LocalApp() as local_app:
-        yield local_app
 
 
 def expiry_line(token_expires: int) -> str:
