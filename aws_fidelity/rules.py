@@ -12,6 +12,12 @@ Who applies them:
 - the local API Gateway (``local_gateway/``), for the shape of the events it delivers and the
   payload limits of HTTP APIs and Lambda;
 - the preflight hook (``hooks/preflight.py``) and the settings, for the numbers.
+
+Not refusals, so not here, but the same kind of fidelity: moto behaviours fixed to match AWS
+where it was more lenient or wrong, each with its source and a test in ``tests/emulator/``:
+DynamoDB item operations made atomic (``emulator/atomic_items.py``); S3 lifecycle rules,
+bucket versioning and policies, and DynamoDB TTL applied from CloudFormation
+(``emulator/providers/``).
 """
 
 from __future__ import annotations
