@@ -7,8 +7,9 @@ that refuses raises :class:`Refused` with the error code and message AWS gives, 
 emulator's API answer and a failed CloudFormation resource all read like AWS's own.
 
 Who applies them:
-- the emulator's CloudFormation providers and API patches (``emulator/``), and its S3 presigned
-  URL checks (``emulator/presigned_urls.py``, with ``aws_fidelity.sigv4``);
+- the emulator's CloudFormation providers and API patches (``emulator/``), its S3 presigned
+  URL checks (``emulator/presigned_urls.py``, with ``aws_fidelity.sigv4``) and its Lambda code
+  locations (``emulator/function_code.py``);
 - the local API Gateway (``local_gateway/``), for the shape of the events it delivers and the
   payload limits of HTTP APIs and Lambda;
 - the preflight hook (``hooks/preflight.py``) and the settings, for the numbers.
@@ -472,6 +473,51 @@ def check_presigned_request(
             "Check your key and signing method.",
             403,
             {"AWSAccessKeyId": access_key_id},
+        )
+
+
+# --- Lambda: GetFunction's Code.Location ----------------------------------------------------
+
+# GetFunction's link to the deployment package is valid for 10 minutes.
+CODE_LOCATION_SECONDS = 10 * 60
+
+
+def check_code_location(
+    expires_at: float, signature_matches: bool, now: float | None = None
+) -> None:
+    """``GetFunction`` returns ``Code.Location``, a presigned URL to download the function's
+    deployment package, valid for 10 minutes (``CODE_LOCATION_SECONDS``); the emulator's stands
+    in for that S3 URL (``emulator/function_code.py``) and is refused as S3 refuses a presigned
+    URL, in S3's order:
+
+    1. used after ``expires_at``: **403** ``AccessDenied`` ``Request has expired`` (with
+       ``Expires`` and ``ServerTime``), before the signature is looked at;
+    2. edited after it was issued (another function, code, expiry or signature): **403**
+       ``SignatureDoesNotMatch``.
+
+    Sources: "GetFunction" ("with a link to download the deployment package that's valid for 10
+    minutes"), https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html;
+    "FunctionCodeLocation" (``Location``: "A presigned URL that you can use to download the
+    deployment package"), https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCodeLocation.html;
+    the S3 refusals as in :func:`check_presigned_request`.
+    """
+    moment = time.time() if now is None else now
+    if expires_at < moment:
+        raise Refused(
+            "AccessDenied",
+            "Request has expired",
+            403,
+            {
+                "Expires": datetime.fromtimestamp(expires_at, UTC).strftime(_S3_TIME),
+                "ServerTime": datetime.fromtimestamp(moment, UTC).strftime(_S3_TIME),
+            },
+        )
+    if not signature_matches:
+        raise Refused(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
         )
 
 

@@ -214,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
                     **PRIOR_ART_POLLING,
                     "LOCAL_GATEWAY_PASS_ENV": ",".join(PRIOR_ART_POLLING),
                 },
-                functions_dir=tunnel.root / "functions",
             )
             prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
             try:

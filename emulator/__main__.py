@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     from emulator import atomic_items, change_sets, native_updates, noop_update, providers, strict
+    from emulator.function_code import with_function_code_locations
     from emulator.presigned_urls import with_presigned_url_checks
 
     providers.register()
@@ -95,9 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     atomic_items.install()
     strict.install()  # last: it wraps what the others patched
 
-    # S3 presigned URLs are refused as S3 refuses them (moto serves any).
+    # S3 presigned URLs are refused as S3 refuses them (moto serves any); GetFunction's
+    # Code.Location downloads the function's zip, for 10 minutes (moto's cannot be fetched).
     app = with_pid_header(
-        with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+        with_function_code_locations(
+            with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+        )
     )
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler

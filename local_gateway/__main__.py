@@ -1,6 +1,7 @@
 """``python -m local_gateway [--port 4567] [--environment dev] [--host 127.0.0.1]``
 
-Serves the environment deployed at AWS_ENDPOINT_URL (``make local``) on one loopback port;
+Serves the environment deployed at AWS_ENDPOINT_URL (``make local``) on one loopback port, running
+each function's deployed code (and following UpdateFunctionCode);
 ``make tunnel-local`` runs it for dev. ``--port 0`` serves on a port the OS picks: the ready line
 (``local gateway: ready on http://127.0.0.1:<port>: ...``) names it.
 """
@@ -12,12 +13,11 @@ import asyncio
 import socket
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
 from local_gateway.deployment import DeploymentError
-from local_gateway.server import REPO_ROOT, Settings, bind, is_loopback, serve, start
+from local_gateway.server import Settings, bind, is_loopback, serve, start
 
 
 def parse(argv: Sequence[str] | None) -> Settings:
@@ -31,12 +31,6 @@ def parse(argv: Sequence[str] | None) -> Settings:
     )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
     parser.add_argument("--environment", default="dev", help="also the stage name")
-    parser.add_argument(
-        "--functions-dir",
-        type=Path,
-        default=REPO_ROOT / "functions",
-        help="where functions/<name>/handler.py are (default: the repository's)",
-    )
     parser.add_argument(
         "--idle-timeout",
         type=float,
@@ -57,7 +51,6 @@ def parse(argv: Sequence[str] | None) -> Settings:
         port=args.port,
         host=args.host,
         environment=args.environment,
-        functions_dir=args.functions_dir.resolve(),
         idle_timeout_seconds=args.idle_timeout,
         max_connection_seconds=args.max_connection_duration,
     )

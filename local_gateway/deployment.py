@@ -93,6 +93,7 @@ class DeployedFunction:
     memory_mb: int
     environment: dict[str, str]
     policy: dict[str, Any] | None  # the resource policy: who may invoke it
+    code_sha256: str = ""  # base64 SHA-256 of its deployment package, as Lambda reports it
 
 
 @dataclass(frozen=True)
@@ -243,4 +244,5 @@ def _function(lam: Any, arn: str) -> DeployedFunction | None:
         memory_mb=int(configuration.get("MemorySize", 128)),
         environment=dict(configuration.get("Environment", {}).get("Variables", {})),
         policy=policy,
+        code_sha256=str(configuration.get("CodeSha256", "")),
     )

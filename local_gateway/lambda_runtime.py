@@ -1,19 +1,28 @@
-"""The deployed functions, each in a process of its own: their code from ``functions/``, their
-settings from what was deployed, each invocation with Lambda's limits.
+"""The deployed functions, each in a process of its own: their deployed code and settings, each
+invocation with Lambda's limits.
 
-Function ``http-tunnel-<name>-<env>`` runs ``<functions dir>/<name>/handler.py`` (its deployed
-``Handler``, ``handler.handler``) in a worker process (``local_gateway.function_worker``) started
-with the gateway and ended with it; the worker imports it once, as a warm Lambda keeps its
-module. The worker's ``os.environ`` is what Lambda would give the function
-(``function_environment``): its deployed variables, the runtime's reserved ones, the gateway's
-credentials and endpoint, and what Python needs to run; nothing of another function's, so a
-handler that reads a variable its function was not deployed with fails here as on AWS. The
-gateway's local overrides (its @connections endpoint and public URLs) replace deployed values
-only. Local-only variables reach every function when named, comma-separated, in
-``LOCAL_GATEWAY_PASS_ENV`` (the tests' records folder), unless the function was deployed with one
-of that name. Events and results cross as JSON, as they do in Lambda, so a handler that returns
-something JSON cannot carry fails here too; so do an event and a result over Lambda's payload
-limits (aws_fidelity.rules: check_invocation_request, check_invocation_response).
+A function runs the deployment package it was deployed with, never the project's working tree:
+``local_gateway.function_code`` downloads it from GetFunction's ``Code.Location``, checks it
+against ``CodeSha256`` and unpacks it; that folder is the worker's ``LAMBDA_TASK_ROOT``. Its
+deployed ``Handler`` (``handler.handler``) runs in a worker process
+(``local_gateway.function_worker``) started with the gateway and ended with it; the worker
+imports it once, as a warm Lambda keeps its module. While serving, each function's
+``CodeSha256`` is read every second (``follow_code``): new code (``UpdateFunctionCode``, as
+``make sync`` calls it, or a launch) gets a new worker, new invocations go to it once it is
+ready, and the old worker stops once it has answered the invocations it was running; one line
+says so (``forwarding: now running code <sha256 hex, 12 digits>``). Code that cannot be fetched
+leaves the old code running, and says why.
+
+The worker's ``os.environ`` is what Lambda would give the function (``function_environment``):
+its deployed variables, the runtime's reserved ones, the gateway's credentials and endpoint, and
+what Python needs to run; nothing of another function's, so a handler that reads a variable its
+function was not deployed with fails here as on AWS. The gateway's local overrides (its
+@connections endpoint and public URLs) replace deployed values only. Local-only variables reach
+every function when named, comma-separated, in ``LOCAL_GATEWAY_PASS_ENV`` (the tests' records
+folder), unless the function was deployed with one of that name. Events and results cross as
+JSON, as they do in Lambda, so a handler that returns something JSON cannot carry fails here
+too; so do an event and a result over Lambda's payload limits (aws_fidelity.rules:
+check_invocation_request, check_invocation_response).
 
 Differences from Lambda, by construction: one worker per function runs its invocations
 concurrently, on threads, in one module (Lambda runs one at a time per environment and adds
@@ -32,7 +41,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -42,6 +52,7 @@ from tunnel_shared.limits import LAMBDA_REQUEST_PAYLOAD_BYTES
 from aws_fidelity import rules
 from local_gateway import access_log, iam
 from local_gateway.deployment import DeployedFunction, Deployment
+from local_gateway.function_code import Code, CodeCache, CodeUnavailable, sha_hex
 from local_gateway.function_worker import READY_ID, spec_of
 
 # Names the gateway's own environment variables that every function also gets (comma-separated).
@@ -51,6 +62,8 @@ PASS_ENV_VARIABLE = "LOCAL_GATEWAY_PASS_ENV"
 START_SECONDS = 30.0
 # How long a stopping worker gets after its stdin closes, before it is killed.
 STOP_SECONDS = 5.0
+# How often each function's CodeSha256 is read, to follow UpdateFunctionCode.
+CODE_POLL_SECONDS = 1.0
 # Lambda hands a function its role's credentials as variables; the gateway passes its own, and
 # its endpoint (the emulator), so that the functions reach what the gateway reaches.
 _GATEWAY_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -83,7 +96,7 @@ class Outcome:
 
 
 def code_name(function_name: str, environment: str) -> str | None:
-    """``http-tunnel-connect-dev`` -> ``connect``: the folder in ``functions/``."""
+    """``http-tunnel-connect-dev`` -> ``connect``: its folder in ``functions/``, in logs."""
     prefix, suffix = "http-tunnel-", f"-{environment}"
     if function_name.startswith(prefix) and function_name.endswith(suffix):
         name = function_name[len(prefix) : -len(suffix)]
@@ -157,6 +170,7 @@ class _Worker:
         self._ids = itertools.count(READY_ID + 1)
         self._stopping = False
         self._reaping: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
+        self.in_flight = 0  # invocations sent its way and not yet answered (LambdaRuntime's)
 
     @property
     def load_error(self) -> str | None:
@@ -206,6 +220,10 @@ class _Worker:
     def _fail_start(self, why: str, as_is: bool = False) -> None:
         self._load_error = why if as_is else f"Runtime.ExitError: its worker {why}"
         self.kill()
+
+    async def start(self) -> None:
+        """On the loop: start the worker and wait until it is ready (or cannot be)."""
+        await self._running()
 
     async def invoke(self, payload: str) -> Outcome:
         not_running = await self._running()
@@ -390,13 +408,16 @@ class LambdaRuntime:
     def __init__(
         self,
         deployment: Deployment,
-        functions_dir: Path,
+        lam: Any,
         overrides: Mapping[str, str] | None = None,
         pass_env: Iterable[str] = (),
         gateway_environment: Mapping[str, str] | None = None,
+        cache: CodeCache | None = None,
     ) -> None:
+        """``lam``: a boto3 Lambda client, for each function's deployed code."""
         self._deployment = deployment
-        self._functions_dir = functions_dir
+        self._lambda = lam
+        self._cache = cache or CodeCache()
         self._overrides = dict(overrides or {})
         self._pass_env = tuple(pass_env)
         self._gateway_environment = dict(
@@ -404,16 +425,32 @@ class LambdaRuntime:
         )
         # ARN -> the function's worker, or why there is none.
         self._workers: dict[str, _Worker | str] = {}
+        # ARN -> the CodeSha256 its worker runs (absent: no code fetched yet).
+        self._running_code: dict[str, str] = {}
+        self._failed_code: dict[str, str] = {}  # ARN -> the CodeSha256 last failed, logged once
+        self._retiring: set[_Worker] = set()  # replaced, finishing their invocations
+        self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
 
     def load(self) -> list[str]:
-        """Start every deployed function's worker; return a warning per one that cannot run."""
+        """Fetch every deployed function's code and start its worker; return a warning per one
+        that cannot run."""
         warnings = []
         started = []
+        live = {arn: f for arn, f in self._deployment.functions.items() if f is not None}
+        with ThreadPoolExecutor(max_workers=max(1, len(live))) as pool:
+            fetched = dict(zip(live, pool.map(self._fetch, live), strict=True))
         for arn, function in self._deployment.functions.items():
             if function is None:
                 warnings.append(f"{arn}: not deployed")
                 continue
-            worker = self._worker(function)
+            code = fetched[arn]
+            if isinstance(code, str):
+                self._workers[arn] = f"cannot fetch its deployed code: {code}"
+                self._failed_code[arn] = function.code_sha256
+                warnings.append(f"{function.name}: {self._workers[arn]}")
+                continue
+            self._running_code[arn] = code.sha256
+            worker = self._worker(replace(function, code_sha256=code.sha256), code.task_root)
             self._workers[arn] = worker
             if isinstance(worker, str):
                 warnings.append(f"{function.name}: {worker}")
@@ -427,15 +464,22 @@ class LambdaRuntime:
                 warnings.append(f"{worker.function.name}: {worker.load_error}")
         return warnings
 
-    def _worker(self, function: DeployedFunction) -> _Worker | str:
-        name = code_name(function.name, self._deployment.environment)
+    def _fetch(self, arn: str) -> Code | str:
+        try:
+            return self._cache.fetch(self._lambda, arn)
+        except CodeUnavailable as why:
+            return str(why)
+
+    def _worker(self, function: DeployedFunction, task_root: Path) -> _Worker | str:
         module_path, _, attribute = function.handler.rpartition(".")
-        if name is None or not module_path or not attribute:
-            return f"no local code for function {function.name} with handler {function.handler!r}"
-        task_root = (self._functions_dir / name).absolute()  # LAMBDA_TASK_ROOT
+        if not module_path or not attribute:
+            return f"Runtime.InvalidEntrypoint: handler {function.handler!r}"
         source = task_root / (module_path.replace(".", "/") + ".py")
         if not source.is_file():
-            return f"Runtime.ImportModuleError: {source} not found"
+            return (
+                f"Runtime.ImportModuleError: Unable to import module {module_path!r}: "
+                f"no {source.relative_to(task_root)} in its deployment package"
+            )
         environment = function_environment(
             function,
             self._deployment.region,
@@ -445,6 +489,75 @@ class LambdaRuntime:
             self._pass_env,
         )
         return _Worker(function, task_root, environment)
+
+    def _label(self, function: DeployedFunction) -> str:
+        return code_name(function.name, self._deployment.environment) or function.name
+
+    async def follow_code(self, interval: float = CODE_POLL_SECONDS) -> None:
+        """Forever: every ``interval``, read each function's CodeSha256 and, when it changed
+        (UpdateFunctionCode, a launch), switch the function to its new code. The AWS calls run
+        on a thread: invocations never wait for them."""
+        while True:
+            await asyncio.sleep(interval)
+            for arn, function in self._deployment.functions.items():
+                if function is not None:
+                    await self._check_code(arn, function)
+
+    async def _check_code(self, arn: str, function: DeployedFunction) -> None:
+        try:
+            configuration = await asyncio.to_thread(
+                self._lambda.get_function_configuration, FunctionName=arn
+            )
+        except Exception:  # noqa: BLE001 - the emulator went away, a throttle: try again later
+            return
+        sha = str(configuration.get("CodeSha256", ""))
+        if not sha or sha == self._running_code.get(arn):
+            return
+        code = await asyncio.to_thread(self._fetch, arn)
+        label = self._label(function)
+        if isinstance(code, str):
+            if self._failed_code.get(arn) != sha:
+                self._failed_code[arn] = sha
+                running = self._running_code.get(arn)
+                still = f"still running code {sha_hex(running)[:12]}" if running else "no code"
+                access_log.note(f"{label}: cannot fetch code {sha_hex(sha)[:12]} ({code}); {still}")
+            return
+        self._failed_code.pop(arn, None)
+        if code.sha256 == self._running_code.get(arn):
+            return  # changed and changed back before it was fetched
+        await self._switch(arn, replace(function, code_sha256=code.sha256), code, label)
+
+    async def _switch(self, arn: str, function: DeployedFunction, code: Code, label: str) -> None:
+        """Start a worker on ``code``, send new invocations to it once it is ready, and stop the
+        old worker once it has answered the invocations it was running."""
+        new = self._worker(function, code.task_root)
+        if isinstance(new, _Worker):
+            await new.start()  # ready, or its handler failed to import: as Lambda would run it
+        old = self._workers.get(arn)
+        self._workers[arn] = new
+        self._running_code[arn] = code.sha256
+        access_log.note(f"{label}: now running code {code.short}")
+        if isinstance(new, str):
+            access_log.note(f"{label}: {new}")
+        elif new.load_error is not None:
+            access_log.note(f"{label}: {new.load_error.splitlines()[-1]}")
+        if isinstance(old, _Worker):
+            self._retiring.add(old)
+            task = asyncio.ensure_future(self._retire(old))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _retire(self, worker: _Worker) -> None:
+        # Its invocations end by their own timeout at the latest (an abandoned one is cut off).
+        deadline = time.monotonic() + worker.function.timeout_seconds + STOP_SECONDS
+        while worker.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        worker.close_input()
+        stop_by = time.monotonic() + STOP_SECONDS
+        while not worker.exited() and time.monotonic() < stop_by:
+            await asyncio.sleep(0.02)
+        worker.kill()
+        self._retiring.discard(worker)
 
     async def invoke(
         self, function_arn: str | None, event: dict[str, Any], source_arn: str, timeout_ms: int
@@ -477,6 +590,8 @@ class LambdaRuntime:
         if isinstance(worker, str):
             return Outcome(Status.ERROR, reason=f"{function.name}: {worker.splitlines()[-1]}")
         limit = min(timeout_ms / 1000, function.timeout_seconds)
+        # Counted from the moment it is chosen: a worker being replaced stops only at zero.
+        worker.in_flight += 1
         try:
             return await asyncio.wait_for(worker.invoke(payload), limit)
         except TimeoutError:
@@ -486,10 +601,16 @@ class LambdaRuntime:
                     reason=f"{function.name}: Task timed out after {limit:.2f} seconds",
                 )
             return Outcome(Status.TIMEOUT, reason=f"integration timed out after {limit:.2f} s")
+        finally:
+            worker.in_flight -= 1
 
     async def shutdown(self, timeout: float = STOP_SECONDS) -> None:
-        """Close every worker's stdin (it exits); kill those still running after ``timeout``."""
+        """Close every worker's stdin (it exits); kill those still running after ``timeout``;
+        remove the unpacked code."""
+        for task in list(self._tasks):
+            task.cancel()
         workers = [w for w in self._workers.values() if isinstance(w, _Worker)]
+        workers += list(self._retiring)
         for worker in workers:
             worker.close_input()
         deadline = time.monotonic() + timeout
@@ -497,3 +618,4 @@ class LambdaRuntime:
             await asyncio.sleep(0.02)
         for worker in workers:
             worker.kill()
+        self._cache.close()

@@ -16,11 +16,14 @@ import ipaddress
 import os
 import signal
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
+import boto3
 from aiohttp import web
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
@@ -42,7 +45,6 @@ class Settings:
     port: int = 4567  # 0: any; bind() picks it and gives the settings start() needs
     host: str = "127.0.0.1"
     environment: str = "dev"
-    functions_dir: Path = REPO_ROOT / "functions"
     idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS
     max_connection_seconds: float = MAX_CONNECTION_SECONDS
 
@@ -82,7 +84,8 @@ def _is_bare(hostname: str) -> bool:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, deployed: deployment.Deployment) -> None:
+    def __init__(self, settings: Settings, deployed: deployment.Deployment, lam: Any) -> None:
+        """``lam``: a boto3 Lambda client for the account ``deployed`` was read from."""
         self.settings = settings
         # Where the public reaches a tunnel here: the deployed form, with local names.
         deployed_format = next(
@@ -98,7 +101,7 @@ class Gateway:
         )
         self.runtime = LambdaRuntime(
             deployed,
-            settings.functions_dir,
+            lam,
             # The functions reach this gateway's @connections and name its public URLs (only
             # those deployed with these variables get them).
             overrides={
@@ -176,6 +179,7 @@ async def serve(gateway: Gateway, listening: socket.socket | None = None) -> Non
         else web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
     )
     await site.start()  # listening from here: the ready line below comes after
+    following = asyncio.ensure_future(gateway.runtime.follow_code())  # UpdateFunctionCode
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -189,18 +193,25 @@ async def serve(gateway: Gateway, listening: socket.socket | None = None) -> Non
     try:
         await stop.wait()
     finally:
+        following.cancel()
         await gateway.websocket.close_all()
         await runner.cleanup()
         await gateway.runtime.shutdown()  # the functions' worker processes
 
 
 def start(settings: Settings) -> Gateway:
-    """Read what was deployed, start each function's worker (its own environment, its handler
-    imported)."""
-    deployed = deployment.load(settings.environment)
-    gateway = Gateway(settings, deployed)
+    """Read what was deployed, fetch each function's deployed code and start its worker (its own
+    environment, its handler imported)."""
+    session = boto3.session.Session()
+    deployed = deployment.load(settings.environment, session)
+    gateway = Gateway(settings, deployed, session.client("lambda"))
+    began = time.monotonic()
     for warning in gateway.runtime.load():
         access_log.note(f"warning: {warning}")
+    access_log.note(
+        f"deployed code of {len(deployed.functions)} functions fetched and started in "
+        f"{time.monotonic() - began:.2f} s"
+    )
     for api_name, api in (("WebSocket", deployed.websocket), ("HTTP", deployed.http)):
         for route in api.routes.values():
             integration = api.integrations.get(route.integration_id or "")

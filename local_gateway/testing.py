@@ -81,7 +81,6 @@ def start(
     port: int | None = None,
     environment: str = "dev",
     env: Mapping[str, str] | None = None,
-    functions_dir: Path | None = None,
     options: Sequence[str] = (),
     timeout: float = 30.0,
 ) -> GatewayProcess:
@@ -91,7 +90,7 @@ def start(
 
     ``env`` is added to this process's environment (AWS_PROFILE and AWS_SESSION_TOKEN are
     dropped unless given, as ``make tunnel-local`` does): pass the emulator's
-    AWS_ENDPOINT_URL and dummy credentials. ``functions_dir`` defaults to the repository's.
+    AWS_ENDPOINT_URL and dummy credentials. The functions run their deployed code.
     ``options`` are more command-line options, e.g. ``["--idle-timeout", "1"]``.
     """
     requested = port or 0
@@ -108,7 +107,6 @@ def start(
         str(requested),
         "--environment",
         environment,
-        *(["--functions-dir", str(functions_dir)] if functions_dir else []),
         *options,
     ]
     log_file = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)

@@ -5,8 +5,8 @@ add wiring to the deployed APIs through apigatewayv2 and lambda, as a changed te
 a WebSocket route ``echo`` with its invoke permission, one without (``unpermitted``) and one
 whose target names no integration (``nowhere``); HTTP routes ``GET /slow`` (1 s integration
 timeout), ``GET /miswired`` and ``GET /unpermitted``. The copy's functions are replaced by the
-handlers in ``handlers/``, which record their events, and the gateway loads them from there
-(each function in its own process, with the records folder passed through to it).
+handlers in ``handlers/``, which record their events, before the launch: the gateway runs what
+was deployed (each function in its own process, with the records folder passed through to it).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class Wiring:
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     root = tmp_path_factory.mktemp("gateway-project")
     copy_project(root)
+    # The test handlers replace the functions before the launch: the gateway runs deployed code.
+    for handler in HANDLERS.glob("*.py"):
+        shutil.copyfile(handler, root / "functions" / handler.stem / "handler.py")
     handle = process.start()
     environment = emulator_environment(root, handle.url)
     try:
@@ -123,13 +126,10 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Records:
 def start_gateway(
     project: LocalProject, records: Records, options: tuple[str, ...] = ()
 ) -> testing.GatewayProcess:
-    for handler in HANDLERS.glob("*.py"):
-        shutil.copyfile(handler, project.root / "functions" / handler.stem / "handler.py")
     return testing.start(
         # Every function gets the records folder, deliberately: nothing else of this
         # environment reaches a function that was not deployed with it.
         env={**project.environment, RECORDS: str(records.folder), PASS_ENV_VARIABLE: RECORDS},
-        functions_dir=project.root / "functions",
         options=options,
     )
 

@@ -167,7 +167,7 @@ def running_tunnel(root: Path) -> Iterator[Tunnel]:
         )
         if launched.returncode != 0:
             raise RuntimeError(f"sceptre launch dev failed:\n{launched.stdout}{launched.stderr}")
-        gateway = gateway_testing.start(env=environment, functions_dir=root / "functions")
+        gateway = gateway_testing.start(env=environment)
         tunnel = Tunnel(root, environment, gateway, app)
         yield tunnel
     finally:

@@ -1,0 +1,110 @@
+"""The deployed code of each function, as Lambda runs it: downloaded, checked and unpacked.
+
+Lambda runs the deployment package a function was created or last updated with
+(``UpdateFunctionCode``), never the project's working tree. So does the gateway: ``GetFunction``
+gives ``Code.Location`` (a presigned URL valid for 10 minutes, which the emulator serves) and
+``CodeSha256``; the zip is downloaded, its base64 SHA-256 checked against ``CodeSha256``, and
+unpacked into a folder of its own, ``<cache>/<function>/<sha256 hex>/``, which is the worker's
+``LAMBDA_TASK_ROOT``. The cache is a temporary folder the gateway owns and removes when it stops.
+
+Sources: "GetFunction" (the link, valid for 10 minutes),
+https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html; "UpdateFunctionCode",
+https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+DOWNLOAD_SECONDS = 30.0
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class CodeUnavailable(Exception):
+    """The deployed code cannot be fetched or does not match its CodeSha256: the message says
+    why (for the gateway's log)."""
+
+
+@dataclass(frozen=True)
+class Code:
+    sha256: str  # CodeSha256 as Lambda gives it: base64 of the zip's SHA-256
+    task_root: Path
+
+    @property
+    def short(self) -> str:
+        """The first 12 hex digits of the zip's SHA-256 (its S3 key names the whole digest)."""
+        return sha_hex(self.sha256)[:12]
+
+
+def sha_hex(code_sha256: str) -> str:
+    try:
+        return base64.b64decode(code_sha256).hex()
+    except ValueError:
+        return code_sha256
+
+
+class CodeCache:
+    """Unpacked deployment packages, one folder per function and CodeSha256."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._owned = root is None
+        self.root = root or Path(tempfile.mkdtemp(prefix="local-gateway-code-"))
+
+    def fetch(self, lam: Any, function_arn: str) -> Code:
+        """The function's deployed code, unpacked (GetFunction, then its Code.Location)."""
+        try:
+            answer = lam.get_function(FunctionName=function_arn)
+        except (BotoCoreError, ClientError) as error:
+            raise CodeUnavailable(f"GetFunction failed ({error})") from None
+        configuration = answer.get("Configuration") or {}
+        sha = str(configuration.get("CodeSha256", ""))
+        location = (answer.get("Code") or {}).get("Location")
+        name = str(configuration.get("FunctionName") or function_arn.rsplit(":", 1)[-1])
+        if not sha or not location:
+            raise CodeUnavailable("GetFunction gave no Code.Location and CodeSha256")
+        folder = self.root / name / sha_hex(sha)
+        if folder.is_dir():  # unpacked before (folders appear whole: renamed into place)
+            return Code(sha, folder)
+        data = _download(location)
+        got = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        if got != sha:
+            raise CodeUnavailable(f"the zip downloaded has CodeSha256 {got}, not {sha}")
+        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=self.root))
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                archive.extractall(staging)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(folder)
+        except (zipfile.BadZipFile, OSError) as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            if folder.is_dir():  # another fetch of the same code got there first
+                return Code(sha, folder)
+            raise CodeUnavailable(f"cannot unpack the zip ({error})") from None
+        return Code(sha, folder)
+
+    def close(self) -> None:
+        if self._owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _download(location: str) -> bytes:
+    try:
+        with _NO_PROXY.open(location, timeout=DOWNLOAD_SECONDS) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as error:
+        body = error.read()[:300].decode(errors="replace")
+        raise CodeUnavailable(f"Code.Location answered {error.code}: {body}") from None
+    except (OSError, ValueError) as error:
+        raise CodeUnavailable(f"cannot download Code.Location ({error})") from None
