@@ -11,7 +11,7 @@ EMULATOR_PORT ?= 4566
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy tunnel-local
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy tunnel-local browser
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -73,7 +73,23 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
+# Headless Chromium and its driver from Debian's packages, for tests/browser (selenium is told
+# these paths, so selenium-manager never downloads a browser). CI runs as root on fresh Debian.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make browser: $(CHROMIUM) or $(CHROMEDRIVER) is missing; install Debian's chromium and chromium-driver (as root: apt-get install chromium chromium-driver)" >&2; \
+	    exit 1; \
+	  fi; \
+	  if ! apt-cache show chromium chromium-driver >/dev/null 2>&1; then \
+	    apt-get update -qq; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory render lint
@@ -82,6 +98,7 @@ test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
 bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.installed
 	$(BIN)/python benchmarks/launch.py
 	$(BIN)/python benchmarks/tunnel.py
+	$(BIN)/python benchmarks/inspector.py
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator

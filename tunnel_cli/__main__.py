@@ -1,22 +1,22 @@
-"""The ``tunnel`` command line: ``tunnel http PORT`` runs the agent; ``tunnel token`` issues,
-lists and revokes agent tokens. Argument handling only; the work is in ``agent`` and
+"""The ``tunnel`` command line: ``tunnel http PORT`` runs one tunnel, ``tunnel start`` the ones
+``tunnel.yml`` describes; ``tunnel token`` issues, lists and revokes agent tokens. Argument
+handling only; the work is in ``runner`` (with ``agent`` and the inspector), ``config`` and
 ``token_command``."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import re
-import signal
 import sys
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from tunnel_shared.tokens import TokenError, read_claims
 
 from tunnel_cli import agent as agent_module
+from tunnel_cli import config as config_module
+from tunnel_cli import runner
 from tunnel_cli.forward import HOST_HEADER_POLICIES
+from tunnel_cli.websocket_url import shown_url, url_problem
 
 HTTP_DESCRIPTION = """\
 Expose http://LOCAL-HOST:PORT at a public https://<subdomain>.<domain> URL.
@@ -25,10 +25,24 @@ The token decides the subdomain: `tunnel token --subdomain NAME` issues one for 
 --subdomain is only a check: it must equal the subdomain the token grants (the agent reads the
 token's claims without verifying them; the server verifies the token).
 
-Prints "Forwarding <public url> -> http://LOCAL-HOST:PORT" once connected (again after each
-reconnect), then one "<METHOD> <path> <status> <n>ms" line per request. Ctrl-C stops it (exit
-0). Exits 1 when the server refuses the token or the subdomain is held by another agent, when
-the server closes the tunnel, or when the token expires; 2 on a bad argument.
+Prints "Web Interface http://127.0.0.1:4040" (the request inspector; see --inspect-addr),
+"Forwarding <public url> -> http://LOCAL-HOST:PORT" once connected (again after each
+reconnect), then one "<METHOD> <path> <status> <size> <n>ms" line per request. Ctrl-C stops it
+(exit 0). Exits 1 when the server refuses the token or the subdomain is held by another agent,
+when the server closes the tunnel, or when the token expires; 2 on a bad argument.
+"""
+
+START_DESCRIPTION = f"""\
+Run the tunnels described in tunnel.yml (./tunnel.yml, else ~/.config/tunnel/tunnel.yml):
+
+  url: wss://abc123.execute-api.eu-west-1.amazonaws.com/dev
+  tunnels:
+    web:  {{port: 3000, token_env: WEB_TUNNEL_TOKEN, host_header: rewrite}}
+    api:  {{addr: 127.0.0.1:8000, subdomain: api, token_env: API_TUNNEL_TOKEN}}
+
+Each tunnel has its own connection; its lines start with [NAME]; they share one inspector.
+Keys of a tunnel: {", ".join(sorted(config_module.TUNNEL_KEYS))}. One tunnel that is refused
+or ends does not stop the others. Exit codes as for `tunnel http`.
 """
 
 TOKEN_DESCRIPTION = """\
@@ -50,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "http":
             return _http(args)
+        if args.command == "start":
+            return _start(args)
         return _token(args)
     except KeyboardInterrupt:  # Ctrl-C before the agent's own handler is in place
         return 0
@@ -97,27 +113,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="answer 502 when the local service is silent this long (25)",
     )
-    tuning = http.add_argument_group("connection tuning (defaults suit API Gateway)")
-    _env_seconds(
-        tuning,
-        "--heartbeat",
-        "TUNNEL_HEARTBEAT_SECONDS",
-        agent_module.DEFAULT_HEARTBEAT_SECONDS,
-        "seconds between heartbeats, inside the 10-minute idle timeout",
+    _add_running_options(http)
+
+    start = commands.add_parser(
+        "start",
+        help="run the tunnels described in tunnel.yml",
+        description=START_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _env_seconds(
-        tuning,
-        "--reconnect-after",
-        "TUNNEL_RECONNECT_AFTER_SECONDS",
-        agent_module.DEFAULT_ROTATE_SECONDS,
-        "seconds before a fresh connection replaces the current one, under the 2-hour cap",
-    )
-    _env_seconds(
-        tuning, "--backoff-initial", "TUNNEL_BACKOFF_INITIAL_SECONDS", 1.0, "first reconnect delay"
-    )
-    _env_seconds(
-        tuning, "--backoff-max", "TUNNEL_BACKOFF_MAX_SECONDS", 60.0, "longest reconnect delay"
-    )
+    start.add_argument("names", nargs="*", metavar="NAME", help="the tunnels to run")
+    start.add_argument("--all", action="store_true", help="run every tunnel in the file")
+    start.add_argument("--config", metavar="PATH", help="the file, instead of looking for one")
+    _add_running_options(start)
 
     token = commands.add_parser(
         "token",
@@ -144,6 +151,38 @@ def _parser() -> argparse.ArgumentParser:
         help="revoke: the WebSocket API's @connections URL (default: from the apis stack)",
     )
     return parser
+
+
+def _add_running_options(command: argparse.ArgumentParser) -> None:
+    inspect = command.add_argument_group("the request inspector")
+    inspect.add_argument(
+        "--inspect-addr",
+        metavar="HOST:PORT",
+        help="where the inspector's page and JSON API listen (default 127.0.0.1:4040, or the "
+        "next free port)",
+    )
+    inspect.add_argument("--no-inspect", action="store_true", help="do not run the inspector")
+    tuning = command.add_argument_group("connection tuning (defaults suit API Gateway)")
+    _env_seconds(
+        tuning,
+        "--heartbeat",
+        "TUNNEL_HEARTBEAT_SECONDS",
+        agent_module.DEFAULT_HEARTBEAT_SECONDS,
+        "seconds between heartbeats, inside the 10-minute idle timeout",
+    )
+    _env_seconds(
+        tuning,
+        "--reconnect-after",
+        "TUNNEL_RECONNECT_AFTER_SECONDS",
+        agent_module.DEFAULT_ROTATE_SECONDS,
+        "seconds before a fresh connection replaces the current one, under the 2-hour cap",
+    )
+    _env_seconds(
+        tuning, "--backoff-initial", "TUNNEL_BACKOFF_INITIAL_SECONDS", 1.0, "first reconnect delay"
+    )
+    _env_seconds(
+        tuning, "--backoff-max", "TUNNEL_BACKOFF_MAX_SECONDS", 60.0, "longest reconnect delay"
+    )
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -191,60 +230,89 @@ def _http(args: argparse.Namespace) -> int:
             f"{claims.subdomain!r}; the token decides the subdomain (issue one with "
             f"`tunnel token --subdomain {args.subdomain}`)"
         )
+    try:
+        inspect = _inspect_at(args.inspect_addr, args.no_inspect)
+    except ValueError as error:
+        return _fail(f"--inspect-addr: {error}")
     # An expired token is the agent's to report (exit 1): it also times the expiry.
-    settings = agent_module.AgentSettings(
+    settings = _settings(
+        args,
         url=args.url,
         token=args.token.strip(),
         port=args.port,
         local_host=args.local_host,
         host_header=args.host_header,
         local_timeout=args.local_timeout,
+    )
+    return runner.run([runner.Tunnel(claims.subdomain, settings)], inspect)
+
+
+def _start(args: argparse.Namespace) -> int:
+    try:
+        config = config_module.load(config_module.find(args.config))
+        names = _chosen(config, args.names, args.all)
+        inspect = _inspect_at(
+            args.inspect_addr or config.inspect_addr, args.no_inspect or not config.inspect
+        )
+    except config_module.ConfigError as error:
+        print(f"tunnel: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    except ValueError as error:
+        return _fail(f"--inspect-addr: {error}")
+    if config.warning:
+        print(f"tunnel: warning: {config.warning}", file=sys.stderr, flush=True)
+    tunnels = []
+    for name in names:
+        tunnel = config.tunnels[name]
+        settings = _settings(
+            args,
+            url=config.url,
+            token=tunnel.token,
+            port=tunnel.port,
+            local_host=tunnel.local_host,
+            host_header=tunnel.host_header,
+            local_timeout=tunnel.local_timeout,
+            label=name,
+        )
+        tunnels.append(runner.Tunnel(name, settings))
+    return runner.run(tunnels, inspect)
+
+
+def _chosen(config: config_module.Config, names: list[str], everything: bool) -> list[str]:
+    known = ", ".join(config.tunnels)
+    if everything and names:
+        raise config_module.ConfigError("name tunnels or pass --all, not both")
+    if everything:
+        return list(config.tunnels)
+    if not names:
+        raise config_module.ConfigError(
+            f"name the tunnels to start, or pass --all ({config.path} has: {known})"
+        )
+    for name in names:
+        if name not in config.tunnels:
+            raise config_module.ConfigError(
+                f"{config.path} has no tunnel {name!r} (it has: {known})"
+            )
+    return list(dict.fromkeys(names))
+
+
+def _inspect_at(address: str | None, off: bool) -> runner.InspectAt | None:
+    if off:
+        return None
+    if address is None:
+        return runner.InspectAt()
+    host, port = config_module.parse_addr(address, any_port=True)
+    return runner.InspectAt(host, port, chosen=True)
+
+
+def _settings(args: argparse.Namespace, **tunnel: object) -> agent_module.AgentSettings:
+    return agent_module.AgentSettings(
+        **tunnel,  # type: ignore[arg-type]
         heartbeat_seconds=args.heartbeat,
         rotate_seconds=args.reconnect_after,
         backoff_initial=args.backoff_initial,
         backoff_max=args.backoff_max,
     )
-    return asyncio.run(_run_agent(settings))
-
-
-async def _run_agent(settings: agent_module.AgentSettings) -> int:
-    agent = agent_module.Agent(settings)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, agent.stop)
-    try:
-        return await agent.run()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-
-
-def url_problem(url: str) -> str | None:
-    """What makes ``url`` unusable as the WebSocket API's URL, or None. Checked before the
-    token is added to it: the libraries' own errors quote the whole URL."""
-    bad_port = "has a port that is not a number from 1 to 65535"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:  # an out-of-range or non-numeric port, a broken [IPv6] host
-        return bad_port if "port" in str(exc).lower() else "is not a URL"
-    if parts.scheme not in ("ws", "wss"):
-        return "must be a ws:// or wss:// URL"
-    if "@" in parts.netloc:
-        return "must not carry a user name or password (the token goes in --token)"
-    if not parts.hostname or re.search(r"[\s\x00-\x1f\x7f]", parts.hostname):
-        return "has no host" if not parts.hostname else "has a host that is not a name"
-    if port == 0:
-        return bad_port
-    if parts.fragment or url.endswith("#"):
-        return "must not have a #fragment"
-    return None
-
-
-def shown_url(url: str) -> str:
-    """``url`` as it may be printed: without its query, fragment or user name and password."""
-    without_query = re.split(r"[?#]", url, maxsplit=1)[0]
-    return re.sub(r"^([^/]*//)[^/]*@", r"\1…@", without_query)
 
 
 def _fail(message: str) -> int:

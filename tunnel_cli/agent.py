@@ -36,7 +36,11 @@ Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every 
 (first connection and every reconnect) and one ``<METHOD> <path> <status> <size> <n>ms`` line
 per answered request (``POST /upload 200 3.9 MB 410ms``: the body that was sent one way, or
 ``1.0 MB → 1.0 MB`` when both carried one); stderr gets ``tunnel: ...`` lines for everything
-else.
+else. With a ``label`` (``tunnel start``), every line starts with ``[label]``.
+
+With the inspector on, each answered request is handed to its ring (``traffic``) as the local
+service received it and as the caller was answered, bodies included (the start of a streamed
+one, kept as it streams: ``BodyTap``); ``view`` gets the public URL once registered.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
@@ -60,7 +64,14 @@ from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from tunnel_cli.forward import LocalRequest, LocalResponse, error_response, forward
+from tunnel_cli.forward import (
+    BodyTap,
+    LocalRequest,
+    LocalResponse,
+    error_response,
+    forward,
+    request_headers,
+)
 from tunnel_cli.frames import fragments
 from tunnel_cli.messages import (
     MessageError,
@@ -69,6 +80,10 @@ from tunnel_cli.messages import (
     request_id_of,
     response_text,
 )
+
+if TYPE_CHECKING:
+    from tunnel_cli.inspector.server import TunnelView
+    from tunnel_cli.inspector.traffic import Traffic
 
 T = TypeVar("T")
 
@@ -109,6 +124,8 @@ class AgentSettings:
     backoff_max: float = 60.0
     backoff_jitter: float = 0.2
     open_timeout: float = 10.0
+    # Set by `tunnel start` (several tunnels): prefixes every line this agent prints.
+    label: str = ""
 
     @property
     def local_url(self) -> str:
@@ -151,11 +168,19 @@ def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -
 
 class Agent:
     def __init__(
-        self, settings: AgentSettings, out: TextIO | None = None, err: TextIO | None = None
+        self,
+        settings: AgentSettings,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        traffic: Traffic | None = None,
+        view: TunnelView | None = None,
     ) -> None:
         self.settings = settings
         self._out = out
         self._err = err
+        # The request inspector's ring, and this tunnel's entry in its list (both or neither).
+        self.traffic = traffic
+        self.view = view
         # Proves a reconnect is this agent (module docstring); never printed.
         self._session_secret = secrets.token_urlsafe(32)
         self._expires = token_expiry(settings.token)
@@ -244,10 +269,14 @@ class Agent:
 
     def say(self, line: str) -> None:
         # flush: stdout is block-buffered when piped, and scripts read it line by line.
-        print(self._redact(line), file=self._out or sys.stdout, flush=True)
+        print(self._redact(self._labelled(line)), file=self._out or sys.stdout, flush=True)
 
     def say_error(self, line: str) -> None:
-        print(f"tunnel: {self._redact(line)}", file=self._err or sys.stderr, flush=True)
+        line = self._redact(self._labelled(line))
+        print(f"tunnel: {line}", file=self._err or sys.stderr, flush=True)
+
+    def _labelled(self, line: str) -> str:
+        return f"[{self.settings.label}] {line}" if self.settings.label else line
 
     def _redact(self, line: str) -> str:
         # The last guard: no line the agent prints carries the token or the session secret,
@@ -437,6 +466,8 @@ class Session:
                 return
             self.url = url
             self.registered.set()
+            if self.agent.view is not None:
+                self.agent.view.public_url = url
             self.agent.say(f"Forwarding {url} -> {self.agent.settings.local_url}")
         elif kind == "rejected":
             reason = message.get("reason")
@@ -452,12 +483,13 @@ class Session:
             self.agent.say_error(f"ignored a message of unknown type {kind[:40]!r}")
 
     async def _answer(self, message: dict[str, Any]) -> None:
-        started = time.monotonic()
+        started, arrived = time.monotonic(), time.time()
         request_id = request_id_of(message)
         if request_id is None:
             self.agent.say_error("ignored a request without a valid requestId")
             return
         settings = self.agent.settings
+        tap = _tap() if self.agent.traffic is not None else None
         try:
             request = parse_request(message)
         except MessageError as exc:
@@ -472,6 +504,7 @@ class Session:
                 settings.port,
                 settings.local_timeout,
                 settings.host_header,
+                tap,
             )
         text, sent = response_text(request_id, response)
         path = request.raw_path or "/"
@@ -482,9 +515,51 @@ class Session:
         except ConnectionClosed:
             self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
             return
-        elapsed = round((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
         sizes = body_sizes(request.size, sent.size)
-        self.agent.say(f"{request.method} {path} {sent.status} {sizes} {elapsed}ms")
+        self.agent.say(f"{request.method} {path} {sent.status} {sizes} {round(elapsed * 1000)}ms")
+        if tap is not None:
+            self._capture(request, sent, tap, arrived, elapsed)
+
+    def _capture(
+        self,
+        request: LocalRequest,
+        sent: LocalResponse,
+        tap: BodyTap,
+        arrived: float,
+        elapsed: float,
+    ) -> None:
+        """Hand the exchange to the inspector: the request as the local service got it, the
+        answer as the public caller got it."""
+        from tunnel_cli.inspector.traffic import Exchange  # only when the inspector runs
+
+        settings, traffic = self.agent.settings, self.agent.traffic
+        assert traffic is not None
+        address = settings.local_url.removeprefix("http://")
+        error = next((v for n, v in sent.headers if n.lower() == "x-tunnel-error"), None)
+        traffic.add(
+            Exchange(
+                tunnel_name=self.agent.view.name if self.agent.view else settings.label,
+                started=arrived,
+                duration=elapsed,
+                method=request.method,
+                target=request.target,
+                request_headers=request_headers(request, address, settings.host_header),
+                request_body=bytes(tap.request) if request.body_url else request.body,
+                request_size=request.size,
+                status=sent.status,
+                response_headers=list(sent.headers),
+                response_body=bytes(tap.response if sent.stored_bytes is not None else sent.body),
+                response_size=sent.size,
+                error=error if sent.error else None,
+            )
+        )
+
+
+def _tap() -> BodyTap:
+    from tunnel_cli.inspector.traffic import CAPTURE_BODY_BYTES  # only when the inspector runs
+
+    return BodyTap(CAPTURE_BODY_BYTES)
 
 
 def body_sizes(sent: int, received: int) -> str:

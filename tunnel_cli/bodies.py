@@ -16,7 +16,7 @@ from __future__ import annotations
 import http.client
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
 from urllib.parse import urlsplit
 
 CHUNK_BYTES = 64 * 1024
@@ -25,6 +25,10 @@ _ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
 
 REQUEST_BODY_FAILED = "the request body could not be fetched"
 RESPONSE_BODY_FAILED = "the response body could not be delivered"
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class TransferError(Exception):
@@ -83,7 +87,7 @@ def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
         connection.close()
 
 
-def upload(url: str, source: BinaryIO | memoryview, size: int, timeout: float) -> None:
+def upload(url: str, source: Readable | memoryview, size: int, timeout: float) -> None:
     """PUT ``size`` bytes to a presigned URL: from a stream read as it goes, or from memory."""
     connection, target = _connection(url, timeout, RESPONSE_BODY_FAILED)
     try:

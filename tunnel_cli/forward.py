@@ -53,7 +53,7 @@ import http.client
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
@@ -120,6 +120,34 @@ class LocalResponse:
     @property
     def size(self) -> int:
         return len(self.body) if self.stored_bytes is None else self.stored_bytes
+
+
+@dataclass
+class BodyTap:
+    """The first ``limit`` bytes of each body that streams past (to or from S3), kept for the
+    request inspector; bodies carried in a message are in the request and response already."""
+
+    limit: int
+    request: bytearray = field(default_factory=bytearray)
+    response: bytearray = field(default_factory=bytearray)
+
+    def keep(self, buffer: bytearray, chunk: bytes | bytearray | memoryview) -> None:
+        room = self.limit - len(buffer)
+        if room > 0:
+            buffer += chunk[:room]
+
+
+class _TappedReader:
+    """A response stream that copies what is read from it into a tap."""
+
+    def __init__(self, source: http.client.HTTPResponse, tap: BodyTap) -> None:
+        self._source = source
+        self._tap = tap
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        self._tap.keep(self._tap.response, chunk)
+        return chunk
 
 
 def is_origin_form(raw_path: str) -> bool:
@@ -191,10 +219,12 @@ def forward_blocking(
     port: int,
     timeout: float,
     host_header: str = "preserve",
+    tap: BodyTap | None = None,
 ) -> LocalResponse:
     """Send ``request`` to ``http://host:port`` and read the answer. Never raises for the
     local service's failures: they become a 502 (see ``error_response``). A target that is not
-    origin-form is answered 400 without contacting the local service."""
+    origin-form is answered 400 without contacting the local service. ``tap`` keeps the start
+    of streamed bodies."""
     if not is_origin_form(request.raw_path):
         return bad_target()
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -209,10 +239,12 @@ def forward_blocking(
             connection.endheaders()
             for chunk in download(request.body_url, request.body_bytes, timeout):
                 connection.send(chunk)
+                if tap is not None:
+                    tap.keep(tap.request, chunk)
         else:
             connection.endheaders(request.body or None)
         answer = connection.getresponse()
-        return _read_answer(answer, request.response_url, timeout)
+        return _read_answer(answer, request.response_url, timeout, tap)
     except TransferError as error:
         return error_response(502, "body-transfer-failed", error.public, str(error))
     except ConnectionRefusedError:
@@ -243,7 +275,7 @@ def forward_blocking(
 
 
 def _read_answer(
-    answer: http.client.HTTPResponse, response_url: str, timeout: float
+    answer: http.client.HTTPResponse, response_url: str, timeout: float, tap: BodyTap | None
 ) -> LocalResponse:
     """The local service's answer, its body inline when it fits a message, else uploaded."""
     headers = response_headers(answer.getheaders())
@@ -253,7 +285,9 @@ def _read_answer(
     if declared is not None and declared > MAX_BODY_BYTES:
         return too_large(answer.status, f"{declared:,} bytes")
     if declared is not None and declared > inline_limit and response_url:
-        upload(response_url, answer, declared, timeout)
+        upload(
+            response_url, answer if tap is None else _TappedReader(answer, tap), declared, timeout
+        )
         return LocalResponse(answer.status, headers, b"", stored_bytes=declared)
     body = bytearray()
     while len(body) <= MAX_BODY_BYTES and (chunk := answer.read(CHUNK_BYTES)):
@@ -262,6 +296,8 @@ def _read_answer(
         return too_large(answer.status, f"over {MAX_BODY_BYTES:,} bytes")
     if len(body) > inline_limit and response_url:
         upload(response_url, memoryview(body), len(body), timeout)
+        if tap is not None:
+            tap.keep(tap.response, memoryview(body))
         return LocalResponse(answer.status, headers, b"", stored_bytes=len(body))
     return LocalResponse(answer.status, headers, body)
 
@@ -283,10 +319,11 @@ async def forward(
     port: int,
     timeout: float,
     host_header: str = "preserve",
+    tap: BodyTap | None = None,
 ) -> LocalResponse:
     """``forward_blocking`` in a daemon thread of its own."""
     return await _in_daemon_thread(
-        lambda: forward_blocking(request, host, port, timeout, host_header)
+        lambda: forward_blocking(request, host, port, timeout, host_header, tap)
     )
 
 

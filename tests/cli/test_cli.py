@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -33,8 +34,11 @@ async def test_ctrl_c_closes_cleanly_and_exits_0(signum):
     with LocalApp() as app:
         async with FakeGateway() as gateway:
             process = await start_tunnel(
-                "http", str(app.port), "--url", gateway.url, "--token", make_token()
-            )
+                "http", str(app.port), "--url", gateway.url, "--token", make_token(),
+                "--inspect-addr", "127.0.0.1:0",
+            )  # fmt: skip
+            line = await asyncio.wait_for(process.stdout.readline(), 10)
+            assert re.fullmatch(r"Web Interface http://127\.0\.0\.1:\d+\n", line.decode())
             line = await asyncio.wait_for(process.stdout.readline(), 10)
             assert line.decode() == (
                 f"Forwarding https://demo.{DOMAIN} -> http://127.0.0.1:{app.port}\n"
@@ -57,7 +61,7 @@ async def test_a_refused_token_exits_non_zero_without_retrying():
     wrong_key_token = make_token(key="not-the-signing-key")
     async with FakeGateway() as gateway:
         process = await start_tunnel(
-            "http", "8080", "--url", gateway.url, "--token", wrong_key_token
+            "http", "8080", "--url", gateway.url, "--token", wrong_key_token, "--no-inspect"
         )
         stdout, stderr = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 1
@@ -89,8 +93,8 @@ def test_matching_subdomain_is_accepted_until_connecting(monkeypatch):
         started.append(True)
         return 0
 
-    monkeypatch.setattr("tunnel_cli.__main__.asyncio.run", fake_run)
-    assert main(["http", "8080", *URL_AND_TOKEN, "--subdomain", "demo"]) == 0
+    monkeypatch.setattr("tunnel_cli.runner.asyncio.run", fake_run)
+    assert main(["http", "8080", *URL_AND_TOKEN, "--subdomain", "demo", "--no-inspect"]) == 0
     assert started == [True]
 
 

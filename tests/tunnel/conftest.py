@@ -97,19 +97,22 @@ class Tunnel:
         assert issued.returncode == 0, issued.stderr
         return issued.stdout.strip().splitlines()[-1]
 
-    def agent(self, token: str, port: int | None = None) -> Agent:
+    def agent(self, token: str, port: int | None = None, *options: str) -> Agent:
+        """``tunnel http PORT`` for ``token`` (the inspector off unless ``options`` say)."""
+        arguments = ["http", str(port or self.app.port), "--url", self.gateway.websocket_url]
+        inspect = list(options) or ["--no-inspect"]
+        return self.spawn(*arguments, "--token", token, *inspect)
+
+    def spawn(self, *arguments: str, environment: dict[str, str] | None = None) -> Agent:
+        """``tunnel ARGUMENTS...`` as a subprocess, its output read as it comes."""
         started = subprocess.Popen(
-            [
-                str(TUNNEL),
-                "http",
-                str(port or self.app.port),
-                "--url",
-                self.gateway.websocket_url,
-                "--token",
-                token,
-            ],
+            [str(TUNNEL), *arguments],
             cwd=self.root,
-            env={**self.environment, "TUNNEL_BACKOFF_INITIAL_SECONDS": "0.2"},
+            env={
+                **self.environment,
+                "TUNNEL_BACKOFF_INITIAL_SECONDS": "0.2",
+                **(environment or {}),
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -30,6 +30,8 @@ GZIPPED_PAGE = gzip.compress(PAGE, mtime=0)
 class LocalApp:
     def __init__(self) -> None:
         self.payloads: dict[int, bytes] = {}
+        # (method, target) of every request, in the order they arrived.
+        self.received: list[tuple[str, str]] = []
         app = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +40,7 @@ class LocalApp:
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                app.received.append((self.command, self.path))
                 path = self.path.split("?")[0]
                 if path.startswith("/bytes/"):
                     size = int(path.rsplit("/", 1)[1])

@@ -1,0 +1,186 @@
+"""The inspector's page in a real headless Chromium, fed by requests really forwarded to a local
+app (``forward_blocking``, captured as the agent captures them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import InspectorPage, wait_until
+from tests.cli.harness import LocalApp
+from tests.cli.inspector_helpers import forward_and_capture, running_inspector, tunnel_view
+from tunnel_cli.inspector.traffic import Traffic
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "inspector.png"
+
+
+@pytest.fixture
+def app():
+    with LocalApp() as local_app:
+        yield local_app
+
+
+@pytest.fixture
+def setup(app: LocalApp):
+    traffic = Traffic()
+    view = tunnel_view(app.port)
+    with running_inspector(traffic, [view]) as inspector:
+        yield traffic, view, inspector
+
+
+@pytest.fixture
+def page(driver, setup) -> InspectorPage:
+    _, _, inspector = setup
+    return InspectorPage(driver, inspector.url + "/").load()
+
+
+def test_requests_appear_live_and_open(page: InspectorPage, setup, app: LocalApp) -> None:
+    traffic, view, _ = setup
+    assert page.rows() == []
+    document = {"user": {"id": 7, "tags": ["a", "b"]}, "ok": True}
+    forward_and_capture(
+        traffic,
+        view,
+        "POST",
+        "/api/users?notify=1",
+        [("Content-Type", "application/json"), ("X-Trace", "t-1"), ("X-Trace", "t-2")],
+        json.dumps(document, separators=(",", ":")).encode(),
+    )
+    rows = page.wait_rows(1)  # no reload: the live update brought it
+    assert rows[0]["method"] == "POST" and rows[0]["path"] == "/api/users?notify=1"
+    assert rows[0]["status"] == "200"
+    page.open(0)
+    headers = page.headers("request")
+    assert headers[0] == ("Host", "demo.tunnel.test")
+    assert ("X-Trace", "t-1") in headers and headers.index(("X-Trace", "t-1")) + 1 == headers.index(
+        ("X-Trace", "t-2")
+    )
+    assert page.body("request", "body-json") == json.dumps(document, indent=2)
+    # The app echoes as application/octet-stream: a hex dump with its size.
+    hex_dump = page.body("response", "body-hex")
+    assert hex_dump.startswith("00000000  7b 22 75 73 65 72 22")
+    assert "bytes" in page.text("body-hex-size")
+
+
+def test_replay_reaches_the_local_service_again(page: InspectorPage, setup, app) -> None:
+    traffic, view, _ = setup
+    forward_and_capture(traffic, view, "PUT", "/items/1", [("X-Key", "k")], b"first")
+    page.wait_rows(1)
+    page.open(0)
+    page.replay()
+    rows = page.wait_rows(2)
+    assert len(app.requests) == 2
+    assert (app.requests[1].method, app.requests[1].target, app.requests[1].body) == (
+        "PUT",
+        "/items/1",
+        b"first",
+    )
+    assert rows[0]["replay"] and not rows[1]["replay"]
+    wait_until(lambda: "replay of" in page.text("summary"))
+    page.open(1)
+    page.replay_edited("POST", "/items/2?edited=1", "second")
+    page.wait_rows(3)
+    assert (app.requests[2].method, app.requests[2].target, app.requests[2].body) == (
+        "POST",
+        "/items/2?edited=1",
+        b"second",
+    )
+
+
+def test_bodies_form_text_image_and_filters(page: InspectorPage, setup) -> None:
+    traffic, view, _ = setup
+    forward_and_capture(
+        traffic,
+        view,
+        "POST",
+        "/form",
+        [("Content-Type", "application/x-www-form-urlencoded")],
+        b"name=Ada+L&lang=%3Cscript%3E",
+    )
+    forward_and_capture(traffic, view, "GET", "/random?size=100000&seed=3")
+    forward_and_capture(traffic, view, "DELETE", "/missing", [], b"")
+    page.wait_rows(3)
+    page.open(2)
+    form = page.body("request", "body-form")
+    assert "name Ada L" in form and "lang <script>" in form  # shown as text, never as markup
+    page.open(1)
+    assert "Showing the first 65,536 of 100,000 bytes." in page.text("response-body")
+    page.filter(method="DELETE")
+    wait_until(lambda: [r["path"] for r in page.rows()] == ["/missing"])
+    page.filter(path="form")
+    wait_until(lambda: [r["path"] for r in page.rows()] == ["/form"])
+    page.filter(status="2xx")
+    wait_until(lambda: len(page.rows()) == 3)
+
+
+def test_captured_markup_is_never_run(page: InspectorPage, setup) -> None:
+    traffic, view, _ = setup
+    evil = "<img src=x onerror=\"document.title='pwned'\">"
+    forward_and_capture(
+        traffic,
+        view,
+        "POST",
+        "/x",
+        [("Content-Type", "text/html"), ("X-Evil", evil)],
+        evil.encode(),
+    )
+    page.wait_rows(1)
+    page.open(0)
+    assert page.body("request", "body-text") == evil
+    assert ("X-Evil", evil) in page.headers("request")
+    assert page.driver.title == "tunnel inspector"
+
+
+def test_copy_as_curl(page: InspectorPage, setup) -> None:
+    traffic, view, _ = setup
+    forward_and_capture(
+        traffic, view, "POST", "/it's?a=1", [("X-Quote", "it's")], b"body with 'quotes'"
+    )
+    page.wait_rows(1)
+    page.open(0)
+    command = page.curl("public")
+    words = shlex.split(command)
+    assert words[:4] == ["curl", "-X", "POST", "https://demo.tunnel.test/it's?a=1"]
+    assert words[words.index("--data-binary") + 1] == "body with 'quotes'"
+    assert "X-Quote: it's" in words and not any(w.startswith("Host:") for w in words)
+    local = shlex.split(page.curl("local"))
+    assert local[3] == f"{view.addr}/it's?a=1" and "Host: demo.tunnel.test" in local
+
+
+def test_screenshot(page: InspectorPage, setup) -> None:
+    """A picture of the page with a few requests, one open: docs/inspector.png (rewritten when
+    INSPECTOR_SCREENSHOT=1, else written to a temporary file and checked)."""
+    traffic, view, _ = setup
+    body = {"event": "invoice.paid", "data": {"id": "in_1", "amount": 4200, "currency": "eur"}}
+    forward_and_capture(traffic, view, "GET", "/", [("Accept", "text/html")])
+    forward_and_capture(traffic, view, "GET", "/no-content", [("Accept", "*/*")])
+    forward_and_capture(traffic, view, "GET", "/cookies", [("Cookie", "session=abc")])
+    forward_and_capture(
+        traffic,
+        view,
+        "POST",
+        "/webhooks/stripe",
+        [
+            ("Content-Type", "application/json"),
+            ("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)"),
+            (
+                "Stripe-Signature",
+                "t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51",
+            ),
+            ("X-Forwarded-For", "203.0.113.7"),
+        ],
+        json.dumps(body).encode(),
+    )
+    page.wait_rows(4)
+    page.open(0)
+    page.body("request", "body-json")
+    target = SCREENSHOT if os.environ.get("INSPECTOR_SCREENSHOT") == "1" else None
+    png = page.driver.get_screenshot_as_png()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    if target is not None:
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(png)
