@@ -107,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     if "launch dev, cold" in cold and "relaunch dev, no change" in cold:
         ratio = median(cold["launch dev, cold"]) / median(cold["relaunch dev, no change"])
         print(f"\ncold launch / no-op relaunch: {ratio:.1f}x")
+    if (
+        "relaunch dev, one function changed" in cold
+        and "code_sync dev, one function changed" in cold
+    ):
+        launch = median(cold["relaunch dev, one function changed"])
+        ratio = median(cold["code_sync dev, one function changed"]) / launch
+        print(f"code sync / launch, one function changed: {ratio:.2f} (target <= 0.25)")
     return 0
 
 
@@ -121,7 +128,8 @@ def launch_rows(launches: int) -> list[tuple[str, list[float], str]]:
         **process.client_environment(handle.url),
     }
     sceptre = [str(BIN / "sceptre"), "--no-colour"]
-    cold, noop, change = [], [], []
+    code_sync = [str(BIN / "python"), "-m", "tunnel_infra.code_sync", "dev"]
+    cold, noop, change, synced = [], [], [], []
     try:
         for attempt in range(launches):
             cold.append(timed(lambda: run([*sceptre, "launch", "-y", "dev"], root, env)))
@@ -129,6 +137,9 @@ def launch_rows(launches: int) -> list[tuple[str, list[float], str]]:
             handler = root / "functions/response/handler.py"
             handler.write_text(handler.read_text() + f"\n# change {attempt}\n")
             change.append(timed(lambda: run([*sceptre, "launch", "-y", "dev"], root, env)))
+            # The same change, through code sync: one function's code, no stack update.
+            handler.write_text(handler.read_text() + f"\n# synced {attempt}\n")
+            synced.append(timed(lambda: run(code_sync, root, env)))
             run([*sceptre, "delete", "-y", "dev"], root, env)
     finally:
         process.stop(handle)
@@ -137,6 +148,7 @@ def launch_rows(launches: int) -> list[tuple[str, list[float], str]]:
         ("launch dev, cold", cold, "3 layers; Sceptre polls every 4 s"),
         ("relaunch dev, no change", noop, "no uploads, no updates"),
         ("relaunch dev, one function changed", change, "1 upload, functions stack only"),
+        ("code_sync dev, one function changed", synced, "1 upload, 1 UpdateFunctionCode"),
     ]
 
 

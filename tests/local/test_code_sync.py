@@ -1,0 +1,313 @@
+"""`python -m tunnel_infra.code_sync dev` on a launched dev: only changed code moves, only Lambda.
+
+One launch for the module; the steps share it and run in order (sync, then the launch that
+reconciles it, then --watch). The refusals and one-line errors need no launch; the
+UpdateFunctionCode refusals (which moto never makes) run against a fake AWS.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.local.conftest import LocalProject
+from tunnel_infra import code_sync
+from tunnel_infra.functions import FUNCTIONS
+from tunnel_infra.packaging import Artifact, package
+
+FUNCTIONS_STACK = "http-tunnel-dev-functions"
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_sync(project: LocalProject, *args: str, **environment: str) -> Run:
+    result = subprocess.run(
+        [sys.executable, "-m", "tunnel_infra.code_sync", *args],
+        cwd=project.root,
+        env={**project.environment, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def deployed_sha256(project: LocalProject) -> dict[str, str]:
+    lam = project.client("lambda")
+    return {
+        f.name: lam.get_function_configuration(FunctionName=f"http-tunnel-{f.name}-dev")[
+            "CodeSha256"
+        ]
+        for f in FUNCTIONS
+    }
+
+
+def stack_states(project: LocalProject) -> dict[str, tuple[str, object]]:
+    return {
+        s["StackName"]: (s["StackStatus"], s.get("LastUpdatedTime"))
+        for s in project.client("cloudformation").describe_stacks()["Stacks"]
+        if s["StackName"].startswith("http-tunnel-")
+    }
+
+
+def code_key_parameters(project: LocalProject) -> dict[str, str]:
+    (stack,) = project.client("cloudformation").describe_stacks(StackName=FUNCTIONS_STACK)["Stacks"]
+    return {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in stack["Parameters"]
+        if p["ParameterKey"].endswith("CodeKey")
+    }
+
+
+def edit(project: LocalProject, function: str, line: str) -> Artifact:
+    handler = project.root / f"functions/{function}/handler.py"
+    handler.write_text(handler.read_text() + f"\n{line}\n")
+    return package(project.root, function, "x86_64")
+
+
+@pytest.fixture(scope="module")
+def launched(local_project: LocalProject) -> LocalProject:
+    first = local_project.sceptre("launch", "-y", "dev")
+    assert first.returncode == 0, first.output
+    return local_project
+
+
+@dataclass
+class Synced:
+    run: Run
+    artifact: Artifact
+    before_sha256: dict[str, str]
+    after_sha256: dict[str, str]
+    before_stacks: dict[str, tuple[str, object]]
+    after_stacks: dict[str, tuple[str, object]]
+
+
+@pytest.fixture(scope="module")
+def synced(launched: LocalProject) -> Synced:
+    before_sha256, before_stacks = deployed_sha256(launched), stack_states(launched)
+    artifact = edit(launched, "response", "# changed by test_code_sync")
+    run = run_sync(launched, "dev")
+    assert run.returncode == 0, run.stderr
+    return Synced(
+        run,
+        artifact,
+        before_sha256,
+        deployed_sha256(launched),
+        before_stacks,
+        stack_states(launched),
+    )
+
+
+def test_sync_of_a_fresh_launch_changes_nothing(launched):
+    before = deployed_sha256(launched)
+    run = run_sync(launched, "dev")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"{f.name:<11} unchanged" for f in FUNCTIONS]
+    assert deployed_sha256(launched) == before
+
+
+def test_sync_updates_exactly_the_changed_function(synced):
+    changed = {n for n in synced.after_sha256 if synced.after_sha256[n] != synced.before_sha256[n]}
+    assert changed == {"response"}
+    assert synced.after_sha256["response"] == code_sync.code_sha256(synced.artifact)
+
+
+def test_sync_prints_one_line_per_function_then_the_drift(synced):
+    lines = synced.run.stdout.splitlines()
+    assert len(lines) == len(FUNCTIONS) + 1, synced.run.stdout
+    by_name = {line.split()[0]: line for line in lines[:-1]}
+    assert sorted(by_name) == sorted(f.name for f in FUNCTIONS)
+    for name, line in by_name.items():
+        if name == "response":
+            digest = synced.artifact.sha256
+            assert line.split()[1:3] == ["updated", f"functions/response/{digest[:12]}….zip"]
+            assert line.endswith("s")
+        else:
+            assert line.split()[1:] == ["unchanged"]
+    assert FUNCTIONS_STACK in lines[-1] and "drifted" in lines[-1]
+    assert "sceptre launch dev" in lines[-1]
+
+
+def test_sync_leaves_every_stack_untouched(synced):
+    assert synced.after_stacks == synced.before_stacks
+
+
+def test_the_next_launch_reconciles_with_the_synced_key(synced, launched):
+    assert code_key_parameters(launched)["ResponseCodeKey"] != synced.artifact.key  # drifted
+    relaunch = launched.sceptre("launch", "-y", "dev")
+    assert relaunch.returncode == 0, relaunch.output
+    assert relaunch.uploaded == []  # the synced zip is already in the bucket under its key
+    assert code_key_parameters(launched)["ResponseCodeKey"] == synced.artifact.key
+    assert deployed_sha256(launched) == synced.after_sha256
+    again = run_sync(launched, "dev")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [f"{f.name:<11} unchanged" for f in FUNCTIONS]
+
+
+def _lines(stream: Any, into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line.rstrip("\n"))
+
+
+def _wait_for(lines: queue.Queue[str], predicate: Any, seconds: float, seen: list[str]) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        if predicate(line):
+            return line
+    raise AssertionError(f"no such line within {seconds} s; got {seen}")
+
+
+def test_watch_syncs_a_change_and_stops_on_ctrl_c(launched):
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tunnel_infra.code_sync", "dev", "--watch"],
+        cwd=launched.root,
+        env=launched.environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_lines, args=(watcher.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        _wait_for(lines, lambda line: line.startswith("watching "), 30, seen)
+        artifact = edit(launched, "forwarding", "# changed while watching")
+        _wait_for(lines, lambda line: line == "changed: functions/forwarding/handler.py", 10, seen)
+        updated = _wait_for(lines, lambda line: line.startswith("forwarding "), 10, seen)
+        assert updated.split()[1] == "updated", seen
+        assert deployed_sha256(launched)["forwarding"] == code_sync.code_sha256(artifact)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        try:
+            returncode = watcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            raise
+    stderr = watcher.stderr.read() if watcher.stderr else ""
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("environment", ["prod", "staging"])
+def test_protected_environments_are_refused_without_calling_aws(local_project, environment):
+    # An unreachable endpoint: any AWS call would end in "cannot reach AWS" and exit 1.
+    run = run_sync(local_project, environment, AWS_ENDPOINT_URL=UNREACHABLE)
+    assert run.returncode == 2, run.stderr
+    assert run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert f"make review ENV={environment}, then make deploy ENV={environment}" in line
+
+
+def test_protection_is_read_from_the_config_not_the_name(local_project):
+    sandbox = local_project.root / "config/sandbox"
+    shutil.copytree(local_project.root / "config/dev", sandbox)
+    try:
+        unprotected = run_sync(local_project, "sandbox")
+        assert unprotected.returncode == 1
+        assert unprotected.stderr.splitlines() == [
+            "sandbox is not launched: stack http-tunnel-sandbox-artifacts does not exist; "
+            "run sceptre launch sandbox first"
+        ]
+        config = sandbox / "config.yaml"
+        config.write_text("protect: true\n" + config.read_text())
+        protected = run_sync(local_project, "sandbox", AWS_ENDPOINT_URL=UNREACHABLE)
+        assert protected.returncode == 2, protected.stderr
+        assert "make review ENV=sandbox" in protected.stderr
+    finally:
+        shutil.rmtree(sandbox)
+
+
+def test_an_unreachable_endpoint_is_one_line(local_project):
+    run = run_sync(local_project, "dev", AWS_ENDPOINT_URL=UNREACHABLE)
+    assert run.returncode == 1
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("cannot reach AWS: ") and UNREACHABLE in line
+
+
+def test_a_function_that_does_not_compile_is_one_line_and_touches_nothing(launched):
+    handler = launched.root / "functions/connect/handler.py"
+    original = handler.read_text()
+    before = deployed_sha256(launched)
+    handler.write_text(original + "\ndef (\n")
+    try:
+        run = run_sync(launched, "dev")
+    finally:
+        handler.write_text(original)
+    assert run.returncode == 1
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("cannot package: function 'connect' does not compile: ")
+    assert deployed_sha256(launched) == before
+
+
+# UpdateFunctionCode refusals, against a fake AWS: moto applies every update at once, so it never
+# answers ResourceConflictException (AWS does while LastUpdateStatus is InProgress).
+
+
+class FakeAws:
+    def __init__(self, refusals: list[str]) -> None:
+        self.refusals = refusals
+        self.calls: list[str] = []
+        self.sha256 = "old"
+
+    def __call__(self, service: str, command: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(command)
+        if command == "update_function_code":
+            if self.refusals:
+                code = self.refusals.pop(0)
+                raise ClientError({"Error": {"Code": code, "Message": "no"}}, command)
+            self.sha256 = "new"
+        return {"CodeSha256": self.sha256, "State": "Active", "LastUpdateStatus": "Successful"}
+
+
+def fake_target(aws: FakeAws) -> code_sync.Target:
+    return code_sync.Target(
+        environment="dev",
+        project=Path("."),
+        functions_stack=FUNCTIONS_STACK,
+        artifacts_stack="http-tunnel-dev-artifacts",
+        architecture="x86_64",
+        protected=False,
+        call=aws,
+    )
+
+
+def test_a_refused_update_is_one_line_naming_the_function():
+    aws = FakeAws(["AccessDeniedException"])
+    with pytest.raises(code_sync.SyncError) as raised:
+        code_sync.update_code(fake_target(aws), "f", "bucket", Artifact("connect", b"zip"))
+    assert str(raised.value) == (
+        "function connect: UpdateFunctionCode refused (AccessDeniedException: no)"
+    )
+
+
+def test_an_update_in_progress_is_waited_for_then_retried():
+    aws = FakeAws(["ResourceConflictException"])
+    code_sync.update_code(fake_target(aws), "f", "bucket", Artifact("connect", b"zip"))
+    assert aws.calls == [
+        "update_function_code",
+        "get_function_configuration",
+        "update_function_code",
+    ]
+    assert aws.sha256 == "new"
