@@ -476,6 +476,74 @@ def check_presigned_request(
         )
 
 
+# --- Lambda: an update takes time -----------------------------------------------------------
+
+# How long the emulator keeps a function's LastUpdateStatus InProgress after an update through
+# the API (AWS takes seconds; the emulator's default is shorter, and it can be changed:
+# emulator/strict.py, EMULATOR_LAMBDA_UPDATE_SECONDS).
+DEFAULT_LAMBDA_UPDATE_SECONDS = 0.5
+# The operations that fail while an update is in progress.
+UPDATE_CONFLICTING_OPERATIONS = (
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+    "PublishVersion",
+)
+
+
+def check_no_update_in_progress(last_update_status: str, function_arn: str) -> None:
+    """An update to a Lambda function is asynchronous: ``LastUpdateStatus`` is ``InProgress``
+    until it is done, invocations meanwhile go to the previous code and configuration, and
+    ``UpdateFunctionCode``, ``UpdateFunctionConfiguration`` and ``PublishVersion`` fail:
+    **409** ``ResourceConflictException``. moto applies every update at once and never refuses,
+    so a tool that updates twice without waiting passes there and fails on AWS.
+
+    Sources: "Lambda function states", section "Function states while updating" ("While a
+    function update is in progress, invocations go to the function's previous code and
+    configuration"; "The following operations fail while an asynchronous update is in
+    progress"), https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html; the error
+    as AWS gives it ("The operation cannot be performed at this time. An update is in progress
+    for resource: arn:aws:lambda:...") in rackerlabs/lambda-uploader#169 and
+    serverless-components/express#77.
+    """
+    if last_update_status == "InProgress":
+        raise Refused(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. An update is in progress for "
+            f"resource: {function_arn}",
+            409,
+        )
+
+
+# --- Lambda: code from S3 must be there ------------------------------------------------------
+
+
+def check_code_object(bucket_exists: bool, key_exists: bool) -> None:
+    """Lambda reads a function's zip from S3 when it is given ``S3Bucket`` and ``S3Key``
+    (CreateFunction, UpdateFunctionCode): a missing object is refused, **400**
+    ``InvalidParameterValueException``, in Lambda's words for S3's error. moto's
+    UpdateFunctionCode accepts a missing key and leaves the function with no code at all.
+
+    Sources: the error as AWS gives it, "Error occurred while GetObject. S3 Error Code:
+    NoSuchKey. S3 Error Message: The specified key does not exist." (Status Code: 400; Error
+    Code: InvalidParameterValueException), in aws-solutions/aws-waf-security-automations#135
+    and amazon-connect/amazon-connect-realtime-transcription#35; for UpdateFunctionCode too,
+    floci-io/floci#219 ("Returns HTTP 400 InvalidParameterValueException when the referenced
+    S3 object does not exist, matching AWS behaviour").
+    """
+    if not bucket_exists:
+        raise Refused(
+            "InvalidParameterValueException",
+            "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The "
+            "specified bucket does not exist",
+        )
+    if not key_exists:
+        raise Refused(
+            "InvalidParameterValueException",
+            "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The "
+            "specified key does not exist.",
+        )
+
+
 # --- Lambda: GetFunction's Code.Location ----------------------------------------------------
 
 # GetFunction's link to the deployment package is valid for 10 minutes.

@@ -10,6 +10,14 @@
   UnreservedConcurrentExecutions = quota minus every reservation in that account and region),
   and bounds ``PutFunctionConcurrency`` and ``ReservedConcurrentExecutions`` in CloudFormation
   (create and update; removing the property removes the reservation).
+- Lambda updates take time: after ``UpdateFunctionCode`` or ``UpdateFunctionConfiguration``
+  through the API, the function's ``LastUpdateStatus`` is ``InProgress`` for
+  ``EMULATOR_LAMBDA_UPDATE_SECONDS`` (default 0.5; read when the emulator starts), and those two
+  calls and ``PublishVersion`` are refused meanwhile with 409 ``ResourceConflictException``.
+  (CloudFormation's own updates of a function are not delayed: CloudFormation waits for them.)
+- Lambda reads code from S3: ``UpdateFunctionCode`` with an ``S3Bucket`` or ``S3Key`` that does
+  not exist is refused (400 ``InvalidParameterValueException``); moto leaves the function
+  without code.
 - CloudFormation: a resource that AWS would refuse fails its stack as AWS does. The resource's
   event is ``CREATE_FAILED``/``UPDATE_FAILED`` with the refusal in CloudFormation's words
   (``Resource handler returned message: "..."``); a failed create deletes what it made and
@@ -22,6 +30,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -34,6 +44,7 @@ from moto.apigateway.exceptions import BadRequestException
 from moto.apigatewayv2 import models as apigatewayv2_models
 from moto.apigatewayv2 import responses as apigatewayv2_responses
 from moto.apigatewayv2.exceptions import BadRequestException as BadRequestV2
+from moto.awslambda import exceptions as lambda_exceptions
 from moto.awslambda import models as lambda_models
 from moto.awslambda import responses as lambda_responses
 from moto.awslambda import urls as lambda_urls
@@ -41,11 +52,13 @@ from moto.awslambda.exceptions import InvalidParameterValueException
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.iam.models import iam_backends
+from moto.s3 import models as s3_models
 
 from aws_fidelity import rules
 
 log = logging.getLogger(__name__)
 QUOTA_VARIABLE = "EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS"
+UPDATE_SECONDS_VARIABLE = "EMULATOR_LAMBDA_UPDATE_SECONDS"
 
 
 class ResourceRefused(Exception):
@@ -285,6 +298,98 @@ def _install_lambda() -> None:
     function_class.update_from_cloudformation_json = classmethod(update)
 
 
+class ResourceConflict(lambda_exceptions.LambdaClientError):
+    code = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ResourceConflictException", message)
+
+
+def read_update_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """How long an update through the API stays InProgress: ``EMULATOR_LAMBDA_UPDATE_SECONDS``,
+    else ``rules.DEFAULT_LAMBDA_UPDATE_SECONDS``. ValueError unless a number from 0 to 60."""
+    text = environ.get(UPDATE_SECONDS_VARIABLE, str(rules.DEFAULT_LAMBDA_UPDATE_SECONDS))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise ValueError(f"{UPDATE_SECONDS_VARIABLE}={text!r}: a number of seconds from 0 to 60")
+    return seconds
+
+
+# Function ARN -> when its update completes (time.monotonic()); guarded by the lock.
+_updating_until: dict[str, float] = {}
+_updates_lock = threading.Lock()
+
+
+def _last_update_status(function_arn: str) -> str:
+    with _updates_lock:
+        return "InProgress" if _updating_until.get(function_arn, 0.0) > time.monotonic() else ""
+
+
+def _check_code_object(account_id: str, partition: str, body: Mapping[str, Any]) -> None:
+    bucket, key = body.get("S3Bucket"), body.get("S3Key")
+    if bucket is None and key is None:
+        return  # ZipFile or ImageUri
+    buckets = s3_models.s3_backends[account_id][partition].buckets
+    found = buckets.get(str(bucket))
+    try:
+        rules.check_code_object(found is not None, found is not None and str(key) in found.keys)
+    except rules.Refused as refused:
+        raise InvalidParameterValueException(refused.message) from None
+
+
+def _install_lambda_updates(seconds: float) -> None:
+    function_class = lambda_models.LambdaFunction
+    original_configuration = function_class.get_configuration
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        configuration = original_configuration(self, on_create)
+        if _last_update_status(self.function_arn) == "InProgress":
+            configuration["LastUpdateStatus"] = "InProgress"
+            configuration.pop("LastUpdateStatusReason", None)
+            configuration.pop("LastUpdateStatusReasonCode", None)
+        return configuration
+
+    function_class.get_configuration = get_configuration
+
+    def guarded(operation: str, starts_update: bool) -> Any:
+        original = getattr(lambda_responses.LambdaResponse, operation)
+
+        def handler(self: Any) -> Any:
+            name = unquote(self.path.rstrip("/").rsplit("/", 2)[-2])
+            try:
+                fn = self.backend.get_function(name)
+            except Exception:  # noqa: BLE001 - an unknown function: moto's own answer
+                return original(self)
+            if operation == "update_function_code":
+                _check_code_object(self.current_account, self.partition, self.json_body or {})
+            with _updates_lock:
+                until = _updating_until.get(fn.function_arn, 0.0)
+                status = "InProgress" if until > time.monotonic() else "Successful"
+                try:
+                    rules.check_no_update_in_progress(status, fn.function_arn)
+                except rules.Refused as refused:
+                    raise ResourceConflict(refused.message) from None
+                if starts_update:  # before the answer is made: it says InProgress, as AWS's
+                    _updating_until[fn.function_arn] = time.monotonic() + seconds
+            try:
+                return original(self)
+            except BaseException:
+                if starts_update:
+                    with _updates_lock:
+                        _updating_until[fn.function_arn] = until
+                raise
+
+        return handler
+
+    responses = lambda_responses.LambdaResponse
+    responses.update_function_code = guarded("update_function_code", True)
+    responses.update_function_configuration = guarded("update_function_configuration", True)
+    responses.publish_version = guarded("publish_version", False)
+
+
 # --- CloudFormation -------------------------------------------------------------------------
 
 
@@ -453,4 +558,5 @@ def install() -> None:
     _quota = read_concurrency_quota()
     _install_apigateway()
     _install_lambda()
+    _install_lambda_updates(read_update_seconds())
     _install_cloudformation()

@@ -513,6 +513,10 @@ class LambdaRuntime:
         sha = str(configuration.get("CodeSha256", ""))
         if not sha or sha == self._running_code.get(arn):
             return
+        if configuration.get("LastUpdateStatus") == "InProgress":
+            # "While a function update is in progress, invocations go to the function's
+            # previous code and configuration" (aws_fidelity.rules.check_no_update_in_progress).
+            return
         code = await asyncio.to_thread(self._fetch, arn)
         label = self._label(function)
         if isinstance(code, str):

@@ -1,8 +1,8 @@
 """`python -m tunnel_infra.code_sync dev` on a launched dev: only changed code moves, only Lambda.
 
 One launch for the module; the steps share it and run in order (sync, then the launch that
-reconciles it, then --watch). The refusals and one-line errors need no launch; the
-UpdateFunctionCode refusals (which moto never makes) run against a fake AWS.
+reconciles it, then --watch). The refusals and one-line errors need no launch; sync meeting an
+update in progress, and an update Lambda refuses, call its steps in-process.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.local.conftest import LocalProject
 from tunnel_infra import code_sync
@@ -261,53 +259,43 @@ def test_a_function_that_does_not_compile_is_one_line_and_touches_nothing(launch
     assert deployed_sha256(launched) == before
 
 
-# UpdateFunctionCode refusals, against a fake AWS: moto applies every update at once, so it never
-# answers ResourceConflictException (AWS does while LastUpdateStatus is InProgress).
+# Lambda's updates are asynchronous, and so are the emulator's (aws_fidelity.rules
+# .check_no_update_in_progress): while one is InProgress the next is refused with
+# ResourceConflictException. These call code_sync's steps in-process, so that the update in
+# progress has not finished by the time sync reaches the function.
 
 
-class FakeAws:
-    def __init__(self, refusals: list[str]) -> None:
-        self.refusals = refusals
-        self.calls: list[str] = []
-        self.sha256 = "old"
-
-    def __call__(self, service: str, command: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        self.calls.append(command)
-        if command == "update_function_code":
-            if self.refusals:
-                code = self.refusals.pop(0)
-                raise ClientError({"Error": {"Code": code, "Message": "no"}}, command)
-            self.sha256 = "new"
-        return {"CodeSha256": self.sha256, "State": "Active", "LastUpdateStatus": "Successful"}
+@pytest.fixture
+def target(launched: LocalProject, monkeypatch: pytest.MonkeyPatch) -> code_sync.Target:
+    for name, value in launched.environment.items():
+        monkeypatch.setenv(name, value)
+    return code_sync.read_target(launched.root, "dev")
 
 
-def fake_target(aws: FakeAws) -> code_sync.Target:
-    return code_sync.Target(
-        environment="dev",
-        project=Path("."),
-        functions_stack=FUNCTIONS_STACK,
-        artifacts_stack="http-tunnel-dev-artifacts",
-        architecture="x86_64",
-        protected=False,
-        call=aws,
-    )
+def test_sync_waits_for_an_update_in_progress_then_updates(launched, target):
+    deployed = code_sync.find_deployed(target)
+    name = deployed.functions["disconnect"]
+    lam = launched.client("lambda")
+    timeout = lam.get_function_configuration(FunctionName=name)["Timeout"]
+    # Someone else's update (the same timeout: a change of nothing, still an update).
+    started = lam.update_function_configuration(FunctionName=name, Timeout=timeout)
+    assert started["LastUpdateStatus"] == "InProgress"
+    artifact = edit(launched, "disconnect", "# changed while another update ran")
+    result = code_sync.sync_function(target, deployed, artifact, name)
+    assert result.updated
+    configuration = lam.get_function_configuration(FunctionName=name)
+    assert configuration["CodeSha256"] == code_sync.code_sha256(artifact)
 
 
-def test_a_refused_update_is_one_line_naming_the_function():
-    aws = FakeAws(["AccessDeniedException"])
+def test_an_update_lambda_refuses_is_one_line_naming_the_function(launched, target):
+    deployed = code_sync.find_deployed(target)
+    never_uploaded = Artifact("connect", b"not in the bucket")
     with pytest.raises(code_sync.SyncError) as raised:
-        code_sync.update_code(fake_target(aws), "f", "bucket", Artifact("connect", b"zip"))
-    assert str(raised.value) == (
-        "function connect: UpdateFunctionCode refused (AccessDeniedException: no)"
-    )
-
-
-def test_an_update_in_progress_is_waited_for_then_retried():
-    aws = FakeAws(["ResourceConflictException"])
-    code_sync.update_code(fake_target(aws), "f", "bucket", Artifact("connect", b"zip"))
-    assert aws.calls == [
-        "update_function_code",
-        "get_function_configuration",
-        "update_function_code",
-    ]
-    assert aws.sha256 == "new"
+        code_sync.update_code(
+            target, deployed.functions["connect"], deployed.bucket, never_uploaded
+        )
+    message = str(raised.value)
+    assert message.startswith(
+        "function connect: UpdateFunctionCode refused (InvalidParameterValueException: "
+    ), message
+    assert "NoSuchKey" in message and "\n" not in message
