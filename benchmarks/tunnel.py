@@ -53,8 +53,9 @@ def direct(port: int) -> float:
 
 
 PROJECT = Path(__file__).resolve().parent.parent
-# What the tree is measured against, side by side: the code before the tenants issue (10).
-BASELINE_REVISION = "f4bd16a"
+# What the tree is measured against, side by side: the code before the developer-loop issue
+# (11: the inspector, which our agent runs here, as it does by default).
+BASELINE_REVISION = "0cc7a17"
 LARGE_SIZES = (1024 * 1024, 4 * 1024 * 1024)
 
 
@@ -217,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
             try:
-                tunnel.agent(tunnel.token("bench")).wait_for(r"^Forwarding ")
+                # The inspector on, as `tunnel http` runs by default: its capture is measured too.
+                inspected = ("--inspect-addr", "127.0.0.1:0")
+                tunnel.agent(tunnel.token("bench"), None, *inspected).wait_for(r"^Forwarding ")
                 prior.agent(prior.token("prior")).wait_for(r"^Forwarding ")
                 for _ in range(10):  # warm: imports, clients, connections
                     through(tunnel), through(prior, "prior"), baseline.through()
