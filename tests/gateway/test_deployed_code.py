@@ -1,6 +1,6 @@
 """The gateway runs the deployed code, as Lambda does, never the project's working tree: an edit
-that is not deployed changes nothing, and UpdateFunctionCode (what ``make sync`` calls) reaches
-the running gateway within seconds, without a restart and without failing a request in flight.
+that is not deployed changes nothing, and ``make sync`` (UpdateFunctionCode) reaches the running
+gateway within seconds, without a restart and without failing a request in flight.
 
 The edit: the test forwarding handler answers ``/code-version`` with ``edited`` (before, that
 path gets the default answer, the event as JSON)."""
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -38,23 +40,21 @@ def handler_path(project: LocalProject) -> Path:
     return project.root / "functions" / "forwarding" / "handler.py"
 
 
-def artifacts_bucket(project: LocalProject) -> str:
-    cloudformation = project.client("cloudformation")
-    for stack in cloudformation.describe_stacks()["Stacks"]:
-        for output in stack.get("Outputs", []):
-            if output["OutputKey"] == "ArtifactsBucketName":
-                return str(output["OutputValue"])
-    raise AssertionError("no artifacts bucket deployed")
-
-
 def deploy(project: LocalProject) -> Artifact:
-    """What ``make sync`` does for one function: package, upload, UpdateFunctionCode."""
+    """``make sync ENV=dev`` in the project copy, the real entry point: package, upload,
+    UpdateFunctionCode for what changed (here: forwarding only), wait until it is done."""
     artifact = package(project.root, "forwarding")
-    bucket = artifacts_bucket(project)
-    project.client("s3").put_object(Bucket=bucket, Key=artifact.key, Body=artifact.data)
-    project.client("lambda").update_function_code(
-        FunctionName=FUNCTION, S3Bucket=bucket, S3Key=artifact.key
+    synced = subprocess.run(
+        [sys.executable, "-m", "tunnel_infra.code_sync", "dev"],
+        cwd=project.root,
+        env=project.environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+    assert synced.returncode == 0, synced.stderr
+    updated = re.findall(r"^(\w+)\s+updated\b", synced.stdout, re.MULTILINE)
+    assert updated == ["forwarding"], synced.stdout
     return artifact
 
 
