@@ -41,8 +41,8 @@ Run the tunnels described in tunnel.yml (./tunnel.yml, else ~/.config/tunnel/tun
     api:  {{addr: 127.0.0.1:8000, subdomain: api, token_env: API_TUNNEL_TOKEN}}
 
 Each tunnel has its own connection; its lines start with [NAME]; they share one inspector.
-Keys of a tunnel: {", ".join(sorted(config_module.TUNNEL_KEYS))}. One tunnel that is refused
-or ends does not stop the others. Exit codes as for `tunnel http`.
+Keys of a tunnel: {", ".join(sorted(config_module.TUNNEL_KEYS))}.
+One tunnel that is refused or ends does not stop the others. Exit codes as for `tunnel http`.
 """
 
 TOKEN_DESCRIPTION = """\
