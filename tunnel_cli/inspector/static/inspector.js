@@ -258,10 +258,10 @@ async function replay(edited) {
   try {
     const response = await api("/api/requests/http", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    say("Replayed");
     await refresh();
     const location = response.headers.get("Location");
-    if (location) select(location.split("/").pop());
+    if (location) await select(location.split("/").pop());
+    say("Replayed"); // after select(), which clears the status line for the new selection
   } catch (error) {
     say(`Replay failed: ${error.message}`);
   }
