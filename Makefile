@@ -11,7 +11,7 @@ EMULATOR_PORT ?= 4566
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync tunnel-local browser
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local browser
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -21,6 +21,7 @@ help:
 	@echo "make review ENV=prod  plan every stack's change set, gate destructive or broadening changes"
 	@echo "make deploy ENV=prod  execute exactly the reviewed change sets (dev: sceptre launch)"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
+	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"
@@ -127,6 +128,10 @@ deploy: $(BIN)/.installed
 # keys). SYNC_ARGS=--watch re-syncs on every change under functions/.
 sync: $(BIN)/.installed
 	$(BIN)/python -m tunnel_infra.code_sync $(ENV) $(SYNC_ARGS)
+
+# The same, for the dev that `make local` launched; a running `make tunnel-local` follows it.
+sync-local: $(BIN)/.installed
+	$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.code_sync dev $(SYNC_ARGS)
 
 # The local API Gateway (WebSocket API, HTTP API, @connections) for the dev that `make local`
 # launched: ws://127.0.0.1:$(GATEWAY_PORT)/dev and http://<subdomain>.localhost:$(GATEWAY_PORT).
