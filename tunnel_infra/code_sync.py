@@ -288,9 +288,11 @@ def update_code(target: Target, function_name: str, bucket: str, artifact: Artif
 
 
 def wait_until_updated(target: Target, function_name: str) -> dict[str, Any]:
-    """Poll until LastUpdateStatus is Successful and State no longer Pending (every 0.1 s,
-    growing to 1 s)."""
+    """Poll until LastUpdateStatus is Successful and State no longer Pending: every 0.1 s for
+    the first 2 s (a code update usually takes about that long), then less often, up to every
+    1 s."""
     deadline = time.monotonic() + UPDATE_TIMEOUT_SECONDS
+    started = time.monotonic()
     delay = 0.1
     while True:
         configuration = function_configuration(target, function_name)
@@ -310,7 +312,8 @@ def wait_until_updated(target: Target, function_name: str) -> dict[str, Any]:
                 f"{UPDATE_TIMEOUT_SECONDS:.0f} s"
             )
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        if time.monotonic() - started > 2.0:
+            delay = min(delay * 2, 1.0)
 
 
 def sync_function(
