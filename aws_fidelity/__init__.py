@@ -1,5 +1,6 @@
-"""Where the local stack is as strict as AWS and moto is not: ``aws_fidelity.rules``.
+"""Where the local stack is as strict as AWS and moto is not: ``aws_fidelity.rules``; and the
+small facts about AWS that several tools need alike (``sigv4``, ``lambda_code``).
 
 Standard library only: the emulator (its own virtualenv), the local gateway, the preflight
-hook and the settings all import it, and none of them imports another for it.
+hook, the settings and ``make sync`` all import it, and none of them imports another for it.
 """

@@ -18,7 +18,6 @@ code the function no longer runs (updated since), with 404 ``NoSuchKey``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -30,7 +29,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from aws_fidelity import rules
+from aws_fidelity import lambda_code, rules
 from emulator.presigned_urls import error_document
 
 if TYPE_CHECKING:
@@ -97,9 +96,8 @@ def with_function_code_locations(
             return None
         region, account, function = parts[3], parts[4], parts[6]
         qualifier = str(configuration.get("Version") or "$LATEST")
-        try:
-            sha = base64.b64decode(configuration["CodeSha256"]).hex()
-        except ValueError:
+        sha = lambda_code.code_sha256_hex(str(configuration["CodeSha256"]))
+        if sha is None:
             return None
         path = f"/{account}/{region}/{function}/{quote(qualifier, safe='')}/{sha}.zip"
         expires = int(clock()) + rules.CODE_LOCATION_SECONDS

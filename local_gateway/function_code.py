@@ -14,8 +14,6 @@ https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import shutil
 import tempfile
@@ -27,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from aws_fidelity import lambda_code
 
 DOWNLOAD_SECONDS = 30.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -49,10 +49,7 @@ class Code:
 
 
 def sha_hex(code_sha256: str) -> str:
-    try:
-        return base64.b64decode(code_sha256).hex()
-    except ValueError:
-        return code_sha256
+    return lambda_code.code_sha256_hex(code_sha256) or code_sha256
 
 
 class CodeCache:
@@ -78,7 +75,7 @@ class CodeCache:
         if folder.is_dir():  # unpacked before (folders appear whole: renamed into place)
             return Code(sha, folder)
         data = _download(location)
-        got = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        got = lambda_code.code_sha256(data)
         if got != sha:
             raise CodeUnavailable(f"the zip downloaded has CodeSha256 {got}, not {sha}")
         staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=self.root))

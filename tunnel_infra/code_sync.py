@@ -21,7 +21,6 @@ function's ``CodeSha256``, upload the missing zips, update and wait, report.
 from __future__ import annotations
 
 import argparse
-import base64
 import signal
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from aws_fidelity import lambda_code
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import Artifact, PackagingError, functions_root, package
 
@@ -103,8 +103,8 @@ def short_key(key: str) -> str:
 
 
 def code_sha256(artifact: Artifact) -> str:
-    """Lambda's ``CodeSha256``: the base64 (not hex) SHA-256 of the zip."""
-    return base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+    """Lambda's ``CodeSha256`` of the zip."""
+    return lambda_code.code_sha256(artifact.data)
 
 
 def read_target(project: Path, environment: str) -> Target:
