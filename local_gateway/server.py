@@ -83,22 +83,24 @@ def _is_bare(hostname: str) -> bool:
         return False
 
 
+def public_url_format(deployed: deployment.Deployment, port: int) -> str:
+    """Where the public reaches a tunnel here: the deployed form, with local names."""
+    deployed_format = next(
+        (
+            f.environment["PUBLIC_URL_FORMAT"]
+            for f in deployed.functions.values()
+            if f and "PUBLIC_URL_FORMAT" in f.environment
+        ),
+        "",
+    )
+    return local_public_url_format(deployed_format, deployed.http.api_id, port)
+
+
 class Gateway:
     def __init__(self, settings: Settings, deployed: deployment.Deployment, lam: Any) -> None:
         """``lam``: a boto3 Lambda client for the account ``deployed`` was read from."""
         self.settings = settings
-        # Where the public reaches a tunnel here: the deployed form, with local names.
-        deployed_format = next(
-            (
-                f.environment["PUBLIC_URL_FORMAT"]
-                for f in deployed.functions.values()
-                if f and "PUBLIC_URL_FORMAT" in f.environment
-            ),
-            "",
-        )
-        self.public_url_format = local_public_url_format(
-            deployed_format, deployed.http.api_id, settings.port
-        )
+        self.public_url_format = public_url_format(deployed, settings.port)
         self.runtime = LambdaRuntime(
             deployed,
             lam,
