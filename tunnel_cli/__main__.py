@@ -135,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("action", nargs="?", choices=("list", "revoke"), help=argparse.SUPPRESS)
     token.add_argument("target", nargs="?", help=argparse.SUPPRESS)
     token.add_argument("--subdomain", help="issue: the subdomain the token grants")
-    token.add_argument("--ttl", default="30d", help="lifetime: 30d, 12h, 90m or 3600s (30d)")
+    token.add_argument(
+        "--ttl", default="30d", help="lifetime, with its unit: 30d, 12h, 90m or 3600s (30d)"
+    )
     token.add_argument(
         "--subject",
         help="the person or machine it is for (default: a random id of its own)",

@@ -28,7 +28,8 @@ from tunnel_shared.connections import claim_key
 from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID, TokenError, issue, read_claims, verify
 
 DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
-UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+TTL_UNITS = "30d, 12h, 90m or 3600s"
 # A token outliving a year is more likely a typo than a plan.
 MAX_TTL_SECONDS = 366 * 86400
 
@@ -55,12 +56,13 @@ def table_for(environment: str, key: str) -> str:
 
 
 def parse_ttl(text: str) -> int:
-    """``30d``, ``12h``, ``90m``, ``3600s`` (or ``3600``) → seconds."""
+    """``30d``, ``12h``, ``90m``, ``3600s`` → seconds. A bare number is refused: ``--ttl 5``
+    would be a token dead within seconds, or ``--ttl 30`` a month meant as 30 seconds."""
     match = DURATION.match(text)
     if not match or int(match.group(1)) <= 0:
-        raise CommandError(
-            f"--ttl {text!r} is not a positive duration; use e.g. 30d, 12h, 90m or 3600s"
-        )
+        raise CommandError(f"--ttl {text!r} is not a positive duration; use e.g. {TTL_UNITS}")
+    if not match.group(2):
+        raise CommandError(f"--ttl {text!r} has no unit; use {TTL_UNITS}")
     seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
     if seconds > MAX_TTL_SECONDS:
         raise CommandError(f"--ttl {text!r} is longer than 366 days")

@@ -110,7 +110,7 @@ def test_no_credentials_is_one_clear_line(tmp_path):
     assert result.stderr.count("\n") == 1
 
 
-TTLS = [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("3600s", 3600), ("3600", 3600)]
+TTLS = [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("3600s", 3600), (" 2h ", 7200)]
 
 
 @pytest.mark.parametrize(("text", "seconds"), TTLS)
@@ -122,6 +122,19 @@ def test_ttl_units(text, seconds):
 def test_bad_ttls(text):
     with pytest.raises(CommandError, match="--ttl"):
         parse_ttl(text)
+
+
+@pytest.mark.parametrize("text", ["5", "3600", " 30 "])
+def test_a_ttl_without_a_unit_is_refused_naming_the_units(text):
+    # `--ttl 5` used to mean five seconds: a token dead before the agent starts.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"  # refused before any AWS call, or nowhere
+    result = tunnel_token("--subdomain", "demo", "--ttl", text, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"tunnel token: error: --ttl {text!r} has no unit; use 30d, 12h, 90m or 3600s\n"
+    )
 
 
 def test_each_token_is_recorded_and_listed_without_the_token(aws_env):
