@@ -6,18 +6,31 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 EMULATOR_VENV := .venv-emulator
 TEMPLATES := build/templates
+# The local stack's two ports (tunnel_infra/local_stack.py holds the same defaults, for hints):
+# give other ones to every local target, e.g. make local EMULATOR_PORT=4600 GATEWAY_PORT=4601.
 EMULATOR_PORT ?= 4566
-# The embedded local AWS: boto3 and Sceptre honour AWS_ENDPOINT_URL; the keys are dummies.
+GATEWAY_PORT ?= 4567
+# What a hint must add to a make command so that it reaches the same local stack.
+LOCAL_PORTS := $(if $(filter-out 4566,$(EMULATOR_PORT)),EMULATOR_PORT=$(EMULATOR_PORT) )$(if $(filter-out 4567,$(GATEWAY_PORT)),GATEWAY_PORT=$(GATEWAY_PORT))
+# The embedded local AWS: boto3 and Sceptre honour AWS_ENDPOINT_URL; the keys are dummies. The
+# local @connections API is the local gateway's (tunnel token revoke closes live tunnels there).
 LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+  TUNNEL_CONNECTIONS_ENDPOINT=http://127.0.0.1:$(GATEWAY_PORT)/dev
+# Every local target but the one that starts it: this checkout's emulator must answer on
+# EMULATOR_PORT, else one line and nothing is done.
+LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local browser
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
 	@echo "make local-down  delete the local dev stacks"
 	@echo "make emulator    start the local AWS emulator in the background (emulator-stop stops it)"
-	@echo "make tunnel-local  the local API Gateway for the launched dev, on 127.0.0.1:4567"
+	@echo "make tunnel-local  the local API Gateway for the launched dev, on 127.0.0.1:GATEWAY_PORT"
+	@echo "make token-local TOKEN_ARGS='--subdomain demo'  tunnel token on the local stack (list, revoke ID)"
+	@echo "make review-local, make deploy-local  the reviewed deploy of the local dev"
+	@echo "                 local ports: EMULATOR_PORT (4566), GATEWAY_PORT (4567)"
 	@echo "make review ENV=prod  plan every stack's change set, gate destructive or broadening changes"
 	@echo "make deploy ENV=prod  execute exactly the reviewed change sets (dev: sceptre launch)"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
@@ -54,12 +67,23 @@ emulator: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed
 emulator-stop: $(BIN)/.installed
 	@$(BIN)/python -m emulator.service stop
 
+# Ends with what works on this machine: the local gateway's URLs and the next commands.
 local: emulator
 	$(LOCAL_AWS) $(BIN)/sceptre launch -y dev
-	@$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.outputs dev
+	@echo "dev is launched on the local AWS (http://127.0.0.1:$(EMULATOR_PORT)). Its URLs here, served by make tunnel-local:"
+	@$(LOCAL_AWS) $(BIN)/python -m local_gateway.urls --port $(GATEWAY_PORT) --environment dev
+	@echo "Next, each in its own terminal:"
+	@echo "  make tunnel-local $(LOCAL_PORTS)"
+	@echo "  python3 -m http.server 8080"
+	@echo "  export TUNNEL_TOKEN=\$$(make -s token-local $(LOCAL_PORTS) TOKEN_ARGS='--subdomain demo')"
+	@echo "  .venv/bin/tunnel http 8080 --url ws://127.0.0.1:$(GATEWAY_PORT)/dev"
 
-local-down: emulator
+local-down: $(BIN)/.installed
+	$(LOCAL_CHECK)
 	$(LOCAL_AWS) $(BIN)/sceptre delete -y dev
+	@echo "dev's local stacks are deleted, and with them its signing secret and API ids: every token"
+	@echo "issued for it and every tunnel URL are gone too. make local launches a new dev (new ids, new"
+	@echo "URLs); a running make tunnel-local follows it; issue new tokens with make token-local."
 
 render: $(BIN)/.installed
 	$(BIN)/python -m tunnel_infra.render $(TEMPLATES)
@@ -131,10 +155,26 @@ sync: $(BIN)/.installed
 
 # The same, for the dev that `make local` launched; a running `make tunnel-local` follows it.
 sync-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
 	$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.code_sync dev $(SYNC_ARGS)
+
+# The reviewed deploy (make review, make deploy) of the dev that `make local` launched.
+review-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
+	$(LOCAL_AWS) $(BIN)/python -m review plan dev $(REVIEW_ARGS)
+
+deploy-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
+	$(LOCAL_AWS) $(BIN)/python -m review deploy dev $(DEPLOY_ARGS)
+
+# tunnel token on the local dev: TOKEN_ARGS="--subdomain demo" prints a token, "list" lists them,
+# "revoke ID" revokes one and closes its live tunnel at the local gateway's @connections.
+token-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
+	@$(LOCAL_AWS) $(BIN)/tunnel token $(TOKEN_ARGS)
 
 # The local API Gateway (WebSocket API, HTTP API, @connections) for the dev that `make local`
 # launched: ws://127.0.0.1:$(GATEWAY_PORT)/dev and http://<subdomain>.localhost:$(GATEWAY_PORT).
-GATEWAY_PORT ?= 4567
 tunnel-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
 	$(LOCAL_AWS) $(BIN)/python -m local_gateway --port $(GATEWAY_PORT) --environment dev

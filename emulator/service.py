@@ -1,4 +1,4 @@
-"""``python -m emulator.service start|stop|status``: the emulator as a background service.
+"""``python -m emulator.service start|stop|status|check``: the emulator as a background service.
 
 For ``make emulator`` and ``make emulator-stop``: idempotent, with a pid file and a log under
 ``build/emulator/`` (``EMULATOR_STATE_DIR`` overrides it). Standard library only, so it runs from
@@ -9,6 +9,10 @@ answers there (``emulator.process.serving_pid``). A pid file left by a process t
 pid now belongs to another process, is stale: start replaces it, stop removes it and signals
 nobody. ``start`` returns once the process it started answers (the log's earlier runs do not
 count), ``stop`` once the process has exited and its port is free again.
+
+One emulator per checkout: ``start --port X`` while it runs on another port, and ``check --port
+X`` (what every make target that uses the local stack runs first) where none of its own answers,
+stop with one line before anything else happens, rather than talking to whatever is on X.
 """
 
 from __future__ import annotations
@@ -132,6 +136,9 @@ def start(port: int, timeout: float = 60.0, state: Path | None = None) -> int:
     state = state or state_dir()
     pid_path, log_path = _pid_path(state), _log_path(state)
     entry = running(state)
+    if entry is not None and port not in (0, entry.port):
+        print(_elsewhere(entry, port), file=sys.stderr)
+        return 1
     if entry is not None:
         print(f"emulator already running on {entry.url} (pid {entry.pid})")
         return 0
@@ -191,6 +198,30 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
+def _elsewhere(entry: PidFile, port: int) -> str:
+    """Why a command aimed at ``port`` must not go on: this checkout's emulator is on another."""
+    return (
+        f"this checkout's emulator runs on port {entry.port} (pid {entry.pid}), not on "
+        f"EMULATOR_PORT={port}: give EMULATOR_PORT={entry.port}, or make emulator-stop first"
+    )
+
+
+def check(port: int, state: Path | None = None) -> int:
+    """0 if this checkout's emulator answers on port; else one line saying what runs where."""
+    entry = running(state or state_dir())
+    if entry is not None and entry.port == port:
+        return 0
+    if entry is not None:
+        print(_elsewhere(entry, port), file=sys.stderr)
+    else:
+        print(
+            f"no emulator of this checkout runs on port {port}: make local EMULATOR_PORT={port} "
+            "starts one and launches dev",
+            file=sys.stderr,
+        )
+    return 1
+
+
 def stop(timeout: float = 10.0, state: Path | None = None) -> int:
     """Stop the pid file's emulator; 0 once it has exited and its port is free."""
     state = state or state_dir()
@@ -221,13 +252,15 @@ def stop(timeout: float = 10.0, state: Path | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator.service", description=__doc__)
-    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument("action", choices=("start", "stop", "status", "check"))
     parser.add_argument("--port", type=int, default=4566, help="0: a port the OS picks")
     args = parser.parse_args(argv)
     if args.action == "start":
         return start(args.port)
     if args.action == "stop":
         return stop()
+    if args.action == "check":
+        return check(args.port)
     entry = running()
     print(f"emulator running on {entry.url} (pid {entry.pid})" if entry else "emulator not running")
     return 0 if entry else 1

@@ -18,6 +18,7 @@ from review import gate, markdown, planner, terminal
 from review.deploy import deploy
 from review.environment import show_hook_logs
 from review.record import to_record, write
+from tunnel_infra import local_stack
 
 DEFAULT_MAX_AGE = "24h"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -91,7 +92,7 @@ def _plan(args: argparse.Namespace, out: Path) -> int:
     try:
         review = planner.plan(args.project.resolve(), args.environment)
     except Exception as error:  # noqa: BLE001 - config errors: one line, no traceback
-        print(f"review failed: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"review failed: {_explained(error, args.environment)}", file=sys.stderr)
         return gate.ERROR
     findings = gate.evaluate(review, approvals)
     json_path = write(to_record(review, findings, approvals), out / f"{args.environment}.json")
@@ -108,6 +109,18 @@ def _plan(args: argparse.Namespace, out: Path) -> int:
         end="",
     )
     return gate.exit_code(review, findings)
+
+
+def _explained(error: Exception, environment: str) -> str:
+    """The error in one line; missing credentials say how to reach the local stack instead."""
+    text = " ".join(str(error).split())
+    if "credentials" in text.lower() and not local_stack.is_local():
+        text += (
+            f"; AWS credentials are needed to review {environment} on AWS (AWS_PROFILE, or "
+            "the profile in config/config.yaml); the local stack is reviewed with "
+            "make review-local and deployed with make deploy-local"
+        )
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             max_age=args.max_age,
         )
     except Exception as error:  # noqa: BLE001 - one line, no traceback
-        print(f"deploy failed: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"deploy failed: {_explained(error, args.environment)}", file=sys.stderr)
         return gate.ERROR
 
 

@@ -26,6 +26,7 @@ from review.environment import Environment
 from review.gate import ERROR, OK, REFUSED
 from review.record import RecordedStack, RecordError, created_at, read, recorded_stacks
 from review.stack_review import CHANGES, NO_CHANGES, PENDING
+from tunnel_infra import local_stack
 
 Log = Callable[[str], None]
 _SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
@@ -196,7 +197,7 @@ def deploy(
         log("deploy refused: what would be deployed now differs from the review:")
         for difference in differences:
             log(f"  {difference}")
-        log(f"Review again: python -m review plan {environment}")
+        log(f"Review again: {review_command(environment)}")
         return REFUSED
     to_execute = [stack for stack in stacks if stack.state == CHANGES]
     for layer in sorted({stack.layer for stack in to_execute}):
@@ -263,3 +264,10 @@ def _delete_approved(env: Environment, record: dict[str, Any], poll: float, log:
         if status != "DELETE_COMPLETE":
             return ERROR
     return OK
+
+
+def review_command(environment: str) -> str:
+    """The command that reviews again, as it works in a fresh shell."""
+    if local_stack.is_local():
+        return local_stack.make_command("review-local")
+    return f"make review ENV={environment}"

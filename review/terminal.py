@@ -5,6 +5,7 @@ from __future__ import annotations
 from review.gate import Finding
 from review.merge import ResourceVerdict
 from review.stack_review import CHANGES, ERROR, NO_CHANGES, PENDING, Review, headline
+from tunnel_infra import local_stack
 
 _CODES = {
     "red": "31",
@@ -118,14 +119,19 @@ def _result(review: Review, blocked: list[Finding], paint: Painter) -> str:
     if review.no_changes:
         return paint("Result: no changes", "green", "bold")
     pending = f"; {len(review.pending)} stack(s) pending" if review.pending else ""
-    # make deploy ENV=dev launches without a review; the reviewed deploy is the module's.
-    command = (
-        f"python -m review deploy {review.environment}"
-        if review.environment == "dev"
-        else f"make deploy ENV={review.environment}"
-    )
+    command = deploy_command(review.environment)
     return paint(
         f"Result: ready to deploy {len(review.changed)} stack(s){pending}: {command}",
         "green",
         "bold",
     )
+
+
+def deploy_command(environment: str) -> str:
+    """The command that deploys this review, as it works in a fresh shell."""
+    if local_stack.is_local():
+        return local_stack.make_command("deploy-local")
+    if environment == "dev":
+        # make deploy ENV=dev launches without a review; the reviewed deploy is the module's.
+        return f".venv/bin/python -m review deploy {environment}"
+    return f"make deploy ENV={environment}"
