@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.hooks import Hook
 
+from tunnel_infra.config_errors import stack_settings
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import Artifact, PackagingError, package
 
@@ -44,7 +45,9 @@ class PackageFunctions(Hook):
 
     def _package(self) -> list[Artifact]:
         project = Path(self.stack.stack_group_config["project_path"])
-        architecture = (self.stack.sceptre_user_data or {}).get("architecture", "x86_64")
+        # Validated first: a bad architecture names its key, its file and line, and the valid
+        # values, not the packager's view of it.
+        architecture = stack_settings(self.stack).architecture
         try:
             return [package(project, function.name, architecture) for function in FUNCTIONS]
         except PackagingError as error:

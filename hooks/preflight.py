@@ -25,7 +25,8 @@ from sceptre.exceptions import SceptreException
 from sceptre.hooks import Hook
 
 from aws_fidelity import rules
-from tunnel_infra.settings import CustomDomain, Settings, SettingsError, parse_settings
+from tunnel_infra.config_errors import stack_settings
+from tunnel_infra.settings import CustomDomain, Settings
 
 _verdicts: dict[tuple[str, str, str], PreflightError | None] = {}
 _lock = threading.Lock()
@@ -49,10 +50,9 @@ Call = Any  # (service, command, kwargs) -> response, as the stack's connection 
 
 class Preflight(Hook):
     def run(self) -> None:
-        try:
-            settings = parse_settings(self.stack.sceptre_user_data or {})
-        except SettingsError:
-            return  # the template handler reports a bad config in one line
+        # A bad setting: one line naming the file and line that set it (it runs before any
+        # template on launch, so the template handler would come too late).
+        settings = stack_settings(self.stack)
         key = (settings.environment, str(self.stack.region), str(self.stack.profile))
         with _lock:
             if key not in _verdicts:

@@ -1,4 +1,5 @@
-"""A bad config fails rendering with one line that names the stack file and the key."""
+"""A bad config fails rendering with one line that names the key, and the file and line that
+set it (tests/test_config_errors.py: the locator and the check command)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,15 @@ def test_every_environment_config_is_valid():
     [
         (DEV, "memory_mb", "big", "memory_mb must be an integer, got str 'big'"),
         (DEV, "memory_mb", 64, "memory_mb must be between 128 and 10240, got 64"),
-        (DEV, "architecture", "sparc", "architecture must be one of x86_64, arm64; got 'sparc'"),
-        (DEV, "log_retention_days", 8, "log_retention_days must be one of 1, 3, 5, 7"),
-        (DEV, "tracing", "yes", "tracing must be true or false, got str 'yes'"),
+        (DEV, "architecture", "sparc", "architecture is 'sparc'; valid values: x86_64, arm64"),
+        (DEV, "log_retention_days", 8, "log_retention_days is 8; valid values: 1, 3, 5, 7, 14,"),
+        (DEV, "log_retention_days", "7", "log_retention_days is '7'; valid values: 1, 3, 5"),
+        (DEV, "tracing", "yes", "tracing is 'yes'; valid values: true, false"),
+        (DEV, "data_protection", None, "data_protection is required"),
+        (DEV, "customer_managed_key", 1, "customer_managed_key is 1; valid values: true, false"),
+        (DEV, "custom_domain.enabled", "no", "custom_domain.enabled is 'no'; valid values: true,"),
+        (PROD, "alarms.create_topic", "yes", "alarms.create_topic is 'yes'; valid values: true,"),
+        (DEV, "architecture", True, "architecture is true; valid values: x86_64, arm64"),
         (DEV, "throttling.request_seconds", KeyError, "throttling.request_seconds is required"),
         (DEV, "throttling.request_seconds", 28, "must be between 1 and 27, got 28"),
         (DEV, "reserved_concurrency", {"fowarding": 5}, "did you mean forwarding?"),
@@ -162,11 +169,13 @@ def sceptre_generate(project: Path, stack: str) -> subprocess.CompletedProcess:
 def test_sceptre_reports_a_bad_config_in_one_line(project_copy):
     config = project_copy / "config/dev/config.yaml"
     config.write_text(config.read_text().replace("memory_mb: 256", "memory_mb: lots"))
+    line = config.read_text().splitlines().index("  memory_mb: lots") + 1
     result = sceptre_generate(project_copy, "dev/tables.yaml")
     assert result.returncode == 1
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
-    assert "config/dev/tables.yaml: sceptre_user_data.memory_mb must be an integer" in lines[0]
+    expected = f"config/dev/config.yaml:{line}: sceptre_user_data.memory_mb must be an integer"
+    assert expected in lines[0]
     assert "Traceback" not in result.stderr
 
 
@@ -179,9 +188,10 @@ def test_sceptre_reports_a_missing_certificate_in_one_line(project_copy):
     result = sceptre_generate(project_copy, "prod/domain.yaml")
     assert result.returncode == 1
     output = (result.stdout + result.stderr).strip()
-    # Every prod stack reads the same settings; the first one rendered reports it.
+    # Every prod stack reads the same settings, set in prod's config.yaml: a missing key is
+    # reported at its parent.
     assert re.search(
-        r"config/prod/\w+\.yaml: sceptre_user_data\.custom_domain\.certificate_arn "
+        r"config/prod/config\.yaml:\d+: sceptre_user_data\.custom_domain\.certificate_arn "
         r"is required when custom_domain\.enabled is true",
         output,
     ), output

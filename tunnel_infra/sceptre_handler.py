@@ -4,8 +4,9 @@ It calls the entry file's ``sceptre_handler(sceptre_user_data)`` as Sceptre's ``
 with two differences that matter here:
 - each entry file is loaded under its own module name, without Sceptre's ``sys.path`` hack, so two
   stacks rendering in parallel threads never share a cached module;
-- a bad ``sceptre_user_data`` ends in one line naming the stack's config file and the key, instead
-  of a traceback.
+- a bad ``sceptre_user_data`` ends in one line naming the config file and line that set the value
+  (``config/dev/config.yaml:7: sceptre_user_data.memroy_mb is not a known setting; ...``), instead
+  of a traceback: ConfigSettingsError is a SceptreException, which Sceptre's CLI prints as is.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sceptre.exceptions import InvalidConfigFileError, TemplateNotFoundError
+from sceptre.exceptions import TemplateNotFoundError
 from sceptre.template_handlers import TemplateHandler
 
+from tunnel_infra.config_errors import ConfigSettingsError, settings_error_line
 from tunnel_infra.settings import SettingsError
 
 _modules: dict[Path, ModuleType] = {}
@@ -42,10 +44,7 @@ class TroposphereHandler(TemplateHandler):
         try:
             return entry.sceptre_handler(self.sceptre_user_data or {})
         except SettingsError as error:
-            key = ".".join(filter(None, ("sceptre_user_data", error.key)))
-            raise InvalidConfigFileError(
-                f"config/{self.name}.yaml: {key} {error.problem}"
-            ) from None
+            raise ConfigSettingsError(settings_error_line(project, self.name, error)) from None
 
 
 def load_entry_file(path: Path) -> ModuleType:

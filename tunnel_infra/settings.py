@@ -251,7 +251,7 @@ def _bool(data: dict[str, Any], key: str, prefix: str = "", default: bool | None
         return default
     value = _required(data, key, prefix)
     if not isinstance(value, bool):
-        raise SettingsError(f"{prefix}{key}", f"must be true or false, got {_kind(value)}")
+        raise SettingsError(f"{prefix}{key}", f"is {_shown(value)}; valid values: true, false")
     return value
 
 
@@ -259,7 +259,7 @@ def _choice(data: dict[str, Any], key: str, choices: tuple[Any, ...], prefix: st
     value = _required(data, key, prefix)
     if isinstance(value, bool) or value not in choices:
         allowed = ", ".join(str(c) for c in choices)
-        raise SettingsError(f"{prefix}{key}", f"must be one of {allowed}; got {value!r}")
+        raise SettingsError(f"{prefix}{key}", f"is {_shown(value)}; valid values: {allowed}")
     return value
 
 
@@ -274,3 +274,12 @@ def _match(
 
 def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
+
+
+def _shown(value: Any) -> str:
+    """A value as YAML spells it: true, not True; null, not None; strings quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
