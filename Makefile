@@ -20,6 +20,9 @@ LOCAL_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127
 # Every local target but the one that starts it: this checkout's emulator must answer on
 # EMULATOR_PORT, else one line and nothing is done.
 LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
+# Every config file parsed and every setting checked before Sceptre runs: one line per mistake,
+# with its file and line, never a traceback.
+CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
 .PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser
 
@@ -69,6 +72,7 @@ emulator-stop: $(BIN)/.installed
 
 # Ends with what works on this machine: the local gateway's URLs and the next commands.
 local: emulator
+	$(CONFIG_CHECK) dev
 	$(LOCAL_AWS) $(BIN)/sceptre launch -y dev
 	@echo "dev is launched on the local AWS (http://127.0.0.1:$(EMULATOR_PORT)). Its URLs here, served by make tunnel-local:"
 	@$(LOCAL_AWS) $(BIN)/python -m local_gateway.urls --port $(GATEWAY_PORT) --environment dev
@@ -86,9 +90,11 @@ local-down: $(BIN)/.installed
 	@echo "URLs); a running make tunnel-local follows it; issue new tokens with make token-local."
 
 render: $(BIN)/.installed
+	$(CONFIG_CHECK)
 	$(BIN)/python -m tunnel_infra.render $(TEMPLATES)
 
 snapshots: $(BIN)/.installed
+	$(CONFIG_CHECK)
 	$(BIN)/python -m tunnel_infra.render tests/snapshots
 
 # Lints what `make render` wrote; templates unchanged since they passed are skipped.
@@ -134,11 +140,13 @@ clean:
 #   make review ENV=prod REVIEW_ARGS="--allow-replace ConnectionsTable --approve-broadening"
 ENV ?= dev
 review: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
 	$(BIN)/python -m review plan $(ENV) $(REVIEW_ARGS)
 
 # Executes exactly the change sets recorded in build/review/$(ENV).json. dev skips the review
 # and launches (python -m review deploy dev runs a reviewed deploy of dev).
 deploy: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
 	@if [ "$(ENV)" = dev ]; then \
 	  echo "dev: sceptre launch -y dev (no review)"; \
 	  $(BIN)/sceptre launch -y dev; \
@@ -151,20 +159,24 @@ deploy: $(BIN)/.installed
 # to AWS as configured, or to the emulator when AWS_ENDPOINT_URL is set (with LOCAL_AWS's dummy
 # keys). SYNC_ARGS=--watch re-syncs on every change under functions/.
 sync: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
 	$(BIN)/python -m tunnel_infra.code_sync $(ENV) $(SYNC_ARGS)
 
 # The same, for the dev that `make local` launched; a running `make tunnel-local` follows it.
 sync-local: $(BIN)/.installed
 	$(LOCAL_CHECK)
+	$(CONFIG_CHECK) dev
 	$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.code_sync dev $(SYNC_ARGS)
 
 # The reviewed deploy (make review, make deploy) of the dev that `make local` launched.
 review-local: $(BIN)/.installed
 	$(LOCAL_CHECK)
+	$(CONFIG_CHECK) dev
 	$(LOCAL_AWS) $(BIN)/python -m review plan dev $(REVIEW_ARGS)
 
 deploy-local: $(BIN)/.installed
 	$(LOCAL_CHECK)
+	$(CONFIG_CHECK) dev
 	$(LOCAL_AWS) $(BIN)/python -m review deploy dev $(DEPLOY_ARGS)
 
 # tunnel token on the local dev: TOKEN_ARGS="--subdomain demo" prints a token, "list" lists them,
