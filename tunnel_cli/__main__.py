@@ -29,7 +29,10 @@ Prints "Web Interface http://127.0.0.1:4040" (the request inspector; see --inspe
 "Forwarding <public url> -> http://LOCAL-HOST:PORT" once connected (again after each
 reconnect), then one "<METHOD> <path> <status> <size> <n>ms" line per request. Ctrl-C stops it
 (exit 0). Exits 1 when the server refuses the token or the subdomain is held by another agent,
-when the server closes the tunnel, or when the token expires; 2 on a bad argument.
+when the server closes the tunnel, or when the token expires; also when the first connection
+finds nothing at --url after a few tries (connection refused, no such host, HTTP 400 or 404):
+once a tunnel has been up, a lost connection is retried for as long as it takes. 2 on a bad
+argument.
 """
 
 START_DESCRIPTION = f"""\

@@ -30,6 +30,12 @@ endpoint never holds up the others), and sends an application-level ``ping`` eve
   subdomain); ``{"type": "closed", "reason": ...}`` (the server ends the tunnel, as it does when
   the token is revoked or expires); and the token's own expiry (read from its unverified
   claims), checked at start and timed while running.
+- Final after a few tries, on the first connection only: nothing to connect to (connection
+  refused, no such host, or the upgrade answered 400 or 404: no WebSocket API at that URL).
+  ``FIRST_CONNECT_ATTEMPTS`` attempts with the usual backoff between them (a few seconds: a
+  gateway still starting gets its chance), printing nothing until the one line that says what
+  to check. Once a connection of this run has been registered, the same failures are waited out
+  with backoff for as long as they last (a gateway restarting, a laptop asleep).
 - ``stop()`` (Ctrl-C, SIGTERM) closes every connection with 1000 and returns 0.
 
 Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every registration
@@ -47,9 +53,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import random
 import re
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Awaitable
@@ -93,6 +102,12 @@ PING = encode({"action": "ping"})
 TOKEN_REFUSED_STATUSES = (401, 403)
 SUBDOMAIN_IN_USE_STATUS = 409
 FINAL_STATUSES = (*TOKEN_REFUSED_STATUSES, SUBDOMAIN_IN_USE_STATUS)
+# Statuses on the first upgrade that say no WebSocket API is at the URL (a wrong path or stage).
+NOT_A_TUNNEL_STATUSES = (400, 404)
+# Attempts at a first connection that finds nothing to connect to, before giving up; the waits
+# between them are the reconnect backoff's first delays.
+FIRST_CONNECT_ATTEMPTS = 3
+URL_HINT = "is the URL right (the apis stack's `WebSocket URL` output, with its stage)?"
 SUBDOMAIN_IN_USE = (
     "the subdomain is in use by another agent that is still connected; stop it or use another "
     "subdomain"
@@ -209,8 +224,13 @@ class Agent:
             self._spawn(self._expire(self._expires))
         attempt = 0
         retiring: Session | None = None
+        # Set once a connection of this run has been registered: from then on, nothing is
+        # final for lack of a server (module docstring).
+        up = False
+        hopeless_attempts = 0
         try:
             while not self._stopping.is_set():
+                hopeless: str | None = None
                 try:
                     ws = await self._until_stopped(self._open())
                 except _Stopped:
@@ -221,8 +241,10 @@ class Agent:
                         self.finish(_refusal(status))
                         break
                     reason = f"the server refused the connection (HTTP {status})"
+                    hopeless = _nothing_there(exc, self.settings.url)
                 except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                     reason = f"cannot connect to {_public(self.settings.url)}: {_describe(exc)}"
+                    hopeless = _nothing_there(exc, self.settings.url)
                 else:
                     session = Session(self, ws)
                     self._sessions.add(session)
@@ -231,6 +253,7 @@ class Agent:
                         self._spawn(self._retire(retiring, session))
                         retiring = None
                     outcome = await self._watch(session)
+                    up = up or session.registered.is_set()
                     if outcome == "stop" or self._stopping.is_set():
                         break
                     if outcome == "rotate":
@@ -249,6 +272,11 @@ class Agent:
                     else:
                         await self._close(session, 0)
                         reason = f"connection lost ({session.close_description()})"
+                quietly = hopeless is not None and not up
+                hopeless_attempts = hopeless_attempts + 1 if quietly else 0
+                if hopeless is not None and hopeless_attempts >= FIRST_CONNECT_ATTEMPTS:
+                    self.finish(hopeless)
+                    break
                 delay = backoff_delay(
                     attempt,
                     self.settings.backoff_initial,
@@ -256,7 +284,8 @@ class Agent:
                     self.settings.backoff_jitter,
                 )
                 attempt += 1
-                self.say_error(f"{reason}; reconnecting in {delay:.1f} s")
+                if not quietly:  # a first connection's quick retries end in one line
+                    self.say_error(f"{reason}; reconnecting in {delay:.1f} s")
                 try:
                     await self._until_stopped(asyncio.sleep(delay))
                 except _Stopped:
@@ -598,6 +627,46 @@ def _public(url: str) -> str:
         return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
     except ValueError:
         return "the WebSocket URL"
+
+
+def _nothing_there(exc: BaseException, url: str) -> str | None:
+    """Why ``url`` has nothing to connect to, as the line to end with, if ``exc`` says so:
+    connection refused, no such host, or the upgrade answered 400 or 404; None otherwise."""
+    public = _public(url)
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if status not in NOT_A_TUNNEL_STATUSES:
+            return None
+        return (
+            f"cannot open a tunnel at {public}: it answered HTTP {status} to the WebSocket "
+            f"upgrade; {URL_HINT}"
+        )
+    host = urlsplit(url).hostname or ""
+    if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME:
+        return f"cannot reach {public}: no such host {host!r}; {URL_HINT}"
+    if isinstance(exc, OSError) and _refused(exc):
+        hint = "is the local gateway running (make tunnel-local)?" if _loopback(host) else URL_HINT
+        return f"cannot reach {public}: connection refused; {hint}"
+    return None
+
+
+def _refused(exc: OSError) -> bool:
+    if exc.errno == errno.ECONNREFUSED:
+        return True
+    # A host with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError that
+    # lists each attempt's error: refused if one was refused and the others found no route.
+    codes = [int(code) for code in re.findall(r"\[Errno (\d+)\]", str(exc))]
+    unroutable = {errno.ECONNREFUSED, errno.EADDRNOTAVAIL, errno.ENETUNREACH, errno.EHOSTUNREACH}
+    return errno.ECONNREFUSED in codes and set(codes) <= unroutable
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # A URL's query (where the token is), wherever a library's message quotes the URL.

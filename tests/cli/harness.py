@@ -259,13 +259,16 @@ class FakeGateway:
 
     ``refuse(attempt)`` may answer an upgrade attempt (1-based) with a status instead (409: the
     subdomain is held by another agent); ``register(connection)`` may hold back the
-    ``registered`` answer on a connection (1-based)."""
+    ``registered`` answer on a connection (1-based). ``port``: listen there (a gateway back
+    where a stopped one was), not on a free one."""
 
     def __init__(
         self,
         refuse: Callable[[int], int | None] | None = None,
         register: Callable[[int], bool] | None = None,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.refuse = refuse or (lambda attempt: None)
         self.register = register or (lambda connection: True)
         self.attempts: list[Attempt] = []
@@ -283,7 +286,7 @@ class FakeGateway:
         self.server = await serve(
             self._handler,
             "127.0.0.1",
-            0,
+            self.port,
             process_request=self._authorize,
             compression=None,
             max_size=2**20,

@@ -20,6 +20,7 @@ from tests.cli.harness import (
     make_token,
     running_agent,
 )
+from tunnel_cli.agent import FIRST_CONNECT_ATTEMPTS
 
 HOST = f"demo.{DOMAIN}"
 
@@ -219,6 +220,29 @@ async def test_reconnects_with_the_same_token_after_a_drop(app):
     )
 
 
+async def test_once_up_it_reconnects_through_refusals_for_as_long_as_it_takes(app):
+    # Giving up after a few refused tries is for the first connection only: once a tunnel has
+    # been up, the gateway going away (a restart, a laptop asleep) is waited out.
+    async with FakeGateway() as first:
+        port, url = first.server.sockets[0].getsockname()[1], first.url
+        async with running_agent(first, app.port, backoff_max=0.2) as agent:
+            await first.next_ready()
+            first.server.close()  # nothing listens there any more: connection refused
+            await first.server.wait_closed()
+
+            def refused() -> int:
+                return agent.err.getvalue().count(f"cannot connect to {url}")
+
+            await eventually(lambda: refused() > FIRST_CONNECT_ATTEMPTS + 1, timeout=10)
+            assert not agent.task.done()
+            async with FakeGateway(port=port) as second:
+                back = await second.next_ready()
+                response = await back.request("GET", "/after")
+                assert response.status == 200
+    forwarding = [line for line in agent.lines() if line.startswith("Forwarding")]
+    assert len(forwarding) == 2
+
+
 async def test_reconnect_delays_double_up_to_the_maximum(app):
     def refuse(attempt):
         return 503 if attempt <= 4 else None
@@ -287,3 +311,23 @@ async def test_stop_closes_with_1000(app):
             connection = await gateway.next_ready()
         await asyncio.wait_for(connection.closed.wait(), 2)
     assert connection.ws.close_code == 1000
+
+
+@pytest.mark.parametrize(
+    ("errors", "refused"),
+    [
+        ("[Errno 111] Connect call failed ('::1', 4567, 0, 0), "
+         "[Errno 111] Connect call failed ('127.0.0.1', 4567)", True),
+        ("[Errno 99] Cannot assign requested address, "
+         "[Errno 111] Connect call failed ('127.0.0.1', 4567)", True),
+        ("[Errno 110] Connect call failed ('::1', 4567, 0, 0), "
+         "[Errno 111] Connect call failed ('127.0.0.1', 4567)", False),
+    ],
+)  # fmt: skip
+def test_localhost_refused_on_each_of_its_addresses_is_refused(errors, refused):
+    # asyncio reports one OSError, without an errno, for a host with several addresses.
+    from tunnel_cli.agent import _nothing_there
+
+    line = _nothing_there(OSError(f"Multiple exceptions: {errors}"), "ws://localhost:4567/dev")
+    expected = "cannot reach ws://localhost:4567/dev: connection refused; is the local gateway"
+    assert (line or "").startswith(expected) == refused, line

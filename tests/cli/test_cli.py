@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.cli.harness import DOMAIN, FakeGateway, LocalApp, make_token
 from tunnel_cli.__main__ import main
+from tunnel_cli.agent import FIRST_CONNECT_ATTEMPTS
 
 TUNNEL = str(Path(sys.executable).parent / "tunnel")
 
@@ -167,3 +174,100 @@ def test_help_says_the_token_decides_the_subdomain(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "The token decides the subdomain" in text
     assert "--subdomain is only a check: it must equal the subdomain the token grants" in text
+
+
+# The first connection finds nothing to connect to: a few quick tries, then one line, exit 1.
+
+
+class _Answering(BaseHTTPRequestHandler):
+    """Answers every request, the WebSocket upgrade included, with the server's ``status``."""
+
+    protocol_version = "HTTP/1.1"  # websockets reads no HTTP/1.0 answer
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.upgrades += 1  # type: ignore[attr-defined]
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def answering(status: int) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
+    server.status, server.upgrades = status, 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_agent_against(url: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    token = make_token()
+    started = time.monotonic()
+    ran = subprocess.run(
+        [TUNNEL, "http", "8080", "--url", url, "--token", token, "--no-inspect"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "TUNNEL_BACKOFF_INITIAL_SECONDS": str(QUICK_BACKOFF)},
+    )
+    assert token not in ran.stdout + ran.stderr and "token=" not in ran.stderr
+    return ran, time.monotonic() - started
+
+
+QUICK_BACKOFF = 0.2
+# The retries wait backoff_delay(0), backoff_delay(1), ...: at least this long with 20 % jitter.
+QUICK_RETRIES_SECONDS = sum(
+    0.8 * QUICK_BACKOFF * 2**attempt for attempt in range(FIRST_CONNECT_ATTEMPTS - 1)
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("closed-port", "connection refused; is the local gateway running (make tunnel-local)?"),
+        ("no-such-host", "no such host 'no-such-host.invalid'; is the URL right"),
+    ],
+)
+def test_nothing_to_connect_to_on_the_first_connection_exits_1_with_one_line(where, expected):
+    url = (
+        f"ws://127.0.0.1:{closed_port()}/dev"
+        if where == "closed-port"
+        else "ws://no-such-host.invalid/dev"
+    )
+    ran, elapsed = run_agent_against(url)
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == ""
+    assert ran.stderr.startswith(f"tunnel: cannot reach {url}: {expected}"), ran.stderr
+    assert len(ran.stderr.splitlines()) == 1, ran.stderr
+    assert QUICK_RETRIES_SECONDS <= elapsed < 15, elapsed  # a few tries, briefly
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_400_or_404_to_the_first_upgrade_exits_1_after_a_few_tries(status):
+    with answering(status) as server:
+        url = f"ws://127.0.0.1:{server.server_address[1]}/dev"
+        ran, elapsed = run_agent_against(url)
+    assert ran.returncode == 1, ran.stderr
+    assert server.upgrades == FIRST_CONNECT_ATTEMPTS
+    assert ran.stdout == ""
+    assert ran.stderr.startswith(
+        f"tunnel: cannot open a tunnel at {url}: it answered HTTP {status} to the WebSocket "
+        "upgrade; is the URL right"
+    ), ran.stderr
+    assert len(ran.stderr.splitlines()) == 1, ran.stderr
+    assert QUICK_RETRIES_SECONDS <= elapsed < 15, elapsed
