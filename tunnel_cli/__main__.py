@@ -58,6 +58,11 @@ Tokens are signed with the environment's signing secret, read with your AWS cred
 a one-line summary on stderr and the token as the last line of stdout:
   TUNNEL_TOKEN=$(tunnel token --subdomain demo)
 Against the local emulator: AWS_ENDPOINT_URL=http://127.0.0.1:4566 tunnel token --subdomain demo
+
+Revoking closes the token's live connection through the WebSocket API's @connections URL:
+--connections-endpoint, else $TUNNEL_CONNECTIONS_ENDPOINT (the Makefile's local targets set it
+to the local gateway's, http://127.0.0.1:4567/dev), else the one the apis stack names. If that
+connection cannot be closed, the token stays revoked, one line says why, and the exit code is 1.
 """
 
 
@@ -153,7 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--secret-id", help="the signing secret's name or ARN, instead")
     token.add_argument(
         "--connections-endpoint",
-        help="revoke: the WebSocket API's @connections URL (default: from the apis stack)",
+        default=os.environ.get("TUNNEL_CONNECTIONS_ENDPOINT") or None,
+        help="revoke: the WebSocket API's @connections URL (default: "
+        "$TUNNEL_CONNECTIONS_ENDPOINT, else found from the apis stack)",
     )
     return parser
 

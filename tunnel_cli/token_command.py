@@ -10,7 +10,10 @@ recorded by its id in ``http-tunnel-tokens-<environment>`` (tunnel_shared.token_
 - ``tunnel token list`` shows the live ones: id, subdomain, subject, expiry (never a token);
 - ``tunnel token revoke TOKEN_OR_ID`` revokes one: the authorizer refuses it from then on, and
   its live connection, if any, is told why and closed (through the WebSocket API's
-  ``@connections``, found from the apis stack, or ``--connections-endpoint``).
+  ``@connections``: ``--connections-endpoint``, else ``$TUNNEL_CONNECTIONS_ENDPOINT``, else
+  found from the apis stack). When that connection cannot be closed, the revocation stands
+  and the command says so in one line, exit code 1: the agent keeps serving until it
+  disconnects (it is refused when it reconnects).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID, TokenError, issue, read_cl
 DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
 UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 TTL_UNITS = "30d, 12h, 90m or 3600s"
+# Where `revoke` closes a live connection when --connections-endpoint is not given (the
+# Makefile's local targets set it to the local gateway's).
+CONNECTIONS_ENDPOINT_ENV = "TUNNEL_CONNECTIONS_ENDPOINT"
+CONNECTIONS_ENDPOINT_HINT = (
+    "Give the WebSocket API's @connections URL with --connections-endpoint or "
+    f"{CONNECTIONS_ENDPOINT_ENV} (the local gateway's: http://127.0.0.1:<port>/dev)"
+)
 # A token outliving a year is more likely a typo than a plan.
 MAX_TTL_SECONDS = 366 * 86400
 
@@ -206,16 +216,21 @@ def revoke_token(
         revoked = _aws(lambda: token_records.revoke(tokens, token_id, now), "revoking")
         if revoked is None:
             raise CommandError(f"no token {token_id} was issued in {environment}")
-        print(
-            f"Revoked token {token_id} (subdomain {revoked.subdomain!r}, "
-            f"subject {revoked.subject!r}): new connections with it are refused.",
-            file=out,
-            flush=True,
-        )
-        closed = _close_live_connection(session, revoked, environment, connections_endpoint)
     except CommandError as exc:
         print(f"tunnel token revoke: error: {exc}", file=err, flush=True)
         return 2
+    print(
+        f"Revoked token {token_id} (subdomain {revoked.subdomain!r}, "
+        f"subject {revoked.subject!r}): new connections with it are refused.",
+        file=out,
+        flush=True,
+    )
+    try:
+        closed = _close_live_connection(session, revoked, environment, connections_endpoint)
+    except CommandError as exc:
+        # The record is revoked either way; what is left running is the live connection.
+        print(f"tunnel token revoke: the token is revoked, but {exc}", file=err, flush=True)
+        return 1
     if closed:
         print(f"Closed its live connection {closed}.", file=out, flush=True)
     return 0
@@ -234,31 +249,57 @@ def _token_id(token_or_id: str) -> str:
 def _close_live_connection(
     session: Any, revoked: token_records.TokenRecord, environment: str, endpoint: str | None
 ) -> str | None:
-    """The connection that used the token, told and closed; None if none is live."""
+    """The connection that used the token, told and closed; None if none is live. Raises
+    CommandError, saying what could not be done and why, to follow "the token is revoked, but".
+    """
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
     connections = _resource(session, environment, "connections")
-    claim = _aws(
-        lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
-        "reading the subdomain's claim",
-    ).get("Item")
+    try:
+        claim = _aws(
+            lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
+            "reading the subdomain's claim",
+        ).get("Item")
+    except CommandError as exc:
+        raise CommandError(f"whether it has a live connection is unknown: {exc}") from None
     if not claim or claim.get("tokenId") != revoked.token_id:
         return None
     owner = str(claim["owner"])
+    cannot = f"its live connection {owner} could not be closed"
+    try:
+        endpoint = endpoint or _connections_endpoint(session, environment)
+    except CommandError as exc:
+        raise CommandError(f"{cannot}: {exc}; {CONNECTIONS_ENDPOINT_HINT}") from None
     management = session.client(
         "apigatewaymanagementapi",
-        endpoint_url=endpoint or _connections_endpoint(session, environment),
+        endpoint_url=endpoint,
+        config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=15),
     )
     reason = "the token was revoked; ask for a new one"
+    told = False
     try:
         management.post_to_connection(
             ConnectionId=owner, Data=protocol.encode({"type": "closed", "reason": reason}).encode()
         )
+        told = True
         management.delete_connection(ConnectionId=owner)
     except management.exceptions.GoneException:
-        return None
+        # Once told, the agent closes the connection itself, often before the delete arrives.
+        return owner if told else None
+    except EndpointConnectionError:
+        raise CommandError(
+            f"{cannot}: cannot reach {endpoint}; it serves until it disconnects. "
+            f"{CONNECTIONS_ENDPOINT_HINT}"
+        ) from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "") or "error"
+        raise CommandError(
+            f"{cannot}: {endpoint} answered {code}; it serves until it disconnects"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - one line, whatever botocore raised
         raise CommandError(
-            f"revoked, but its connection {owner} could not be closed ({type(exc).__name__}); "
-            "it is refused when it reconnects"
+            f"{cannot} ({type(exc).__name__}); it serves until it disconnects"
         ) from None
     return owner
 

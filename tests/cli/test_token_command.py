@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -166,3 +167,37 @@ def test_revoking_a_token_never_issued_is_a_one_line_error(aws_env):
     revoked = tunnel_token("revoke", "0" * 32, env=aws_env)
     assert revoked.returncode == 2
     assert revoked.stderr.count("\n") == 1 and "no token" in revoked.stderr
+
+
+def test_revoke_when_the_live_connection_cannot_be_closed_is_one_line_exit_1(aws_env):
+    # A live claim for the token, and @connections where nothing listens.
+    issued = tunnel_token("--subdomain", "unclosable", env=aws_env).stdout.splitlines()[-1]
+    token_id = read_claims(issued).token_id
+    boto3.client(
+        "dynamodb",
+        endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).put_item(
+        TableName="http-tunnel-connections-dev",
+        Item={
+            "connectionId": {"S": "claim#unclosable"},
+            "owner": {"S": "conn-live="},
+            "tokenId": {"S": token_id},
+        },
+    )
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}/dev"
+    env = {**aws_env, "TUNNEL_CONNECTIONS_ENDPOINT": endpoint}
+    revoked = tunnel_token("revoke", token_id, env=env)
+    assert revoked.returncode == 1
+    assert f"Revoked token {token_id}" in revoked.stdout
+    assert revoked.stderr.count("\n") == 1, revoked.stderr
+    assert revoked.stderr.startswith(
+        "tunnel token revoke: the token is revoked, but its live connection conn-live= could "
+        f"not be closed: cannot reach {endpoint}"
+    ), revoked.stderr
+    assert "Traceback" not in revoked.stderr and issued not in revoked.stderr
+    assert token_id not in tunnel_token("list", env=aws_env).stdout  # the revocation holds
