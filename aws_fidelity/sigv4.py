@@ -15,8 +15,9 @@ and compares signatures in constant time. Two forms carry the claims:
   ``X-Amz-Expires``, ``X-Amz-SignedHeaders``, ``X-Amz-Signature``; every other parameter is
   signed, and the payload is ``UNSIGNED-PAYLOAD``;
 - the ``Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``
-  header, with ``X-Amz-Date`` a header and the payload hash ``X-Amz-Content-Sha256`` (S3) or the
-  body's SHA-256.
+  header, with ``X-Amz-Date`` a header and the payload hash ``X-Amz-Content-Sha256`` (S3: the
+  body's SHA-256, ``UNSIGNED-PAYLOAD``, or ``STREAMING-...`` for an aws-chunked upload, whose
+  header signature is then the seed signature) or, for every other service, the body's SHA-256.
 
 S3 signs the path as sent; every other service signs it normalized and URI-encoded once more.
 
@@ -24,7 +25,10 @@ Sources: "Authenticating Requests: Using Query Parameters (AWS Signature Version
 https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html; "Authentication
 methods" (the header form), https://docs.aws.amazon.com/IAM/latest/UserGuide/
 aws-signing-authentication-methods.html; botocore.auth (SigV4Auth, SigV4QueryAuth,
-S3SigV4QueryAuth), which tests/fidelity checks this module against.
+S3SigV4QueryAuth), which tests/fidelity checks this module against; "Signature calculations
+for the Authorization header: Transferring payload in multiple chunks (chunked upload) (AWS
+Signature Version 4)" (the seed signature, the STREAMING-... values), https://
+docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html.
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+# S3's payload hash header, and the prefix of the values that announce an aws-chunked body:
+# STREAMING-AWS4-HMAC-SHA256-PAYLOAD (each chunk signed, chained to the seed signature of the
+# Authorization header), STREAMING-UNSIGNED-PAYLOAD-TRAILER (a trailing checksum) and their
+# -TRAILER and ECDSA variants. The seed signature signs the headers with that literal as the
+# payload hash.
+CONTENT_SHA256 = "x-amz-content-sha256"
+STREAMING_PREFIX = "STREAMING-"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 TERMINATOR = "aws4_request"
 SIGNATURE_PARAMETER = "X-Amz-Signature"
 # The parameters a presigned URL must carry.
@@ -124,6 +136,24 @@ def canonical_uri(raw_path: str, service: str) -> str:
     if path.endswith("/") and normalized != "/":
         normalized += "/"
     return uri_encode(normalized, encode_slash=False)
+
+
+def is_sha256_hex(text: str) -> bool:
+    """Is ``text`` a SHA-256 as SigV4 writes it: 64 lowercase hex digits?"""
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def payload_hash(service: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
+    """The payload hash a header-signed request signs: for S3, whatever its
+    ``X-Amz-Content-Sha256`` header says (the body's SHA-256 in hex, ``UNSIGNED-PAYLOAD``, or a
+    ``STREAMING-...`` value for an aws-chunked upload, whose header signature is the seed
+    signature), the body's SHA-256 if it sent none; for every other service, the SHA-256 of the
+    body as received, whatever a header says."""
+    if service == "s3":
+        for name, value in headers:
+            if name.lower() == CONTENT_SHA256:
+                return value.strip()
+    return hashlib.sha256(body).hexdigest()
 
 
 def _header_value(values: list[str]) -> str:
@@ -277,14 +307,14 @@ def verify_header(
     body: bytes,
     secret_for: Callable[[str], str | None],
 ) -> bool:
-    """As :func:`verify_query`, for the ``Authorization`` header form: the payload hash is the
-    ``X-Amz-Content-Sha256`` header when sent (S3), else the body's SHA-256."""
+    """As :func:`verify_query`, for the ``Authorization`` header form, any service: the payload
+    hash is :func:`payload_hash`'s."""
     lower = {name.lower(): value for name, value in headers}
     claims = header_claims(lower.get("authorization", ""), lower.get("x-amz-date", ""))
     secret = secret_for(claims.credential.access_key_id)
     if secret is None:
         raise KeyError(claims.credential.access_key_id)
-    payload_hash = lower.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    signed_payload = payload_hash(claims.credential.service, headers, body)
     query = canonical_query(query_pairs(raw_query))
-    expected = expected_signature(claims, secret, method, raw_path, query, headers, payload_hash)
+    expected = expected_signature(claims, secret, method, raw_path, query, headers, signed_payload)
     return matches(claims, expected)

@@ -22,7 +22,7 @@ log = logging.getLogger("emulator")
 
 
 def _loopback(host: str) -> str:
-    # The emulator has no auth at all: never let it listen beyond this machine.
+    # Its credentials are public ("testing"): never let it listen beyond this machine.
     try:
         is_loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import make_server
 
     from emulator import atomic_items, change_sets, native_updates, noop_update, providers, strict
+    from emulator.browser_guard import with_browser_guard
     from emulator.function_code import with_function_code_locations
     from emulator.presigned_urls import with_presigned_url_checks
 
@@ -98,9 +99,13 @@ def main(argv: list[str] | None = None) -> None:
 
     # S3 presigned URLs are refused as S3 refuses them (moto serves any); GetFunction's
     # Code.Location downloads the function's zip, for 10 minutes (moto's cannot be fetched).
-    app = with_pid_header(
-        with_function_code_locations(
-            with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+    # Outermost, before anything else sees a request: web pages and foreign Host names are
+    # refused, every other request must be SigV4-signed, and no answer carries CORS headers.
+    app = with_browser_guard(
+        with_pid_header(
+            with_function_code_locations(
+                with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+            )
         )
     )
     server = make_server(

@@ -217,7 +217,7 @@ def test_header_signed_calls_pass_untouched(emulator_endpoint, bucket):
     client = s3(emulator_endpoint)
     client.put_object(Bucket=bucket, Key="k", Body=b"x")
     assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
-    # Header signatures are not verified by the emulator (yet): a wrong secret still works.
-    assert s3(emulator_endpoint, "wrong").get_object(Bucket=bucket, Key="k")["Body"].read() == (
-        b"x"
-    )
+    # Header signatures are verified too (rules.check_request_signature): a wrong secret fails.
+    with pytest.raises(s3(emulator_endpoint).exceptions.ClientError) as refused:
+        s3(emulator_endpoint, "wrong").get_object(Bucket=bucket, Key="k")
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
