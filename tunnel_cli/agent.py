@@ -46,7 +46,10 @@ else. With a ``label`` (``tunnel start``), every line starts with ``[label]``.
 
 With the inspector on, each answered request is handed to its ring (``traffic``) as the local
 service received it and as the caller was answered, bodies included (the start of a streamed
-one, kept as it streams: ``BodyTap``); ``view`` gets the public URL once registered.
+one, kept as it streams: ``BodyTap``); ``view`` gets the public URL once registered. "As the
+caller was answered" includes the cookies: the forwarding function makes each ``Set-Cookie``
+host-only on its way out, and the capture applies the same function to show what the browser
+got (``Session.as_answered``).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from tunnel_shared import cookies
 from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 from tunnel_shared.protocol import encode
 from tunnel_shared.tokens import TokenError, read_claims
@@ -414,6 +418,7 @@ class Session:
         self.registered = asyncio.Event()
         self.replaced = asyncio.Event()
         self.url: str | None = None
+        self.subdomain: str | None = None  # as ``registered`` names it
         self.reader: asyncio.Task[None] = asyncio.ensure_future(self._read())
         self._heartbeat: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
@@ -494,6 +499,8 @@ class Session:
                 self.agent.say_error("the server's 'registered' message has no url")
                 return
             self.url = url
+            subdomain = message.get("subdomain")
+            self.subdomain = subdomain if isinstance(subdomain, str) else None
             self.registered.set()
             if self.agent.view is not None:
                 self.agent.view.public_url = url
@@ -577,12 +584,31 @@ class Session:
                 request_body=bytes(tap.request) if request.body_url else request.body,
                 request_size=request.size,
                 status=sent.status,
-                response_headers=list(sent.headers),
+                response_headers=self.as_answered(request, sent.headers),
                 response_body=bytes(tap.response if sent.stored_bytes is not None else sent.body),
                 response_size=sent.size,
                 error=error if sent.error else None,
             )
         )
+
+    def as_answered(
+        self, request: LocalRequest, headers: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """``headers`` with each ``Set-Cookie`` as the caller got it. The rewrite is the
+        forwarding function's (``_http_response`` in functions/forwarding/handler.py), not the
+        agent's: the same function, ``tunnel_shared.cookies.scoped``, is applied here, with the
+        host the forwarding function named in ``X-Forwarded-Host`` and, where tunnels are paths
+        of one host (the public URL's path is ``/<subdomain>``), that path."""
+        host = next((v for n, v in request.headers if n.lower() == "x-forwarded-host"), None)
+        if host is None:  # not from the forwarding function: its Host, as that reads it
+            host = next((v for n, v in request.headers if n.lower() == "host"), "")
+            host = host.split(":")[0].lower()
+        path = urlsplit(self.url or "").path
+        prefix = path if self.subdomain and path == f"/{self.subdomain}" else ""
+        return [
+            (name, cookies.scoped(value, host, prefix) if name.lower() == "set-cookie" else value)
+            for name, value in headers
+        ]
 
 
 def _tap() -> BodyTap:

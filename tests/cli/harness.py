@@ -22,6 +22,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tunnel_cli.agent import Agent, AgentSettings
+from tunnel_cli.inspector.server import TunnelView
+from tunnel_cli.inspector.traffic import Traffic
 
 KEY = "test-signing-key-0123456789abcdefghijklmnopqrstuvwxyz"
 DOMAIN = "tunnel.test"
@@ -99,6 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
             ],
             b"cookies",
         )
+
+    def route_toss(self, query: dict[str, str]) -> None:
+        # Cookies for a parent domain, as a hostile tenant would set them.
+        self._reply(200, [("Set-Cookie", "a=1; Domain=example.com; Path=/")], b"tossed")
 
     def route_no_content(self, query: dict[str, str]) -> None:
         self._reply(204, [("x-empty", "yes")], b"")
@@ -238,7 +244,7 @@ class GatewayConnection:
         if message["action"] == "ready":
             if not gateway.register(gateway.connections.index(self) + 1):
                 return  # registration held back: the agent waits for ``registered``
-            url = f"https://{self.subdomain}.{DOMAIN}"
+            url = gateway.public_url.replace("{subdomain}", self.subdomain)
             await self.ws.send(
                 protocol.encode({"type": "registered", "subdomain": self.subdomain, "url": url})
             )
@@ -260,15 +266,18 @@ class FakeGateway:
     ``refuse(attempt)`` may answer an upgrade attempt (1-based) with a status instead (409: the
     subdomain is held by another agent); ``register(connection)`` may hold back the
     ``registered`` answer on a connection (1-based). ``port``: listen there (a gateway back
-    where a stopped one was), not on a free one."""
+    where a stopped one was), not on a free one. ``public_url``: the tunnels' public URL format
+    (by Host, or by path on one host)."""
 
     def __init__(
         self,
         refuse: Callable[[int], int | None] | None = None,
         register: Callable[[int], bool] | None = None,
         port: int = 0,
+        public_url: str = f"https://{{subdomain}}.{DOMAIN}",
     ) -> None:
         self.port = port
+        self.public_url = public_url  # PUBLIC_URL_FORMAT: what ``registered`` says
         self.refuse = refuse or (lambda attempt: None)
         self.register = register or (lambda connection: True)
         self.attempts: list[Attempt] = []
@@ -351,10 +360,12 @@ async def running_agent(
     port: int,
     token: str | None = None,
     exit_code: int = 0,
+    traffic: Traffic | None = None,
+    view: TunnelView | None = None,
     **overrides: object,
 ) -> AsyncIterator[RunningAgent]:
-    """The agent serving in this event loop; stopped (and checked to exit ``exit_code``) on
-    exit."""
+    """The agent serving in this event loop (capturing into ``traffic`` for an inspector, if
+    given); stopped (and checked to exit ``exit_code``) on exit."""
     settings = {
         "url": gateway.url,
         "token": token or make_token(),
@@ -364,7 +375,7 @@ async def running_agent(
         **overrides,
     }
     out, err = io.StringIO(), io.StringIO()
-    agent = Agent(AgentSettings(**settings), out, err)  # type: ignore[arg-type]
+    agent = Agent(AgentSettings(**settings), out, err, traffic, view)  # type: ignore[arg-type]
     running = RunningAgent(agent, asyncio.create_task(agent.run()), out, err)
     try:
         yield running

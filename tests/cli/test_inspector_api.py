@@ -3,6 +3,7 @@ an in-process Inspector and a real local app."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -11,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.cli.harness import LocalApp, header_values
+from tests.cli.harness import FakeGateway, LocalApp, eventually, header_values, running_agent
 from tests.cli.inspector_helpers import (
     PUBLIC_HOST,
     call,
@@ -20,7 +21,7 @@ from tests.cli.inspector_helpers import (
     running_inspector,
     tunnel_view,
 )
-from tunnel_cli.inspector.server import Inspector, InspectorError
+from tunnel_cli.inspector.server import Inspector, InspectorError, TunnelView
 from tunnel_cli.inspector.traffic import CAPTURE_BODY_BYTES, Traffic
 
 
@@ -369,3 +370,39 @@ def test_a_taken_port_moves_to_the_next_or_fails_in_one_line(traffic: Traffic) -
         assert "\n" not in str(raised.value)
     finally:
         first.close()
+
+
+@pytest.mark.parametrize(
+    ("public_url", "headers", "cookie"),
+    [
+        # By Host: the tunnel's own host; Domain= for another is dropped.
+        ("https://{subdomain}.tunnel.test", [("x-forwarded-host", PUBLIC_HOST)], "a=1; Path=/"),
+        # By path on one host: the Path goes under the tunnel's own path too.
+        (
+            "http://api.execute-api.localhost:4567/{subdomain}",
+            [("host", "api.execute-api.localhost:4567")],
+            "a=1; Path=/demo/",
+        ),
+    ],
+)
+async def test_the_inspector_shows_set_cookie_as_the_browser_got_it(
+    app: LocalApp, public_url: str, headers: list[tuple[str, str]], cookie: str
+) -> None:
+    traffic, view = Traffic(), TunnelView("demo", "127.0.0.1", app.port, 5.0)
+    with running_inspector(traffic, [view]) as inspector:
+        async with (
+            FakeGateway(public_url=public_url) as gateway,
+            running_agent(gateway, app.port, traffic=traffic, view=view),
+        ):
+            connection = await gateway.next_ready()
+            answer = await connection.request("GET", "/toss", headers=headers)
+            assert header_values(answer.headers, "set-cookie") == [
+                "a=1; Domain=example.com; Path=/"  # the app's, scoped by the forwarding function
+            ]
+            await eventually(lambda: len(traffic) == 1)
+        status, _, listed = await asyncio.to_thread(call, inspector, "GET", "/api/requests/http")
+    assert status == 200
+    (captured,) = listed["requests"]
+    assert captured["response"]["headers"]["Set-Cookie"] == [cookie]
+    assert ["Set-Cookie", cookie] in captured["response"]["header_list"]
+    assert f"Set-Cookie: {cookie}\r\n".encode() in base64.b64decode(captured["response"]["raw"])
