@@ -28,7 +28,7 @@ from aiohttp import web
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
 from aws_fidelity import rules
-from local_gateway import access_log, answers, deployment
+from local_gateway import access_log, answers, browser_guard, deployment
 from local_gateway.connections import Connections
 from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
 from local_gateway.lambda_runtime import LambdaRuntime, pass_env_names
@@ -135,10 +135,11 @@ class Gateway:
         stage_path = f"/{self.settings.environment}"
         raw_path = request.raw_path.partition("?")[0]
         if raw_path in (stage_path, stage_path + "/") and request.method == "GET":
-            return await self.websocket.handle(request)
+            return await browser_guard.guarded(request, self.websocket.handle)
         prefix = f"{stage_path}/@connections/"
         if raw_path.startswith(prefix) and "/" not in raw_path[len(prefix) :]:
-            return await self.management.handle(request, unquote(raw_path[len(prefix) :]))
+            connection_id = unquote(raw_path[len(prefix) :])
+            return await browser_guard.guarded(request, self.management.handle, connection_id)
         since = access_log.started()
         access_log.line(f"{request.method} {hostname}{raw_path}", 404, since)
         return answers.answer(answers.NOT_FOUND)
