@@ -950,34 +950,35 @@ def check_request_signature(
     of the steps, the message of a malformed header (sigv4.Malformed's here), ``RequestExpired``'s
     message, and S3's 8 coming after 7 (S3 can only hash a body once it has read it).
 
-    Sources: "Authenticating Requests (AWS Signature Version 4)" (every S3 request is signed,
-    or anonymous; x-amz-content-sha256 is required), https://docs.aws.amazon.com/AmazonS3/
+    Sources: "Authenticating Requests (AWS Signature Version 4)" (every S3 request is signed, or
+    anonymous; x-amz-content-sha256 is required), https://docs.aws.amazon.com/AmazonS3/
     latest/API/sig-v4-authenticating-requests.html and .../sig-v4-header-based-auth.html; "Error
     responses" (the S3 codes), https://docs.aws.amazon.com/AmazonS3/latest/API/
-    ErrorResponses.html; the "Common Errors" of the query and JSON services (MissingAuthentication
-    Token 403, InvalidClientTokenId 403, IncompleteSignature 400, RequestExpired 400 "more than
-    15 minutes after the request expiration date (such as for pre-signed URLs)"), https://
+    ErrorResponses.html (S3's 15 minutes: that SigV4 page's time stamp rule, and the
+    MaxAllowedSkewMilliseconds 900000 S3's RequestTimeTooSkewed answers carry); the "Common
+    Errors" of the query and JSON services (MissingAuthenticationToken 403, InvalidClientTokenId
+    403, IncompleteSignature 400, RequestExpired 400 "more than 15 minutes after the request
+    expiration date (such as for pre-signed URLs)"), https://
     docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html and https://
     docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html; the real errors: S3
-    fakecloud/fakecloud#1710 and aws/aws-sdk-js#2358 (anonymous: AccessDenied), nukulb/
-    s3-angular-file-upload#23, aws/aws-cli#2432 and ravsau/aws-labs#4 (not SigV4, a SigV2 presigned
-    URL), gocd-s3-artifacts#16 and
-    hubrick/vertx-s3-client#5 (no date, 403), avi-wish/aws4-signature-php#1 and aws/aws-cli#2134
-    (no x-amz-content-sha256), irods/irods_resource_plugin_s3#1833 (its value), aws/aws-cli#8662
-    and the RequestTimeTooSkewed documents with MaxAllowedSkewMilliseconds 900000, s3tools/
-    s3cmd#1053 (SignatureDoesNotMatch with StringToSign and CanonicalRequest, 403),
+    faiscadev/fakecloud#1710 and aws/aws-sdk-js#2358 (anonymous: AccessDenied),
+    nukulb/s3-angular-file-upload#23, aws/aws-cli#2432 and ravsau/aws-labs#4 (not SigV4, a SigV2
+    presigned URL), indix/gocd-s3-artifacts#16 and hubrick/vertx-s3-client#5 (no date, 403),
+    avi-wish/aws4-signature-php#1 and aws/aws-cli#2134 (no x-amz-content-sha256),
+    irods/irods_resource_plugin_s3#1833 (its value), aws/aws-cli#8662 (RequestTimeTooSkewed),
+    s3tools/s3cmd#1053 (SignatureDoesNotMatch with StringToSign and CanonicalRequest, 403),
     grosskur/lua-resty-aws#2 and s3tools/s3cmd#812 (XAmzContentSHA256Mismatch, 400); query
     awsdocs/aws-lambda-developer-guide#263 (CloudFormation: MissingAuthenticationToken "Request
     is missing Authentication Token"), ministryofjustice/cloud-platform#837 (CloudFormation's
     ErrorResponse: InvalidClientTokenId, 403), aws/aws-sdk-go#194 (CloudFormation:
-    SignatureDoesNotMatch with the canonical string), aws/aws-cli#6676 (STS: SignatureDoesNotMatch
-    "Signature expired"); JSON aws/aws-sdk-cpp#2466 (Secrets Manager:
+    SignatureDoesNotMatch with the canonical string), aws/aws-cli#6676 (STS:
+    SignatureDoesNotMatch "Signature expired"); JSON aws/aws-sdk-cpp#2466 (Secrets Manager:
     MissingAuthenticationTokenException "Missing Authentication Token"), yegor256/s3auth#237
-    (DynamoDB: UnrecognizedClientException, 400), remind101/logspout-kinesis#21 and aws/
-    aws-sdk-php#1780 (InvalidSignatureException "Signature expired ... - 5 min.", 400),
-    smithy545/aws-apps-scripts#12 (InvalidSignatureException, the mismatch); REST-JSON brefphp/
-    bref#1250 (Lambda: MissingAuthenticationTokenException, 403), serverless/serverless#27
-    (Lambda: InvalidSignatureException "Signature expired", 403),
+    (DynamoDB: UnrecognizedClientException, 400), remind101/logspout-kinesis#21 and
+    aws/aws-sdk-php#1780 (InvalidSignatureException "Signature expired ... - 5 min.", 400),
+    smithy545/aws-apps-scripts#12 (InvalidSignatureException, the mismatch); REST-JSON
+    brefphp/bref#1250 (Lambda: MissingAuthenticationTokenException, 403),
+    serverless/serverless#27 (Lambda: InvalidSignatureException "Signature expired", 403),
     badslug/Paw-AWSSignature4DynamicValue#5 (UnrecognizedClientException, 403).
     """
     received = list(headers)
