@@ -27,7 +27,8 @@ token's claims without verifying them; the server verifies the token).
 
 Prints "Web Interface http://127.0.0.1:4040" (the request inspector; see --inspect-addr),
 "Forwarding <public url> -> http://LOCAL-HOST:PORT" once connected (again after each
-reconnect), then one "<METHOD> <path> <status> <size> <n>ms" line per request. Ctrl-C stops it
+reconnect), then one "<METHOD> <path>?<query> <status> <size> <n>ms" line per request (the
+values of credentials in the query, such as token= or code=, shown as …). Ctrl-C stops it
 (exit 0). Exits 1 when the server refuses the token or the subdomain is held by another agent,
 when the server closes the tunnel, or when the token expires; also when the first connection
 finds nothing at --url after a few tries (connection refused, no such host, HTTP 400 or 404):

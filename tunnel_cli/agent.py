@@ -39,10 +39,11 @@ endpoint never holds up the others), and sends an application-level ``ping`` eve
 - ``stop()`` (Ctrl-C, SIGTERM) closes every connection with 1000 and returns 0.
 
 Output: stdout gets ``Forwarding <url> -> http://<local-host>:<port>`` on every registration
-(first connection and every reconnect) and one ``<METHOD> <path> <status> <size> <n>ms`` line
-per answered request (``POST /upload 200 3.9 MB 410ms``: the body that was sent one way, or
-``1.0 MB → 1.0 MB`` when both carried one); stderr gets ``tunnel: ...`` lines for everything
-else. With a ``label`` (``tunnel start``), every line starts with ``[label]``.
+(first connection and every reconnect) and one ``<METHOD> <path>?<query> <status> <size> <n>ms``
+line per answered request (``POST /upload?dir=a 200 3.9 MB 410ms``: the body that was sent one
+way, or ``1.0 MB → 1.0 MB`` when both carried one; a query parameter whose name says it is a
+credential shows its value as ``…``: ``logged_target``); stderr gets ``tunnel: ...`` lines for
+everything else. With a ``label`` (``tunnel start``), every line starts with ``[label]``.
 
 With the inspector on, each answered request is handed to its ring (``traffic``) as the local
 service received it and as the caller was answered, bodies included (the start of a streamed
@@ -68,7 +69,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from tunnel_shared import cookies
 from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
@@ -118,6 +119,14 @@ SUBDOMAIN_IN_USE = (
 )
 # A server's reason, as printed.
 MAX_REASON_CHARS = 200
+# What a secret is printed as: the token, the session secret, a credential in a query.
+HIDDEN = "…"
+# Query parameters whose values the request log line hides (``logged_target``): credentials by
+# their usual names (OAuth's token, code and secret, API keys, passwords, signed URLs' parts).
+CREDENTIAL_NAME = re.compile(
+    r"token|secret|passw|pwd|signature|credential|session|auth|api.?key|jwt|^(key|sig|code)$",
+    re.IGNORECASE,
+)
 # Well inside the 10-minute idle timeout (tyrchen/http-tunnel uses 300 s, wormhole 60 s).
 DEFAULT_HEARTBEAT_SECONDS = 240.0
 # Ten minutes before the 2-hour cap: room for a slow reconnect.
@@ -316,7 +325,7 @@ class Agent:
         # whatever a library put in an exception's text.
         for secret in (self.settings.token, self._session_secret):
             if secret:
-                line = line.replace(secret, "…")
+                line = line.replace(secret, HIDDEN)
         return line
 
     # Internals ------------------------------------------------------------------------------
@@ -553,7 +562,8 @@ class Session:
             return
         elapsed = time.monotonic() - started
         sizes = body_sizes(request.size, sent.size)
-        self.agent.say(f"{request.method} {path} {sent.status} {sizes} {round(elapsed * 1000)}ms")
+        target = logged_target(path, request.raw_query_string)
+        self.agent.say(f"{request.method} {target} {sent.status} {sizes} {round(elapsed * 1000)}ms")
         if tap is not None:
             self._capture(request, sent, tap, arrived, elapsed)
 
@@ -615,6 +625,21 @@ def _tap() -> BodyTap:
     from tunnel_cli.inspector.traffic import CAPTURE_BODY_BYTES  # only when the inspector runs
 
     return BodyTap(CAPTURE_BODY_BYTES)
+
+
+def logged_target(path: str, query: str) -> str:
+    """``path?query`` for the request log line, each credential's value (``CREDENTIAL_NAME``)
+    shown as ``HIDDEN``; the rest as sent. Terminals get shared and scrolled back; the inspector,
+    a tool on loopback that replays requests, shows them whole."""
+    if not query:
+        return path
+    fields = []
+    for field in query.split("&"):
+        name, equals, value = field.partition("=")
+        if value and CREDENTIAL_NAME.search(unquote_plus(name)):
+            field = f"{name}{equals}{HIDDEN}"
+        fields.append(field)
+    return f"{path}?{'&'.join(fields)}"
 
 
 def body_sizes(sent: int, received: int) -> str:

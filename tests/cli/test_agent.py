@@ -46,7 +46,7 @@ async def test_binary_bodies_and_raw_targets_round_trip_byte_exact(app):
         assert (seen.method, seen.target, seen.body) == ("POST", f"{path}?{query}", body)
         await eventually(lambda: len(agent.lines()) == 2)
         method, logged_path, status, *sizes, elapsed = agent.lines()[1].split(" ")
-        assert (method, logged_path, status) == ("POST", path, "200")
+        assert (method, logged_path, status) == ("POST", f"{path}?{query}", "200")
         assert sizes == ["65.5", "kB", "→", "65.5", "kB"]  # the body each way
         assert elapsed.endswith("ms") and int(elapsed[:-2]) >= 0
 
@@ -167,11 +167,31 @@ async def test_a_response_too_large_for_one_message_becomes_a_502(app, size):
     async with FakeGateway() as gateway, running_agent(gateway, app.port) as agent:
         connection = await gateway.next_ready()
         response = await connection.request("GET", "/random", f"size={size}")
-        await eventually(lambda: "GET /random 502" in agent.out.getvalue())
+        await eventually(lambda: f"GET /random?size={size} 502" in agent.out.getvalue())
     assert response.status == 502
     assert header_values(response.headers, "x-tunnel-error") == ["response-too-large"]
     assert b"128 KB" in response.body and len(response.body) < 300
     assert "larger than the 128 KB" in agent.err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("q=1&token=secret", "q=1&token=…"),
+        ("q=1", "q=1"),
+        ("access_token=a&X-Amz-Signature=b&api_key=c&password=d&code=e&page=2",
+         "access_token=…&X-Amz-Signature=…&api_key=…&password=…&code=…&page=2"),
+        ("Token=x&flag&token=&a=%20b", "Token=…&flag&token=&a=%20b"),
+    ],
+)  # fmt: skip
+async def test_the_request_line_shows_the_query_with_credentials_hidden(app, query, logged):
+    async with FakeGateway() as gateway, running_agent(gateway, app.port) as agent:
+        connection = await gateway.next_ready()
+        response = await connection.request("GET", "/x", query)
+        assert response.status == 200
+        await eventually(lambda: len(agent.lines()) == 2)
+    assert agent.lines()[1].startswith(f"GET /x?{logged} 200 0 B ")
+    assert app.requests[0].target == f"/x?{query}"  # the local service gets it all, as sent
 
 
 async def test_local_service_down_gives_502_and_the_agent_keeps_going(app):
