@@ -69,8 +69,8 @@ def test_two_tunnels_from_one_file_reach_their_own_services(tunnel, second_app, 
     assert status == 200 and json.loads(body)["target"] == "/echo?to=web"
     status, _, body = tunnel.request("yml-api", "POST", "/echo?to=api", body=b"hello api")
     assert status == 200 and base64.b64decode(json.loads(body)["body"]) == b"hello api"
-    assert agent.wait_for(r"^\[web\] GET /echo 200 ")
-    assert agent.wait_for(r"^\[api\] POST /echo 200 ")
+    assert agent.wait_for(r"^\[web\] GET /echo\?to=web 200 ")
+    assert agent.wait_for(r"^\[api\] POST /echo\?to=api 200 ")
     # The tunnel not named was not started.
     status, _, _ = tunnel.request("yml-idle", "GET", "/echo")
     assert status != 200
