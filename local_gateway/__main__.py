@@ -1,7 +1,8 @@
 """``python -m local_gateway [--port 4567] [--environment dev] [--host 127.0.0.1]``
 
 Serves the environment deployed at AWS_ENDPOINT_URL (``make local``) on one loopback port, running
-each function's deployed code (and following UpdateFunctionCode);
+each function's deployed code, and following the environment while it runs (follow.py: new code,
+new configuration, a relaunch, its stacks deleted);
 ``make tunnel-local`` runs it for dev. ``--port 0`` serves on a port the OS picks: the ready line
 (``local gateway: ready on http://127.0.0.1:<port>: ...``) names it.
 """
@@ -49,7 +50,9 @@ def parse(argv: Sequence[str] | None) -> Settings:
         parser.error(f"--host {args.host} is not a loopback address")
     return Settings(
         port=args.port,
-        host=args.host,
+        # The name localhost is the HTTP API's (the tunnels' public URLs): the WebSocket API and
+        # @connections are reached by address.
+        host="127.0.0.1" if args.host == "localhost" else args.host,
         environment=args.environment,
         idle_timeout_seconds=args.idle_timeout,
         max_connection_seconds=args.max_connection_duration,
@@ -67,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as error:
             print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
             return 1
+    # Whatever ends a start early, nothing is left behind: start() and serve() stop the workers
+    # and remove the unpacked code (a temporary folder) on their way out.
     try:
         gateway = start(settings)
     except DeploymentError as error:
@@ -74,11 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if listening is not None:
             listening.close()
         return 2
+    except KeyboardInterrupt:
+        print("local gateway: interrupted while starting", file=sys.stderr)
+        return 130
     try:
         asyncio.run(serve(gateway, listening))
     except OSError as error:  # the port is taken, most likely
         print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before the gateway's own handler was in place
+        print("local gateway: interrupted while starting", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -27,6 +27,10 @@ class DeploymentError(RuntimeError):
     """The environment is not deployed (or not reachable); the message says what to do."""
 
 
+class NotDeployed(DeploymentError):
+    """The environment's APIs stack does not exist (never launched, or deleted)."""
+
+
 @dataclass(frozen=True)
 class Route:
     key: str  # "$connect", "$default", "GET /items/{id}"
@@ -95,6 +99,15 @@ class DeployedFunction:
     policy: dict[str, Any] | None  # the resource policy: who may invoke it
     code_sha256: str = ""  # base64 SHA-256 of its deployment package, as Lambda reports it
 
+    def run_settings(self) -> tuple[Any, ...]:
+        """What its worker is started with, besides its code: a change needs a new worker."""
+        return (
+            self.handler,
+            self.timeout_seconds,
+            self.memory_mb,
+            tuple(sorted(self.environment.items())),
+        )
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -107,16 +120,45 @@ class Deployment:
     functions: dict[str, DeployedFunction | None] = field(default_factory=dict)
     # Custom domain names mapped (without a mapping key) to the HTTP API -> the mapped stage.
     http_domains: dict[str, str] = field(default_factory=dict)
+    # The environment's stacks when it was read (stacks_fingerprint), read first: a stack that
+    # changed while the rest was read shows as a change.
+    stacks: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
 
 
 def apis_stack(environment: str) -> str:
     return f"http-tunnel-{environment}-apis"
 
 
+def stacks_fingerprint(cloudformation: Any, environment: str) -> tuple[tuple[str, ...], ...]:
+    """What changes whenever one of the environment's stacks is created, updated or deleted,
+    read cheaply: one DescribeStacks for them all (each stack's id, status and outputs), plus
+    the newest event of each stack that has been updated since it was created and whose
+    ``LastUpdatedTime`` is not reported (the emulator does not report it; AWS does)."""
+    prefix = f"http-tunnel-{environment}-"
+    stacks = [
+        stack
+        for page in cloudformation.get_paginator("describe_stacks").paginate()
+        for stack in page.get("Stacks", [])
+        if stack["StackName"].startswith(prefix) and stack["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    fingerprint = []
+    for stack in sorted(stacks, key=lambda s: s["StackName"]):
+        updated = str(stack.get("LastUpdatedTime") or "")
+        if not updated and stack["StackStatus"] != "CREATE_COMPLETE":
+            events = cloudformation.describe_stack_events(StackName=stack["StackId"])
+            updated = next((e["EventId"] for e in events.get("StackEvents", [])), "")
+        outputs = sorted(f"{o['OutputKey']}={o['OutputValue']}" for o in stack.get("Outputs", []))
+        fingerprint.append(
+            (stack["StackName"], stack["StackId"], stack["StackStatus"], updated, *outputs)
+        )
+    return tuple(fingerprint)
+
+
 def load(environment: str, session: boto3.session.Session | None = None) -> Deployment:
     session = session or boto3.session.Session()
     region = session.region_name or "us-east-1"
     try:
+        stacks = stacks_fingerprint(session.client("cloudformation"), environment)
         outputs = _stack_outputs(session, apis_stack(environment))
         account_id = session.client("sts").get_caller_identity()["Account"]
         gateway = session.client("apigatewayv2")
@@ -144,7 +186,7 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
         domains = _mapped_domains(gateway, http.api_id)
     except (BotoCoreError, ClientError) as error:
         raise DeploymentError(f"cannot read the custom domains ({error})") from None
-    return Deployment(environment, region, account_id, websocket, http, functions, domains)
+    return Deployment(environment, region, account_id, websocket, http, functions, domains, stacks)
 
 
 def _mapped_domains(gateway: Any, api_id: str) -> dict[str, str]:
@@ -163,7 +205,7 @@ def _stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]
         described = session.client("cloudformation").describe_stacks(StackName=stack)
     except ClientError as error:
         if "does not exist" in str(error):
-            raise DeploymentError(
+            raise NotDeployed(
                 f"stack {stack} does not exist; launch the environment first (make local)"
             ) from None
         raise
@@ -236,6 +278,11 @@ def _function(lam: Any, arn: str) -> DeployedFunction | None:
         policy = json.loads(lam.get_policy(FunctionName=arn)["Policy"])
     except lam.exceptions.ResourceNotFoundException:
         policy = None  # no resource policy: nothing may invoke it
+    return function_of(configuration, policy)
+
+
+def function_of(configuration: dict[str, Any], policy: dict[str, Any] | None) -> DeployedFunction:
+    """A function as GetFunctionConfiguration describes it, with its resource policy."""
     return DeployedFunction(
         name=configuration["FunctionName"],
         arn=configuration["FunctionArn"],

@@ -1,9 +1,12 @@
 """The HTTP API, reached as AWS reaches it: one request, one integration call.
 
 Names that reach it (aws_fidelity.rules decides; a local name stands for the AWS one):
-- its own endpoint, ``http://<api-id>.execute-api.localhost:<port>`` for
-  ``<api-id>.execute-api.<region>.amazonaws.com``: a named stage is the first path segment and
-  stays in ``rawPath``; the ``$default`` stage is served at the root;
+- its own endpoint, ``<api-id>.execute-api.<region>.amazonaws.com``, as
+  ``http://localhost:<port>`` (the public URLs the functions are given: every HTTP client
+  resolves ``localhost``, while Python's and Node's resolvers on Debian do not resolve
+  ``*.localhost``) and as ``http://<api-id>.execute-api.localhost:<port>`` (curl and browsers):
+  a named stage is the first path segment and stays in ``rawPath``; the ``$default`` stage is
+  served at the root;
 - a custom domain mapped to it, ``http://<subdomain>.localhost:<port>`` for
   ``<subdomain>.<domain>`` (only where one is deployed, as in prod).
 Any other Host is not an address of the API: 404. With ``DisableExecuteApiEndpoint`` its own
@@ -58,8 +61,13 @@ class Entry:
     raw_path: str
 
 
+# The HTTP API's own endpoint, under the one name every client resolves to loopback.
+OWN_ENDPOINT_HOST = "localhost"
+
+
 def local_endpoint(api_id: str, port: int) -> str:
-    """An API's own endpoint as this gateway serves it."""
+    """An API's own endpoint as this gateway serves it, by the API's name (an alias of
+    ``http://localhost:<port>`` for the HTTP API)."""
     return f"http://{api_id}.execute-api{LOCAL_SUFFIX}:{port}"
 
 
@@ -67,10 +75,10 @@ def local_public_url_format(deployed: str, api_id: str, port: int) -> str:
     """The deployed ``PUBLIC_URL_FORMAT`` with this gateway's names for the AWS ones:
     ``https://{subdomain}.<domain>`` -> ``http://{subdomain}.localhost:<port>``, and
     ``https://<api>.execute-api.<region>.amazonaws.com/{subdomain}`` ->
-    ``http://<api>.execute-api.localhost:<port>/{subdomain}``."""
+    ``http://localhost:<port>/{subdomain}`` (``api_id``'s own endpoint)."""
     if deployed.startswith("https://{subdomain}."):
         return f"http://{{subdomain}}{LOCAL_SUFFIX}:{port}"
-    return local_endpoint(api_id, port) + "/{subdomain}"
+    return f"http://{OWN_ENDPOINT_HOST}:{port}/{{subdomain}}"
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -102,7 +110,7 @@ class HttpApi:
     def _aws_host(self, hostname: str) -> str | None:
         """The AWS name a request's Host stands for, if it reaches this API."""
         host = hostname.lower()
-        if host == f"{self._api.api_id}.execute-api{LOCAL_SUFFIX}":
+        if host in (OWN_ENDPOINT_HOST, f"{self._api.api_id}.execute-api{LOCAL_SUFFIX}"):
             host = self._own_host
         elif host.endswith(LOCAL_SUFFIX):
             label = host.removesuffix(LOCAL_SUFFIX)

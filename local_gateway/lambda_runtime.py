@@ -7,11 +7,13 @@ against ``CodeSha256`` and unpacks it; that folder is the worker's ``LAMBDA_TASK
 deployed ``Handler`` (``handler.handler``) runs in a worker process
 (``local_gateway.function_worker``) started with the gateway and ended with it; the worker
 imports it once, as a warm Lambda keeps its module. While serving, each function's
-``CodeSha256`` is read every second (``follow_code``): new code (``UpdateFunctionCode``, as
-``make sync`` calls it, or a launch) gets a new worker, new invocations go to it once it is
-ready, and the old worker stops once it has answered the invocations it was running; one line
-says so (``forwarding: now running code <sha256 hex, 12 digits>``). Code that cannot be fetched
-leaves the old code running, and says why.
+configuration is read every second (``check_code``, called by the gateway's follower,
+follow.py): new code (``UpdateFunctionCode``, as ``make sync`` calls it, or a launch) gets a new
+worker, new invocations go to it once it is ready, and the old worker stops once it has
+answered the invocations it was running; one line says so (``forwarding: now running code
+<sha256 hex, 12 digits>``). Code that cannot be fetched leaves the old code running, and says
+why. New settings (environment, handler, timeout, memory: ``reconfigure``, once the follower
+has read the new deployment) get a new worker the same way.
 
 The worker's ``os.environ`` is what Lambda would give the function (``function_environment``):
 its deployed variables, the runtime's reserved ones, the gateway's credentials and endpoint, and
@@ -51,7 +53,7 @@ from tunnel_shared.limits import LAMBDA_REQUEST_PAYLOAD_BYTES
 
 from aws_fidelity import rules
 from local_gateway import access_log, iam
-from local_gateway.deployment import DeployedFunction, Deployment
+from local_gateway.deployment import DeployedFunction, Deployment, function_of
 from local_gateway.function_code import Code, CodeCache, CodeUnavailable, sha_hex
 from local_gateway.function_worker import READY_ID, spec_of
 
@@ -428,6 +430,8 @@ class LambdaRuntime:
         # ARN -> the CodeSha256 its worker runs (absent: no code fetched yet).
         self._running_code: dict[str, str] = {}
         self._failed_code: dict[str, str] = {}  # ARN -> the CodeSha256 last failed, logged once
+        # ARN -> the settings its worker was started with (_start_key): a change restarts it.
+        self._started: dict[str, tuple[Any, ...]] = {}
         self._retiring: set[_Worker] = set()  # replaced, finishing their invocations
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
 
@@ -443,6 +447,7 @@ class LambdaRuntime:
             if function is None:
                 warnings.append(f"{arn}: not deployed")
                 continue
+            self._started[arn] = self._start_key(function)
             code = fetched[arn]
             if isinstance(code, str):
                 self._workers[arn] = f"cannot fetch its deployed code: {code}"
@@ -493,30 +498,45 @@ class LambdaRuntime:
     def _label(self, function: DeployedFunction) -> str:
         return code_name(function.name, self._deployment.environment) or function.name
 
-    async def follow_code(self, interval: float = CODE_POLL_SECONDS) -> None:
-        """Forever: every ``interval``, read each function's CodeSha256 and, when it changed
-        (UpdateFunctionCode, a launch), switch the function to its new code. The AWS calls run
-        on a thread: invocations never wait for them."""
-        while True:
-            await asyncio.sleep(interval)
-            for arn, function in self._deployment.functions.items():
-                if function is not None:
-                    await self._check_code(arn, function)
+    def _start_key(self, function: DeployedFunction) -> tuple[Any, ...]:
+        """What a worker of ``function`` is started with besides its code: its settings and
+        the overrides that apply to it."""
+        overrides = sorted((k, v) for k, v in self._overrides.items() if k in function.environment)
+        return (function.run_settings(), tuple(overrides))
 
-    async def _check_code(self, arn: str, function: DeployedFunction) -> None:
+    async def check_code(self) -> bool:
+        """Read each function's configuration once (the gateway's follower calls this every
+        ``CODE_POLL_SECONDS``) and switch a function whose CodeSha256 changed
+        (UpdateFunctionCode, a launch) to its new code. True if a function's other settings
+        (handler, timeout, memory, environment) differ from the deployment's: the deployment
+        must be read again (``reconfigure``). The AWS calls run on a thread: invocations never
+        wait for them."""
+        drifted = False
+        for arn, function in list(self._deployment.functions.items()):
+            if function is not None:
+                drifted = await self._check_code(arn, function) or drifted
+        return drifted
+
+    async def _check_code(self, arn: str, function: DeployedFunction) -> bool:
         try:
             configuration = await asyncio.to_thread(
                 self._lambda.get_function_configuration, FunctionName=arn
             )
         except Exception:  # noqa: BLE001 - the emulator went away, a throttle: try again later
-            return
-        sha = str(configuration.get("CodeSha256", ""))
-        if not sha or sha == self._running_code.get(arn):
-            return
+            return False
         if configuration.get("LastUpdateStatus") == "InProgress":
             # "While a function update is in progress, invocations go to the function's
             # previous code and configuration" (aws_fidelity.rules.check_no_update_in_progress).
-            return
+            return False
+        try:
+            configured = function_of(configuration, function.policy)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+        if configured.run_settings() != function.run_settings():
+            return True  # reconfigure() switches it, to its new code too
+        sha = configured.code_sha256
+        if not sha or sha == self._running_code.get(arn):
+            return False
         code = await asyncio.to_thread(self._fetch, arn)
         label = self._label(function)
         if isinstance(code, str):
@@ -525,13 +545,65 @@ class LambdaRuntime:
                 running = self._running_code.get(arn)
                 still = f"still running code {sha_hex(running)[:12]}" if running else "no code"
                 access_log.note(f"{label}: cannot fetch code {sha_hex(sha)[:12]} ({code}); {still}")
-            return
+            return False
         self._failed_code.pop(arn, None)
         if code.sha256 == self._running_code.get(arn):
-            return  # changed and changed back before it was fetched
+            return False  # changed and changed back before it was fetched
         await self._switch(arn, replace(function, code_sha256=code.sha256), code, label)
+        return False
 
-    async def _switch(self, arn: str, function: DeployedFunction, code: Code, label: str) -> None:
+    async def reconfigure(self, deployment: Deployment, overrides: Mapping[str, str]) -> None:
+        """Follow a new deployment of the environment: new invocations get its functions and
+        their invoke permissions at once; a function whose worker would now start differently
+        (its code, handler, timeout, memory or environment, the gateway's overrides included)
+        gets a new worker, switched to as new code is (``_switch``: no invocation in flight
+        fails); a function no integration names any more stops once its invocations are
+        answered."""
+        self._deployment = deployment
+        self._overrides = dict(overrides)
+        await asyncio.gather(  # the new workers start side by side, as at start-up
+            *(
+                self._reconfigure_function(arn, function)
+                for arn, function in deployment.functions.items()
+                if function is not None
+            )
+        )
+        for arn in [a for a in self._workers if deployment.functions.get(a) is None]:
+            old = self._workers.pop(arn)
+            for kept in (self._running_code, self._failed_code, self._started):
+                kept.pop(arn, None)
+            if isinstance(old, _Worker):
+                self._retire_later(old)
+
+    async def _reconfigure_function(self, arn: str, function: DeployedFunction) -> None:
+        key = self._start_key(function)
+        running = self._running_code.get(arn)
+        sha = function.code_sha256
+        if arn in self._workers and self._started.get(arn) == key:
+            if sha in (running, self._failed_code.get(arn)):
+                return  # started as it would be now (or its code cannot be had, as before)
+        label = self._label(function)
+        code = await asyncio.to_thread(self._fetch, arn)
+        if isinstance(code, str):
+            self._failed_code[arn] = function.code_sha256
+            if arn not in self._workers:
+                self._workers[arn] = f"cannot fetch its deployed code: {code}"
+                self._started[arn] = key
+            still = f"still running code {sha_hex(running)[:12]}" if running else "no code"
+            access_log.note(f"{label}: cannot fetch its deployed code ({code}); {still}")
+            return
+        self._failed_code.pop(arn, None)
+        new_code = code.sha256 != running
+        await self._switch(arn, replace(function, code_sha256=code.sha256), code, label, new_code)
+
+    async def _switch(
+        self,
+        arn: str,
+        function: DeployedFunction,
+        code: Code,
+        label: str,
+        new_code: bool = True,
+    ) -> None:
         """Start a worker on ``code``, send new invocations to it once it is ready, and stop the
         old worker once it has answered the invocations it was running."""
         new = self._worker(function, code.task_root)
@@ -540,16 +612,21 @@ class LambdaRuntime:
         old = self._workers.get(arn)
         self._workers[arn] = new
         self._running_code[arn] = code.sha256
-        access_log.note(f"{label}: now running code {code.short}")
+        self._started[arn] = self._start_key(function)
+        if new_code:
+            access_log.note(f"{label}: now running code {code.short}")
         if isinstance(new, str):
             access_log.note(f"{label}: {new}")
         elif new.load_error is not None:
             access_log.note(f"{label}: {new.load_error.splitlines()[-1]}")
         if isinstance(old, _Worker):
-            self._retiring.add(old)
-            task = asyncio.ensure_future(self._retire(old))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._retire_later(old)
+
+    def _retire_later(self, worker: _Worker) -> None:
+        self._retiring.add(worker)
+        task = asyncio.ensure_future(self._retire(worker))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _retire(self, worker: _Worker) -> None:
         # Its invocations end by their own timeout at the latest (an abandoned one is cut off).
@@ -622,4 +699,12 @@ class LambdaRuntime:
             await asyncio.sleep(0.02)
         for worker in workers:
             worker.kill()
+        self._cache.close()
+
+    def close(self) -> None:
+        """Without a loop (a start that failed or was interrupted): stop every worker at once
+        and remove the unpacked code."""
+        for worker in [*self._workers.values(), *self._retiring]:
+            if isinstance(worker, _Worker):
+                worker.kill()
         self._cache.close()

@@ -1,12 +1,16 @@
 """One loopback port, three APIs, told apart by the Host header and the path:
 
-Host 127.0.0.1 / localhost (the API's own endpoint)
+Host 127.0.0.1 / [::1] (the WebSocket API's own endpoint)
     /<stage>                    WebSocket upgrade          -> WebSocketApi
     /<stage>/@connections/<id>  POST / GET / DELETE        -> ManagementApi
     anything else                                          -> 404
-Host <api-id>.execute-api.localhost, or <subdomain>.localhost where a custom domain is
-deployed (any host that is not the bare address; http_api.py says which reach it)
+Host localhost or <api-id>.execute-api.localhost (the HTTP API's own endpoint), or
+<subdomain>.localhost where a custom domain is deployed (any host that is not a bare address;
+http_api.py says which reach it)
     anything                                               -> HttpApi
+
+While the environment's stacks are gone, or being relaunched, every request is answered 503
+(follow.py: the gateway follows the environment while it runs).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from aiohttp import web
 from tunnel_shared.limits import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
 
 from aws_fidelity import rules
-from local_gateway import access_log, answers, browser_guard, deployment
+from local_gateway import access_log, answers, browser_guard, deployment, follow
 from local_gateway.connections import Connections
 from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
 from local_gateway.lambda_runtime import LambdaRuntime, pass_env_names
@@ -73,8 +77,9 @@ def _hostname(host_header: str) -> str:
 
 
 def _is_bare(hostname: str) -> bool:
-    """The API's own endpoint: an address or ``localhost``, no subdomain in front."""
-    if hostname in ("", "localhost"):
+    """The WebSocket API's own endpoint: an address, no name (``localhost`` is the HTTP
+    API's)."""
+    if hostname == "":
         return True
     try:
         ipaddress.ip_address(hostname.strip("[]"))
@@ -100,17 +105,12 @@ class Gateway:
     def __init__(self, settings: Settings, deployed: deployment.Deployment, lam: Any) -> None:
         """``lam``: a boto3 Lambda client for the account ``deployed`` was read from."""
         self.settings = settings
+        self.deployed = deployed  # what is served: follow.py replaces it as it changes
+        # Why every request is answered 503 (the stacks are gone), or None.
+        self.unavailable: str | None = None
         self.public_url_format = public_url_format(deployed, settings.port)
         self.runtime = LambdaRuntime(
-            deployed,
-            lam,
-            # The functions reach this gateway's @connections and name its public URLs (only
-            # those deployed with these variables get them).
-            overrides={
-                "CONNECTIONS_ENDPOINT": settings.connections_endpoint,
-                "PUBLIC_URL_FORMAT": self.public_url_format,
-            },
-            pass_env=pass_env_names(os.environ),
+            deployed, lam, overrides=self._overrides(), pass_env=pass_env_names(os.environ)
         )
         self.connections = Connections()
         self.websocket = WebSocketApi(
@@ -123,6 +123,23 @@ class Gateway:
         self.http = HttpApi(deployed, self.runtime)
         self.management = ManagementApi(self.connections)
 
+    def _overrides(self) -> dict[str, str]:
+        # The functions reach this gateway's @connections and name its public URLs (only those
+        # deployed with these variables get them).
+        return {
+            "CONNECTIONS_ENDPOINT": self.settings.connections_endpoint,
+            "PUBLIC_URL_FORMAT": self.public_url_format,
+        }
+
+    async def take(self, new: deployment.Deployment) -> None:
+        """Serve ``new`` (a new deployment of the environment) from the next request on: the
+        functions whose workers would start differently get new ones first (follow.py)."""
+        self.public_url_format = public_url_format(new, self.settings.port)
+        await self.runtime.reconfigure(new, self._overrides())
+        self.websocket.reconfigure(new)
+        self.http = HttpApi(new, self.runtime)
+        self.deployed = new
+
     def app(self) -> web.Application:
         application = web.Application(client_max_size=MAX_BODY_BYTES)
         application.router.add_route("*", "/{tail:.*}", self.dispatch)
@@ -130,6 +147,10 @@ class Gateway:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         hostname = _hostname(request.headers.get("Host", ""))
+        if self.unavailable is not None:
+            since = access_log.started()
+            access_log.line(f"{request.method} {hostname}{request.path}", 503, since)
+            return answers.answer((503, self.unavailable))
         if not _is_bare(hostname):
             return await self.http.handle(request, hostname)
         stage_path = f"/{self.settings.environment}"
@@ -164,7 +185,9 @@ def bind(settings: Settings) -> tuple[socket.socket, Settings]:
 
 
 async def serve(gateway: Gateway, listening: socket.socket | None = None) -> None:
-    """Serve until SIGINT or SIGTERM, then close the WebSockets (each gets its $disconnect).
+    """Serve until SIGINT or SIGTERM, then close the WebSockets (each gets its $disconnect);
+    follow the environment meanwhile (follow.py). The functions' workers and their unpacked
+    code go with it, also when it cannot listen (OSError).
 
     On ``listening`` (from ``bind``) if given, else on the settings' host and port."""
     runner = web.AppRunner(
@@ -175,31 +198,33 @@ async def serve(gateway: Gateway, listening: socket.socket | None = None) -> Non
         max_line_size=MAX_HEADER_BYTES,
         max_field_size=MAX_HEADER_BYTES,
     )
-    await runner.setup()
-    site = (
-        web.SockSite(runner, listening)
-        if listening is not None
-        else web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
-    )
-    await site.start()  # listening from here: the ready line below comes after
-    following = asyncio.ensure_future(gateway.runtime.follow_code())  # UpdateFunctionCode
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    settings = gateway.settings
-    access_log.note(
-        f"ready on {settings.base_url}: WebSocket ws://{settings.host}:{settings.port}/"
-        f"{settings.environment}, HTTP {gateway.public_url_format}, "
-        f"@connections {settings.connections_endpoint}/@connections"
-    )
     try:
-        await stop.wait()
+        await runner.setup()
+        site = (
+            web.SockSite(runner, listening)
+            if listening is not None
+            else web.TCPSite(runner, gateway.settings.host, gateway.settings.port)
+        )
+        await site.start()  # listening from here: the ready line below comes after
+        following = asyncio.ensure_future(follow.Follower(gateway).run())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        settings = gateway.settings
+        access_log.note(
+            f"ready on {settings.base_url}: WebSocket ws://{settings.host}:{settings.port}/"
+            f"{settings.environment}, HTTP {gateway.public_url_format}, "
+            f"@connections {settings.connections_endpoint}/@connections"
+        )
+        try:
+            await stop.wait()
+        finally:
+            following.cancel()
+            await gateway.websocket.close_all()
     finally:
-        following.cancel()
-        await gateway.websocket.close_all()
         await runner.cleanup()
-        await gateway.runtime.shutdown()  # the functions' worker processes
+        await gateway.runtime.shutdown()  # the functions' worker processes, their code
 
 
 def start(settings: Settings) -> Gateway:
@@ -209,7 +234,12 @@ def start(settings: Settings) -> Gateway:
     deployed = deployment.load(settings.environment, session)
     gateway = Gateway(settings, deployed, session.client("lambda"))
     began = time.monotonic()
-    for warning in gateway.runtime.load():
+    try:
+        warnings = gateway.runtime.load()
+    except BaseException:  # Ctrl-C while starting: no worker and no unpacked code left behind
+        gateway.runtime.close()
+        raise
+    for warning in warnings:
         access_log.note(f"warning: {warning}")
     access_log.note(
         f"deployed code of {len(deployed.functions)} functions fetched and started in "

@@ -4,11 +4,12 @@
     gateway = start(env=client_environment(emulator.url))  # on a port it binds: gateway.port
     ...  websockets.connect(gateway.websocket_url)
     ...  http.client.HTTPConnection("127.0.0.1", gateway.port), Host: gateway.host("demo"),
-         target gateway.target("demo", "/x")  (dev: Host <api>.execute-api.localhost, /demo/x)
+         target gateway.target("demo", "/x")  (dev: Host localhost:<port>, target /demo/x)
     stop(gateway)
 
-``*.localhost`` does not resolve through getaddrinfo on every system (curl resolves it
-itself): connect to 127.0.0.1 and send the Host header instead.
+``*.localhost`` (a custom domain's tunnels) does not resolve through getaddrinfo on every
+system (curl resolves it itself): connect to 127.0.0.1 and send the Host header instead.
+``localhost`` (dev's tunnels) resolves everywhere.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class GatewayProcess:
         return f"{self.url}/{self.environment}"
 
     def public_url(self, subdomain: str) -> str:
-        """The URL the agent is told: ``http://<api>.execute-api.localhost:<port>/<subdomain>``
-        (no custom domain), or ``http://<subdomain>.localhost:<port>``."""
+        """The URL the agent is told: ``http://localhost:<port>/<subdomain>`` (no custom
+        domain), or ``http://<subdomain>.localhost:<port>``."""
         return self.public_url_format.replace("{subdomain}", subdomain)
 
     def host(self, subdomain: str) -> str:

@@ -119,24 +119,45 @@ class WebSocketApi:
         self._idle = idle_timeout_seconds
         self._max = max_connection_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        self._deleted: set[str] = set()  # ids of APIs deleted under their open connections
 
-    def _execute_api_arn(self, resource: str) -> str:
+    def reconfigure(self, deployment: Deployment) -> None:
+        """A new deployment of the environment: new connections and new messages get its
+        routes, integrations, authorizer and stage variables; what is in flight finishes with
+        what it started with."""
+        self._deployment = deployment
+        self._api = deployment.websocket
+        self._deleted.discard(self._api.api_id)
+
+    def close_deleted(self, reason: str) -> int:
+        """The API was deleted (its stack, a relaunch): close every open connection with 1001
+        and ``reason``, invoking no ``$disconnect`` (the API that would run it is gone), and
+        say how many there were."""
+        self._deleted.add(self._api.api_id)
+        connections = self._connections.all()
+        for connection in connections:
+            self._deleted.add(connection.caller.api_id)
+            connection.transport.close(GOING_AWAY, reason)
+        return len(connections)
+
+    def _execute_api_arn(self, api: Api, resource: str) -> str:
         d = self._deployment
-        return f"arn:aws:execute-api:{d.region}:{d.account_id}:{self._api.api_id}/{resource}"
+        return f"arn:aws:execute-api:{d.region}:{d.account_id}:{api.api_id}/{resource}"
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         since = access_log.started()
+        api = self._api  # a reconfigure meanwhile applies to the next connection
         handshake = handshake_checker().accept(
             Request(request.raw_path, Headers(request.headers.items()))
         )
         if handshake.status_code != 101:
             access_log.line("WS $connect", handshake.status_code, since, "bad handshake")
             return web.Response(status=handshake.status_code, body=bytes(handshake.body))
-        if self._stage not in self._api.stages:
+        if self._stage not in api.stages:
             access_log.line("WS $connect", 403, since, f"stage {self._stage} is not deployed")
             return answers.answer(answers.FORBIDDEN)
         caller = Caller(
-            api_id=self._api.api_id,
+            api_id=api.api_id,
             stage=self._stage,
             domain_name=request.url.host or "",
             connection_id=aws_id(),
@@ -145,7 +166,7 @@ class WebSocketApi:
             user_agent=request.headers.get("User-Agent", ""),
         )
         try:
-            authorizer, extra_headers = await self._connect(request, caller)
+            authorizer, extra_headers = await self._connect(api, request, caller)
         except Refused as refusal:
             detail = f"{caller.connection_id} {refusal}"
             access_log.line("WS $connect", refusal.status, since, detail)
@@ -177,7 +198,7 @@ class WebSocketApi:
         return response
 
     async def _connect(
-        self, request: web.Request, caller: Caller
+        self, api: Api, request: web.Request, caller: Caller
     ) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """Authorize and run ``$connect``: (authorizer context, 101 headers), or Refused."""
         raw_query = request.raw_path.partition("?")[2]
@@ -190,18 +211,18 @@ class WebSocketApi:
             ("X-Forwarded-Port", str(request.url.port or "")),
             ("X-Forwarded-Proto", request.scheme),
         ]
-        route = self._api.routes.get("$connect")
+        route = api.routes.get("$connect")
         if route is None:
             return None, {}  # no $connect route: every connection is accepted
         authorizer = None
         if route.authorization_type == "CUSTOM":
-            authorizer = await self._authorize(route, headers, query, caller)
+            authorizer = await self._authorize(api, route, headers, query, caller)
         elif route.authorization_type != "NONE":
             # AWS_IAM needs SigV4-signed upgrades, which the local gateway does not verify.
             raise Refused(403, f"authorization type {route.authorization_type} is not supported")
-        integration = self._api.integrations.get(route.integration_id or "")
+        integration = api.integrations.get(route.integration_id or "")
         outcome = await self._invoke(
-            route, integration, connect_event(headers, query, caller, authorizer)
+            api, route, integration, connect_event(headers, query, caller, authorizer)
         )
         if outcome.status is Status.TIMEOUT:
             raise Refused(504, outcome.reason)
@@ -226,12 +247,13 @@ class WebSocketApi:
 
     async def _authorize(
         self,
+        api: Api,
         route: Route,
         headers: list[tuple[str, str]],
         query: list[tuple[str, str]],
         caller: Caller,
     ) -> dict[str, Any]:
-        authorizer = self._api.authorizers.get(route.authorizer_id or "")
+        authorizer = api.authorizers.get(route.authorizer_id or "")
         if authorizer is None or authorizer.authorizer_type != "REQUEST":
             raise Refused(500, f"$connect names no REQUEST authorizer ({route.authorizer_id})")
         lower_headers = {name.lower(): value for name, value in headers}
@@ -243,14 +265,14 @@ class WebSocketApi:
         ]
         if missing:
             raise Refused(401, f"identity source {missing[0]} missing")
-        method_arn = self._execute_api_arn(f"{self._stage}/$connect")
+        method_arn = self._execute_api_arn(api, f"{self._stage}/$connect")
         event = authorizer_event(
-            method_arn, headers, query, self._api.stages.get(self._stage, {}), caller
+            method_arn, headers, query, api.stages.get(self._stage, {}), caller
         )
         outcome = await self._runtime.invoke(
             authorizer.function_arn,
             event,
-            self._execute_api_arn(f"authorizers/{authorizer.authorizer_id}"),
+            self._execute_api_arn(api, f"authorizers/{authorizer.authorizer_id}"),
             MAX_INTEGRATION_MS,
         )
         if outcome.status is Status.RAISED and outcome.error_message == "Unauthorized":
@@ -266,14 +288,14 @@ class WebSocketApi:
         return _authorizer_context(outcome.value)
 
     async def _invoke(
-        self, route: Route, integration: Integration | None, event: dict[str, Any]
+        self, api: Api, route: Route, integration: Integration | None, event: dict[str, Any]
     ) -> Outcome:
         if integration is None:
             return Outcome(Status.ERROR, reason=f"route {route.key} targets {route.target!r}")
         return await self._runtime.invoke(
             integration.function_arn,
             event,
-            self._execute_api_arn(f"{self._stage}/{route.key}"),
+            self._execute_api_arn(api, f"{self._stage}/{route.key}"),
             integration_timeout_ms(integration),
         )
 
@@ -301,9 +323,10 @@ class WebSocketApi:
 
     async def _route(self, connection: Connection, message: Message) -> None:
         since = access_log.started()
-        key = selected_route_key(self._api.route_selection_expression, message)
-        route = self._api.routes.get(key) if key not in (None, "$connect", "$disconnect") else None
-        route = route or self._api.routes.get("$default")
+        api = self._api
+        key = selected_route_key(api.route_selection_expression, message)
+        route = api.routes.get(key) if key not in (None, "$connect", "$disconnect") else None
+        route = route or api.routes.get("$default")
         request_id = aws_id()
         if route is None:
             self._tell(connection, "Forbidden", request_id)
@@ -318,8 +341,8 @@ class WebSocketApi:
             connection.authorizer,
             request_id,
         )
-        integration = self._api.integrations.get(route.integration_id or "")
-        outcome = await self._invoke(route, integration, event)
+        integration = api.integrations.get(route.integration_id or "")
+        outcome = await self._invoke(api, route, integration, event)
         if outcome.status is Status.TIMEOUT:
             self._tell(connection, "Endpoint request timed out", request_id)
             access_log.line(
@@ -350,14 +373,18 @@ class WebSocketApi:
         """``$disconnect`` once, best effort: its failure is logged, never raised."""
         since = access_log.started()
         code, reason = connection.transport.close_status()
-        route = self._api.routes.get("$disconnect")
+        api = self._api
+        route = api.routes.get("$disconnect")
+        if connection.caller.api_id in self._deleted or connection.caller.api_id != api.api_id:
+            route = None  # its API is gone, and its $disconnect route with it
         if route is None:
             access_log.line("WS closed", code, since, connection.connection_id)
             return
         try:
             outcome = await self._invoke(
+                api,
                 route,
-                self._api.integrations.get(route.integration_id or ""),
+                api.integrations.get(route.integration_id or ""),
                 disconnect_event(code, reason, connection.caller, connection.authorizer),
             )
             detail = "" if outcome.ok else f" ({outcome.reason})"

@@ -166,8 +166,9 @@ def test_a_handler_traceback_goes_to_the_gateway_log_only(gateway):
     assert "SECRET-FORWARDING-INTERNALS" in gateway.log()
 
 
-def test_a_request_without_a_subdomain_is_not_found(gateway):
-    for host in (f"127.0.0.1:{gateway.port}", f"localhost:{gateway.port}"):
+def test_a_request_to_the_bare_address_is_not_found(gateway):
+    # An address is the WebSocket API's endpoint (the name localhost is the HTTP API's).
+    for host in (f"127.0.0.1:{gateway.port}", f"[::1]:{gateway.port}"):
         status, _, body = http_request(gateway, "GET", "/anything", host=host)
         assert (status, json.loads(body)) == (404, {"message": "Not Found"})
 

@@ -94,7 +94,5 @@ def test_the_rules_themselves():
 
 def test_dev_tunnels_are_paths_on_the_execute_api_host(gateway, wiring):
     # dev has no custom domain: the deployed PUBLIC_URL_FORMAT is the path form, served here
-    # under the local name of the API's own endpoint.
-    assert gateway.public_url_format == (
-        f"http://{wiring.http_api_id}.execute-api.localhost:{gateway.port}/{{subdomain}}"
-    )
+    # under the local name of the API's own endpoint that every client resolves.
+    assert gateway.public_url_format == f"http://localhost:{gateway.port}/{{subdomain}}"

@@ -10,8 +10,8 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import pytest
 import websockets.sync.client
@@ -30,18 +30,36 @@ def demo(tunnel: Tunnel) -> Tunnel:
 
 
 def test_the_printed_url_plus_a_path_reaches_the_local_service_as_that_path(demo):
-    # dev has no custom domain: as on AWS, the URL is a path on the HTTP API's own endpoint.
+    # dev has no custom domain: as on AWS, the URL is a path on the HTTP API's own endpoint,
+    # here under a name every client resolves (Python's own resolver, no Host header set).
     agent = demo.agents[0]
     printed = agent.wait_for(r"^Forwarding (\S+) -> (\S+)$").group(1)
-    parts = urlsplit(printed + "/x/y?q=1")
-    assert parts.netloc.split(".", 1)[1].startswith("execute-api.localhost:")
+    assert printed == f"http://localhost:{demo.gateway.port}/demo"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(printed + "/x/y?q=1", timeout=30) as response:
+        assert response.status == 200
+        body = response.read()
+    assert echoed(body)["target"] == "/x/y?q=1"
+
+
+def test_the_execute_api_name_of_the_http_api_reaches_it_too(demo, wiring_ids):
+    # curl and browsers resolve *.localhost: the API's own name is an alias of localhost.
     connection = http.client.HTTPConnection("127.0.0.1", demo.gateway.port, timeout=30)
-    connection.request("GET", f"{parts.path}?{parts.query}", headers={"Host": parts.netloc})
+    host = f"{wiring_ids['HttpApiId']}.execute-api.localhost:{demo.gateway.port}"
+    connection.request("GET", "/demo/x?q=2", headers={"Host": host})
     response = connection.getresponse()
     body = response.read()
     connection.close()
     assert response.status == 200, body
-    assert echoed(body)["target"] == "/x/y?q=1"
+    assert echoed(body)["target"] == "/x?q=2"
+
+
+@pytest.fixture(scope="module")
+def wiring_ids(tunnel: Tunnel) -> dict[str, str]:
+    (stack,) = tunnel.client("cloudformation").describe_stacks(StackName="http-tunnel-dev-apis")[
+        "Stacks"
+    ]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
 def echoed(body: bytes) -> dict:
