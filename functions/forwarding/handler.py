@@ -46,10 +46,10 @@ from tunnel_shared import capacity, cookies, protocol
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import (
-    HTTP_INTEGRATION_TIMEOUT_SECONDS,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
     MAX_MESSAGE_BYTES,
+    REQUEST_DEADLINE_SECONDS,
 )
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import PublicUrl, PublicUrlError
@@ -57,7 +57,7 @@ from tunnel_shared.resources import agent_connections, connections_table, pendin
 from tunnel_shared.tokens import SUBDOMAIN
 
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
-DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
+DEADLINE_SECONDS = REQUEST_DEADLINE_SECONDS
 # Polling: 10 ms first, x1.5 each time, capped at 100 ms (see the README for the read cost).
 # The variables exist to compare strategies side by side (make bench); the template sets none.
 FIRST_POLL_SECONDS = float(os.environ.get("POLL_FIRST_SECONDS", "0.010"))
@@ -201,7 +201,7 @@ def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
     """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``. At the cap, wait while the tunnel
     answers requests (a burst drains; a slot came free in the last SLOT_WAIT_SECONDS), at
     most MAX_SLOT_WAIT_SECONDS; a tunnel that answers nothing gets None after SLOT_WAIT."""
-    cap = int(os.environ.get("IN_FLIGHT_PER_TUNNEL", "20"))
+    cap = _in_flight_per_tunnel()
     started = time.time()
     give_up = started + SLOT_WAIT_SECONDS
     while True:
@@ -218,6 +218,11 @@ def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
         if time.time() + SLOT_POLL_SECONDS > give_up:
             return None
         time.sleep(SLOT_POLL_SECONDS)
+
+
+def _in_flight_per_tunnel() -> int:
+    """The tunnel's cap (``throttling.tunnel_in_flight``); the agent is told it too."""
+    return int(os.environ.get("IN_FLIGHT_PER_TUNNEL", "20"))
 
 
 def _forward_leased(
@@ -237,16 +242,19 @@ def _forward_leased(
         request.cookies,
     )
     response_url = bodies.response_url(request_id)
-    envelope = protocol.request_message(*parts, b"", response_url)
+    # The agent's budget is the time this function will still wait after posting (``_wait``
+    # counts ``deadline`` from then); relative, as the agent's clock is not this one's.
+    budget = {"deadline_ms": int(deadline * 1000), "in_flight_per_tunnel": _in_flight_per_tunnel()}
+    envelope = protocol.request_message(*parts, b"", response_url, **budget)
     if protocol.inline_size(envelope, len(request.body)) > MAX_MESSAGE_BYTES:
         if len(envelope.encode()) > MAX_MESSAGE_BYTES // 2:
             log.note(outcome="too large")
             return _text(413, "The request's headers are too large for the tunnel.")
         stored = bodies.put_request(request_id, request.body)
-        message = protocol.request_message(*parts, b"", response_url, stored)
+        message = protocol.request_message(*parts, b"", response_url, stored, **budget)
         leftovers = ["request"]
     else:
-        message = protocol.request_message(*parts, request.body, response_url)
+        message = protocol.request_message(*parts, request.body, response_url, **budget)
         leftovers = []
     answered_inline = False
     try:

@@ -37,3 +37,10 @@ LAMBDA_RESPONSE_PAYLOAD_BYTES = 6_291_556
 # (6,291,456 - 32,768) * 3 / 4 = 4,694,016 bytes (4584 KiB, about 4.48 MiB).
 ENVELOPE_ALLOWANCE_BYTES = 32 * 1024
 MAX_BODY_BYTES = (LAMBDA_REQUEST_PAYLOAD_BYTES - ENVELOPE_ALLOWANCE_BYTES) * 3 // 4
+
+# --- The tunnel's deadline for one request, derived from the HTTP API's ----------------------
+# The forwarding function answers 504 itself 2 s before the route's 29 s integration timeout
+# would (its last reads and the answer fit in those 2 s). The agent gets the time left of it
+# with each request (``deadlineMs``) and closes the local connection then; a request message
+# without one (from an older function) gets this whole deadline.
+REQUEST_DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2

@@ -23,6 +23,13 @@ API → agent (posted to the connection through the @connections management API)
         is in S3 instead: ``"bodyUrl"`` (a presigned GET) and ``"bodyBytes"`` replace ``body``.
         ``responseBodyUrl`` is a presigned PUT for this request's response body, for when it
         is too large for a message (tunnel_shared.bodies).
+        Optional, and ignored by agents that predate them (they read only the fields they know):
+        ``"deadlineMs": int``, the milliseconds the forwarding function still waits for the
+        answer (its deadline less the time already spent: relative, because the agent's clock
+        is not Lambda's; the agent counts it from the message's arrival and closes the local
+        connection when it runs out; without it, ``limits.REQUEST_DEADLINE_SECONDS``), and
+        ``"inFlightPerTunnel": int``, the tunnel's cap on requests in flight
+        (``throttling.tunnel_in_flight``), which the agent also holds its local requests to.
     {"type": "rejected", "reason": str}
         A message the API could not accept (malformed, unknown action, unknown request).
 
@@ -81,8 +88,12 @@ def request_message(
     body: bytes,
     response_body_url: str = "",
     stored_body: StoredBody | None = None,
+    *,
+    deadline_ms: int | None = None,
+    in_flight_per_tunnel: int | None = None,
 ) -> str:
-    """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it."""
+    """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it; with
+    the agent's budget (``deadline_ms``) and the tunnel's cap, when given."""
     message: dict[str, Any] = {
         "type": "request",
         "requestId": request_id,
@@ -94,6 +105,10 @@ def request_message(
     }
     if response_body_url:
         message["responseBodyUrl"] = response_body_url
+    if deadline_ms is not None:
+        message["deadlineMs"] = max(0, int(deadline_ms))
+    if in_flight_per_tunnel is not None:
+        message["inFlightPerTunnel"] = int(in_flight_per_tunnel)
     if stored_body is None:
         message["body"] = base64.b64encode(body).decode()
     else:
@@ -194,3 +209,22 @@ def base64_body(value: object, kind: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ProtocolError(f"{kind} body is not valid base64") from None
+
+
+def request_deadline_ms(message: dict[str, Any]) -> int | None:
+    """A ``request``'s ``deadlineMs``, checked: None when absent (an older sender)."""
+    return _count(message, "deadlineMs", 0)
+
+
+def request_in_flight_per_tunnel(message: dict[str, Any]) -> int | None:
+    """A ``request``'s ``inFlightPerTunnel``, checked: None when absent (an older sender)."""
+    return _count(message, "inFlightPerTunnel", 1)
+
+
+def _count(message: dict[str, Any], name: str, least: int) -> int | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ProtocolError(f"request {name} must be a whole number of at least {least}")
+    return value
