@@ -60,8 +60,9 @@ class PublicUrl:
 
     @property
     def domain(self) -> str:
-        """By Host: the domain under which each tunnel has its label (``tunnel.example.com``)."""
-        return urlsplit(self.format).netloc.removeprefix(PLACEHOLDER + ".").lower()
+        """By Host: the domain under which each tunnel has its label (``tunnel.example.com``),
+        without the format's port, if it has one (``http://{subdomain}.localhost:4567``)."""
+        return host_name(urlsplit(self.format).netloc).removeprefix(PLACEHOLDER + ".")
 
     def host(self, subdomain: str) -> str:
         """The public host of a tunnel (by path: the API's own, shared by every tunnel)."""
@@ -73,7 +74,7 @@ class PublicUrl:
     def locate(self, host: str, raw_path: str) -> Located | None:
         """The tunnel a request is for, or None when it names none."""
         if not self.by_path:
-            label, dot, domain = host.split(":")[0].lower().partition(".")
+            label, dot, domain = host_name(host).partition(".")
             if not label or not dot or domain != self.domain:
                 return None
             return Located(label, raw_path or "/")
@@ -82,3 +83,13 @@ class PublicUrl:
             return None
         # Paths are case-sensitive: "/Demo/" is not "/demo/" (and is no valid subdomain).
         return Located(segment, "/" + rest, needs_slash=not slash)
+
+
+def host_name(host: str) -> str:
+    """A Host (``Demo.Tunnel.Test:4567``) as a lowercase name without its port: the port a
+    public URL is reached on is no part of a tunnel's identity. A bracketed IPv6 literal keeps
+    its colons."""
+    name, colon, port = host.rpartition(":")
+    if colon and (port == "" or port.isdigit()):
+        host = name
+    return host.lower()

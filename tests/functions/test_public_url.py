@@ -89,6 +89,38 @@ def test_host_form_accepts_exactly_label_dot_domain(host):
     assert PublicUrl("https://{subdomain}.tunnel.test").locate(host, "/") is None
 
 
+@pytest.mark.parametrize("host", ["demo.localhost:4567", "demo.localhost", "Demo.LocalHost:80"])
+def test_the_port_is_no_part_of_a_tunnels_host(host):
+    # The local gateway serves http://{subdomain}.localhost:<port>: a format with a port finds
+    # its tunnels by name, whatever port (or none) the request's Host carries.
+    public_url = PublicUrl("http://{subdomain}.localhost:4567")
+    assert public_url.domain == "localhost"
+    assert public_url.locate(host, "/x") == Located("demo", "/x")
+    assert public_url.host("demo") == "demo.localhost:4567"  # the URL given out keeps its port
+
+
+@pytest.mark.parametrize(
+    "host", ["demo.localhost.evil:4567", "demo.localhost:port", "demo.a.localhost:4567", "[::1]"]
+)
+def test_a_format_with_a_port_still_accepts_exactly_label_dot_domain(host):
+    assert PublicUrl("http://{subdomain}.localhost:4567").locate(host, "/") is None
+
+
+def test_a_request_to_a_tunnel_at_a_port_reaches_its_agent(functions, monkeypatch):
+    # What the local gateway gives the functions for an environment with a custom domain.
+    monkeypatch.setenv("PUBLIC_URL_FORMAT", "http://{subdomain}.localhost:4567")
+    connection_id, _ = connect(functions, "pim", "pluto")
+    agent = answer_requests(functions, connection_id)
+    event = http_event("unused", "GET", "/x/y", "q=1")
+    event["headers"]["host"] = "pluto.localhost:4567"
+    event["requestContext"]["domainName"] = "pluto.localhost"
+    answer = functions.invoke("forwarding", event)
+    agent.join()
+    assert answer["statusCode"] == 200
+    request = next(m for m in functions.endpoint.messages(connection_id) if m["type"] == "request")
+    assert (request["rawPath"], request["rawQueryString"]) == ("/x/y", "q=1")
+
+
 @pytest.mark.parametrize(
     ("path", "located"),
     [
