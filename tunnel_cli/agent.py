@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import ipaddress
 import random
@@ -78,10 +79,12 @@ from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from tunnel_cli.deadline import Deadline
 from tunnel_cli.forward import (
     BodyTap,
     LocalRequest,
     LocalResponse,
+    agent_busy,
     error_response,
     forward,
     request_headers,
@@ -89,6 +92,7 @@ from tunnel_cli.forward import (
 from tunnel_cli.frames import fragments
 from tunnel_cli.messages import (
     MessageError,
+    parse_budget,
     parse_request,
     parse_server_message,
     request_id_of,
@@ -97,7 +101,7 @@ from tunnel_cli.messages import (
 
 if TYPE_CHECKING:
     from tunnel_cli.inspector.server import TunnelView
-    from tunnel_cli.inspector.traffic import Traffic
+    from tunnel_cli.inspector.traffic import Exchange, Traffic
 
 T = TypeVar("T")
 
@@ -135,6 +139,15 @@ DEFAULT_ROTATE_SECONDS = MAX_CONNECTION_SECONDS - 10 * 60.0
 REGISTRATION_WAIT_SECONDS = 10.0
 # On Ctrl-C, requests already being answered get this long to finish.
 STOP_GRACE_SECONDS = 1.0
+# The agent holds its local requests to the tunnel's cap on requests in flight, which each
+# request message gives. A message without it comes from a forwarding function older than this
+# agent, whose cap the agent cannot know (dev's is 20, prod's 50): then the bound is what the
+# agent's open-files limit allows, each request holding up to two (its local connection and an
+# S3 transfer) beside the files the agent keeps for itself, and at most the largest cap
+# settings allow (tunnel_infra.settings: 1 to 1000).
+AGENT_FILES = 16
+FILES_PER_REQUEST = 2
+MAX_TUNNEL_IN_FLIGHT = 1000
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,19 @@ def expired_message(expires: int) -> str:
     return f"the token expired at {when}; issue a new one with `tunnel token`"
 
 
+def fallback_in_flight() -> int:
+    """The bound on local requests when the server gives no cap (``AGENT_FILES``)."""
+    try:
+        import resource  # not on Windows
+
+        files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return MAX_TUNNEL_IN_FLIGHT
+    if files == resource.RLIM_INFINITY:
+        return MAX_TUNNEL_IN_FLIGHT
+    return max(1, min(MAX_TUNNEL_IN_FLIGHT, (files - AGENT_FILES) // FILES_PER_REQUEST))
+
+
 def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -> float:
     """Seconds to wait before reconnect number ``attempt`` (0-based)."""
     base = min(maximum, initial * 2 ** min(attempt, 32))
@@ -216,6 +242,20 @@ class Agent:
         self._exit_code = 0
         self._sessions: set[Session] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Local requests in flight, on every connection of this tunnel, and their bound when
+        # the server gives none (``fallback_in_flight``).
+        self.local_requests = 0
+        self.fallback_in_flight = fallback_in_flight()
+
+    def admit(self, cap: int) -> bool:
+        """Count one more local request, unless ``cap`` are in flight already."""
+        if self.local_requests >= cap:
+            return False
+        self.local_requests += 1
+        return True
+
+    def release(self) -> None:
+        self.local_requests -= 1
 
     def stop(self) -> None:
         """Ask ``run`` to close its connections and return 0; safe from a signal handler."""
@@ -492,6 +532,7 @@ class Session:
                 return
 
     def _dispatch(self, raw: str | bytes) -> None:
+        received = time.monotonic()  # a request's budget counts from here
         try:
             message = parse_server_message(raw)
         except MessageError as exc:
@@ -499,7 +540,7 @@ class Session:
             return
         kind = message["type"]
         if kind == "request":
-            task = asyncio.ensure_future(self._answer(message))
+            task = asyncio.ensure_future(self._answer(message, received))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
         elif kind == "registered":
@@ -527,30 +568,49 @@ class Session:
         else:
             self.agent.say_error(f"ignored a message of unknown type {kind[:40]!r}")
 
-    async def _answer(self, message: dict[str, Any]) -> None:
-        started, arrived = time.monotonic(), time.time()
+    async def _answer(self, message: dict[str, Any], received: float) -> None:
+        """Answer one ``request`` (``received``: when it arrived, ``time.monotonic()``): at once
+        when it cannot be forwarded (unreadable, over the tunnel's cap), else with what the local
+        service answered before the request's deadline; nothing when the deadline came first."""
+        arrived = time.time() - (time.monotonic() - received)
         request_id = request_id_of(message)
         if request_id is None:
             self.agent.say_error("ignored a request without a valid requestId")
             return
         settings = self.agent.settings
         tap = _tap() if self.agent.traffic is not None else None
+        entry: str | None = None  # its inspector entry, kept from the start while in flight
         try:
             request = parse_request(message)
+            budget = parse_budget(message)
         except MessageError as exc:
             request = LocalRequest("?", "?", "", [], [], b"")
-            response: LocalResponse = error_response(
+            response: LocalResponse | None = error_response(
                 502, "bad-request-message", "the tunnel could not read the request", str(exc)
             )
         else:
-            response = await forward(
-                request,
-                settings.local_host,
-                settings.port,
-                settings.local_timeout,
-                settings.host_header,
-                tap,
-            )
+            deadline = Deadline(budget.seconds, start=received)
+            cap = budget.in_flight_per_tunnel or self.agent.fallback_in_flight
+            if not self.agent.admit(cap):
+                response = agent_busy(cap)
+            else:
+                if tap is not None:
+                    entry = self._traffic().begin(self._exchange(request, tap, arrived, 0.0))
+                try:
+                    response = await forward(
+                        request,
+                        settings.local_host,
+                        settings.port,
+                        settings.local_timeout,
+                        settings.host_header,
+                        tap,
+                        deadline,
+                    )
+                finally:
+                    self.agent.release()
+            if response is None:
+                self._cut(request, deadline, tap, arrived, entry)
+                return
         text, sent = response_text(request_id, response)
         path = request.raw_path or "/"
         if sent.error:
@@ -560,45 +620,76 @@ class Session:
         except ConnectionClosed:
             self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
             return
-        elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - received
         sizes = body_sizes(request.size, sent.size)
         target = logged_target(path, request.raw_query_string)
         self.agent.say(f"{request.method} {target} {sent.status} {sizes} {round(elapsed * 1000)}ms")
         if tap is not None:
-            self._capture(request, sent, tap, arrived, elapsed)
+            exchange = self._exchange(request, tap, arrived, elapsed, sent)
+            if entry is None:
+                self._traffic().add(exchange)
+            else:
+                self._traffic().finish(entry, exchange)
 
-    def _capture(
+    def _cut(
         self,
         request: LocalRequest,
-        sent: LocalResponse,
+        deadline: Deadline,
+        tap: BodyTap | None,
+        arrived: float,
+        entry: str | None,
+    ) -> None:
+        """The request's deadline came first: its local connection is closed, nothing is sent
+        (the public caller has the forwarding function's 504); one line, and the inspector
+        says why."""
+        target = logged_target(request.raw_path or "/", request.raw_query_string)
+        self.agent.say(
+            f"{request.method} {target} 504 cut at the deadline ({deadline.seconds:.1f} s)"
+        )
+        if tap is None or entry is None:
+            return
+        from tunnel_cli.inspector.traffic import CUT  # only when the inspector runs
+
+        elapsed = time.monotonic() - (deadline.at - deadline.seconds)
+        exchange = self._exchange(request, tap, arrived, elapsed)
+        reason = f"cut at the deadline after {deadline.seconds:.1f} s"
+        self._traffic().finish(entry, dataclasses.replace(exchange, state=CUT, cut=reason))
+
+    def _traffic(self) -> Traffic:
+        assert self.agent.traffic is not None
+        return self.agent.traffic
+
+    def _exchange(
+        self,
+        request: LocalRequest,
         tap: BodyTap,
         arrived: float,
         elapsed: float,
-    ) -> None:
-        """Hand the exchange to the inspector: the request as the local service got it, the
-        answer as the public caller got it."""
+        sent: LocalResponse | None = None,
+    ) -> Exchange:
+        """The exchange for the inspector: the request as the local service got it, the answer
+        (``sent``; none yet or ever: status 0) as the public caller got it."""
         from tunnel_cli.inspector.traffic import Exchange  # only when the inspector runs
 
-        settings, traffic = self.agent.settings, self.agent.traffic
-        assert traffic is not None
+        settings = self.agent.settings
         address = settings.local_url.removeprefix("http://")
-        error = next((v for n, v in sent.headers if n.lower() == "x-tunnel-error"), None)
-        traffic.add(
-            Exchange(
-                tunnel_name=self.agent.view.name if self.agent.view else settings.label,
-                started=arrived,
-                duration=elapsed,
-                method=request.method,
-                target=request.target,
-                request_headers=request_headers(request, address, settings.host_header),
-                request_body=bytes(tap.request) if request.body_url else request.body,
-                request_size=request.size,
-                status=sent.status,
-                response_headers=self.as_answered(request, sent.headers),
-                response_body=bytes(tap.response if sent.stored_bytes is not None else sent.body),
-                response_size=sent.size,
-                error=error if sent.error else None,
-            )
+        error = sent and next((v for n, v in sent.headers if n.lower() == "x-tunnel-error"), None)
+        return Exchange(
+            tunnel_name=self.agent.view.name if self.agent.view else settings.label,
+            started=arrived,
+            duration=elapsed,
+            method=request.method,
+            target=request.target,
+            request_headers=request_headers(request, address, settings.host_header),
+            request_body=bytes(tap.request) if request.body_url else request.body,
+            request_size=request.size,
+            status=sent.status if sent else 0,
+            response_headers=self.as_answered(request, sent.headers) if sent else [],
+            response_body=(
+                bytes(tap.response if sent.stored_bytes is not None else sent.body) if sent else b""
+            ),
+            response_size=sent.size if sent else 0,
+            error=error if sent and sent.error else None,
         )
 
     def as_answered(

@@ -7,6 +7,9 @@ and the local service, a buffer at a time, never whole in memory.
   arrives when its length is declared, from the one copy read otherwise (S3 needs the length
   before the first byte).
 
+Either transfer is part of its request: at the request's deadline (tunnel_cli.deadline) its
+connection to S3 is shut down too.
+
 The URLs carry a signature and a session token: they are never printed, and an error names
 only S3's error code. The public caller is told less still: which body could not be moved.
 """
@@ -18,6 +21,8 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from tunnel_cli.deadline import Deadline
 
 CHUNK_BYTES = 64 * 1024
 _ERROR_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
@@ -56,11 +61,15 @@ def _refusal(what: str, status: int, body: bytes, public: str) -> TransferError:
     return TransferError(f"S3 refused the {what} ({detail})", public)
 
 
-def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
+def download(
+    url: str, size: int, timeout: float, deadline: Deadline | None = None
+) -> Iterator[bytes]:
     """The body at a presigned GET, in chunks; exactly ``size`` bytes or ``TransferError``."""
     connection, target = _connection(url, timeout, REQUEST_BODY_FAILED)
     try:
         try:
+            if deadline is not None:
+                deadline.connect(connection)
             connection.request("GET", target)
             answer = connection.getresponse()
         except (OSError, http.client.HTTPException) as error:
@@ -84,14 +93,24 @@ def download(url: str, size: int, timeout: float) -> Iterator[bytes]:
         if received != size:
             raise TransferError(f"the request body was {received} bytes, not {size}")
     finally:
+        if deadline is not None:
+            deadline.forget(connection)
         connection.close()
 
 
-def upload(url: str, source: Readable | memoryview, size: int, timeout: float) -> None:
+def upload(
+    url: str,
+    source: Readable | memoryview,
+    size: int,
+    timeout: float,
+    deadline: Deadline | None = None,
+) -> None:
     """PUT ``size`` bytes to a presigned URL: from a stream read as it goes, or from memory."""
     connection, target = _connection(url, timeout, RESPONSE_BODY_FAILED)
     try:
         try:
+            if deadline is not None:
+                deadline.connect(connection)
             connection.putrequest("PUT", target, skip_accept_encoding=True)
             connection.putheader("Content-Length", str(size))
             connection.endheaders()
@@ -119,4 +138,6 @@ def upload(url: str, source: Readable | memoryview, size: int, timeout: float) -
         if answer.status != 200:
             raise _refusal("response body upload", answer.status, reply, RESPONSE_BODY_FAILED)
     finally:
+        if deadline is not None:
+            deadline.forget(connection)
         connection.close()

@@ -44,11 +44,18 @@ absolute-form target may treat it as a proxy request to wherever it names.
 Errors: the agent's own answers (502 when the local service refuses, is silent or fails, or a
 body cannot be moved) tell the public caller only what happened, never the local address or an
 exception's text; that detail goes to the agent's terminal (``LocalResponse.error``).
+
+Deadline: every request has one, the time the public side still waits for it
+(tunnel_cli.deadline). ``forward`` waits for the thread until then; at the deadline it shuts
+down the request's connections (the local service sees its connection closed; the blocked read
+in the thread returns, and the thread ends), and answers nothing: the public caller already has
+its 504. A response that ends in time is read whole, chunked or not, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.client
 import re
 import threading
@@ -60,6 +67,7 @@ from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
 from tunnel_shared.protocol import response_message
 
 from tunnel_cli.bodies import CHUNK_BYTES, TransferError, download, upload
+from tunnel_cli.deadline import Deadline
 
 HOP_BY_HOP = frozenset(
     {
@@ -213,6 +221,19 @@ def bad_target() -> LocalResponse:
     return error_response(400, "bad-target", "the request target is not a path")
 
 
+def agent_busy(cap: int) -> LocalResponse:
+    """The 503 for a request over the tunnel's cap of local requests (``cap``), made without
+    contacting the local service; ``Retry-After: 1`` as the forwarding function's 429 has."""
+    busy = error_response(
+        503,
+        "agent-busy",
+        "the tunnel's agent has too many requests in flight; retry",
+        f"{cap} local requests already in flight (the tunnel's cap): answered 503 without "
+        "contacting the local service",
+    )
+    return dataclasses.replace(busy, headers=[*busy.headers, ("retry-after", "1")])
+
+
 def forward_blocking(
     request: LocalRequest,
     host: str,
@@ -220,16 +241,21 @@ def forward_blocking(
     timeout: float,
     host_header: str = "preserve",
     tap: BodyTap | None = None,
+    deadline: Deadline | None = None,
 ) -> LocalResponse:
     """Send ``request`` to ``http://host:port`` and read the answer. Never raises for the
     local service's failures: they become a 502 (see ``error_response``). A target that is not
     origin-form is answered 400 without contacting the local service. ``tap`` keeps the start
-    of streamed bodies."""
+    of streamed bodies. Its connections are opened through ``deadline``, which can cut them
+    from another thread (then what this returns is not an answer to send)."""
     if not is_origin_form(request.raw_path):
         return bad_target()
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    answer: http.client.HTTPResponse | None = None
     try:
+        if deadline is not None:
+            deadline.connect(connection)
         connection.putrequest(
             request.method, _ascii_target(request.target), skip_host=True, skip_accept_encoding=True
         )
@@ -237,14 +263,14 @@ def forward_blocking(
             connection.putheader(name, _header_bytes(value))
         if request.body_url:
             connection.endheaders()
-            for chunk in download(request.body_url, request.body_bytes, timeout):
+            for chunk in download(request.body_url, request.body_bytes, timeout, deadline):
                 connection.send(chunk)
                 if tap is not None:
                     tap.keep(tap.request, chunk)
         else:
             connection.endheaders(request.body or None)
         answer = connection.getresponse()
-        return _read_answer(answer, request.response_url, timeout, tap)
+        return _read_answer(answer, request.response_url, timeout, tap, deadline)
     except TransferError as error:
         return error_response(502, "body-transfer-failed", error.public, str(error))
     except ConnectionRefusedError:
@@ -271,11 +297,19 @@ def forward_blocking(
             f"request to {address} failed: {detail}",
         )
     finally:
+        if deadline is not None:
+            deadline.forget(connection)
+        if answer is not None:
+            answer.close()  # a response read to the connection's end holds the socket itself
         connection.close()
 
 
 def _read_answer(
-    answer: http.client.HTTPResponse, response_url: str, timeout: float, tap: BodyTap | None
+    answer: http.client.HTTPResponse,
+    response_url: str,
+    timeout: float,
+    tap: BodyTap | None,
+    deadline: Deadline | None = None,
 ) -> LocalResponse:
     """The local service's answer, its body inline when it fits a message, else uploaded."""
     headers = response_headers(answer.getheaders())
@@ -285,9 +319,8 @@ def _read_answer(
     if declared is not None and declared > MAX_BODY_BYTES:
         return too_large(answer.status, f"{declared:,} bytes")
     if declared is not None and declared > inline_limit and response_url:
-        upload(
-            response_url, answer if tap is None else _TappedReader(answer, tap), declared, timeout
-        )
+        source = answer if tap is None else _TappedReader(answer, tap)
+        upload(response_url, source, declared, timeout, deadline)
         return LocalResponse(answer.status, headers, b"", stored_bytes=declared)
     body = bytearray()
     while len(body) <= MAX_BODY_BYTES and (chunk := answer.read(CHUNK_BYTES)):
@@ -295,7 +328,7 @@ def _read_answer(
     if len(body) > MAX_BODY_BYTES:
         return too_large(answer.status, f"over {MAX_BODY_BYTES:,} bytes")
     if len(body) > inline_limit and response_url:
-        upload(response_url, memoryview(body), len(body), timeout)
+        upload(response_url, memoryview(body), len(body), timeout, deadline)
         if tap is not None:
             tap.keep(tap.response, memoryview(body))
         return LocalResponse(answer.status, headers, b"", stored_bytes=len(body))
@@ -320,14 +353,39 @@ async def forward(
     timeout: float,
     host_header: str = "preserve",
     tap: BodyTap | None = None,
-) -> LocalResponse:
-    """``forward_blocking`` in a daemon thread of its own."""
-    return await _in_daemon_thread(
-        lambda: forward_blocking(request, host, port, timeout, host_header, tap)
-    )
+    deadline: Deadline | None = None,
+) -> LocalResponse | None:
+    """``forward_blocking`` in a daemon thread of its own; None when ``deadline`` came first:
+    the request's connections are then shut down (module docstring) and nothing is to be sent."""
+
+    def call() -> LocalResponse:
+        return forward_blocking(request, host, port, timeout, host_header, tap, deadline)
+
+    if deadline is None:
+        return await _in_daemon_thread(call)
+    if deadline.remaining() <= 0:
+        deadline.cut()
+        return None
+    future = _start_daemon_thread(call)
+    try:
+        done, _ = await asyncio.wait({future}, timeout=deadline.remaining())
+    except asyncio.CancelledError:  # the agent is stopping: the local connection goes too
+        deadline.cut()
+        raise
+    if future in done:
+        return future.result()
+    deadline.cut()
+    # The thread ends on its own once its blocked call returns; its result goes unread.
+    future.add_done_callback(lambda settled: settled.cancelled() or settled.exception())
+    return None
 
 
 async def _in_daemon_thread(call: Callable[[], T]) -> T:
+    return await _start_daemon_thread(call)
+
+
+def _start_daemon_thread(call: Callable[[], T]) -> asyncio.Future[T]:
+    """``call()`` in a new daemon thread; its outcome, settled in the running loop."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
@@ -350,7 +408,7 @@ async def _in_daemon_thread(call: Callable[[], T]) -> T:
             pass
 
     threading.Thread(target=run, name="tunnel-forward", daemon=True).start()
-    return await future
+    return future
 
 
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")

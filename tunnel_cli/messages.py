@@ -7,16 +7,29 @@ when the request came with no upload URL) is answered **502 Bad Gateway** instea
 status says the *caller's request* was too large (RFC 9110 §15.5.14) and the forwarding
 function already uses it for that; here the request was fine and the tunnel could not relay
 the upstream's answer, which is what 502 means (§15.6.3).
+
+Each request also says how long the public side still waits for it and the tunnel's cap on
+requests in flight (``parse_budget``); a request from an older server says neither, and gets
+the deadline the forwarding function derives (``limits.REQUEST_DEADLINE_SECONDS``) and no cap
+of the server's (the agent then falls back to its own).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from tunnel_shared.limits import MAX_MESSAGE_BYTES
-from tunnel_shared.protocol import ProtocolError, base64_body, header_pairs, response_message
+from tunnel_shared.limits import MAX_MESSAGE_BYTES, REQUEST_DEADLINE_SECONDS
+from tunnel_shared.protocol import (
+    ProtocolError,
+    base64_body,
+    header_pairs,
+    request_deadline_ms,
+    request_in_flight_per_tunnel,
+    response_message,
+)
 
 from tunnel_cli.forward import LocalRequest, LocalResponse, too_large
 
@@ -77,6 +90,27 @@ def parse_request(message: dict[str, Any]) -> LocalRequest:
     except ProtocolError as error:
         raise MessageError(str(error)) from None
     return LocalRequest(*parts, body, response_url=response_url)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a request may take: ``seconds`` from its arrival (the public side's deadline), and
+    the tunnel's cap on requests in flight when the server gave it."""
+
+    seconds: float
+    in_flight_per_tunnel: int | None
+
+
+def parse_budget(message: dict[str, Any]) -> Budget:
+    """A ``request``'s ``deadlineMs`` and ``inFlightPerTunnel``, checked; the defaults for a
+    message without them (module docstring)."""
+    try:
+        deadline_ms = request_deadline_ms(message)
+        cap = request_in_flight_per_tunnel(message)
+    except ProtocolError as error:
+        raise MessageError(str(error)) from None
+    seconds = REQUEST_DEADLINE_SECONDS if deadline_ms is None else deadline_ms / 1000
+    return Budget(float(seconds), cap)
 
 
 def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalResponse]:

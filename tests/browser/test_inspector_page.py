@@ -6,14 +6,20 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import InspectorPage, wait_until
 from tests.cli.harness import LocalApp
-from tests.cli.inspector_helpers import forward_and_capture, running_inspector, tunnel_view
-from tunnel_cli.inspector.traffic import Traffic
+from tests.cli.inspector_helpers import (
+    exchange,
+    forward_and_capture,
+    running_inspector,
+    tunnel_view,
+)
+from tunnel_cli.inspector.traffic import CUT, Traffic
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "inspector.png"
 
@@ -184,3 +190,37 @@ def test_screenshot(page: InspectorPage, setup) -> None:
     if target is not None:
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(png)
+
+
+def test_a_request_in_flight_counts_up_then_shows_how_it_ended(page: InspectorPage, setup) -> None:
+    traffic, _, _ = setup
+
+    def seconds(text: str) -> float:  # the page's durations: "12ms", "1.25s"
+        return float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1])
+
+    def took() -> float:
+        return seconds(page.find_all("row-duration")[0].text)
+
+    entry = traffic.begin(exchange("/events"))
+    [row] = page.wait_rows(1)  # listed as it arrives
+    assert (row["path"], row["status"]) == ("/events", "in flight")
+    first = took()
+    wait_until(lambda: took() >= first + 0.3)  # counting up, with no new traffic
+    page.open(0)
+    assert page.text("response-line") == "No response yet: in flight"
+    assert "in flight for" in page.text("summary")
+
+    traffic.finish(entry, exchange("/events", response_body=b"data: tick\n\n"))
+    wait_until(lambda: page.rows()[0]["status"] == "200")  # the same row, answered
+    wait_until(lambda: page.text("response-line") == "HTTP/1.1 200 OK")  # the open one too
+
+    cut = traffic.begin(exchange("/stream"))
+    page.wait_rows(2)
+    reason = "cut at the deadline after 27.0 s"
+    traffic.finish(cut, replace(exchange("/stream"), state=CUT, cut=reason, duration=27.0))
+    wait_until(lambda: page.rows()[0]["status"] == "cut")
+    assert [badge.text for badge in page.find_all("cut-badge")] == [reason]
+    assert page.find_all("row-duration")[0].text == "27.00s"
+    page.open(0)
+    assert page.text("response-line") == f"No response: {reason} (the caller got the tunnel's 504)"
+    assert reason in page.text("summary")

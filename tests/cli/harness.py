@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gzip
 import io
+import json
 import random
 import threading
 import time
@@ -120,6 +121,29 @@ class _Handler(BaseHTTPRequestHandler):
     def route_gzip(self, query: dict[str, str]) -> None:
         self._reply(200, [("content-encoding", "gzip")], gzip.compress(b"hello " * 100))
 
+    def route_events(self, query: dict[str, str]) -> None:
+        """An endless ``text/event-stream``, chunked (``?raw=1``: delimited by the connection's
+        end), a ``data: tick`` every 20 ms until a write fails: ``app.ended[id]`` notes when."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        raw = query.get("raw") == "1"
+        if not raw:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = b"data: tick\n\n"
+        try:
+            while True:
+                self.wfile.write(event if raw else b"%x\r\n%s\r\n" % (len(event), event))
+                time.sleep(0.02)
+        except OSError:
+            self.server.app.end(query.get("id", ""))
+        self.close_connection = True
+
+    def route_hold(self, query: dict[str, str]) -> None:
+        """Answer 200 once the test sets ``app.release`` (at most 10 s)."""
+        self.server.app.release.wait(10)
+        self._reply(200, [("content-type", "text/plain")], b"held")
+
     def route_chunked(self, query: dict[str, str]) -> None:
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
@@ -134,6 +158,11 @@ class _AppServer(ThreadingHTTPServer):
     block_on_close = False
     app: LocalApp
 
+    def get_request(self) -> tuple:
+        accepted = super().get_request()
+        self.app.connections += 1
+        return accepted
+
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # the agent hanging up on a slow handler (local timeout) is expected
 
@@ -143,6 +172,9 @@ class LocalApp:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.connections = 0  # accepted so far
+        self.ended: dict[str, float] = {}  # event streams whose writes failed: when (monotonic)
+        self.release = threading.Event()  # lets /hold answer
         self.server = _AppServer(("127.0.0.1", 0), _Handler)
         self.server.app = self
         self.port = int(self.server.server_address[1])
@@ -155,8 +187,12 @@ class LocalApp:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def end(self, stream_id: str) -> None:
+        self.ended[stream_id] = time.monotonic()
 
 
 # The fake API Gateway ------------------------------------------------------------------------
@@ -183,6 +219,7 @@ class GatewayConnection:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: dict[str, asyncio.Future[protocol.Response]] = field(default_factory=dict)
+    _posted: dict[str, asyncio.Future[protocol.Response]] = field(default_factory=dict)
     _ids: int = 0
 
     async def request(
@@ -194,19 +231,41 @@ class GatewayConnection:
         cookies: list[str] | None = None,
         body: bytes = b"",
         timeout: float = 10.0,
+        fields: dict[str, object] | None = None,
     ) -> protocol.Response:
         """Post a request to the agent, as the forwarding function does; await its answer."""
+        request_id = await self.post(method, path, query, headers, cookies, body, fields)
+        return await self.answer(request_id, timeout)
+
+    async def post(
+        self,
+        method: str = "GET",
+        path: str = "/",
+        query: str = "",
+        headers: list[tuple[str, str]] | None = None,
+        cookies: list[str] | None = None,
+        body: bytes = b"",
+        fields: dict[str, object] | None = None,
+    ) -> str:
+        """Post a request to the agent (with ``fields`` added to the message, as a newer or
+        older server would send them); its requestId, for ``answer``."""
         self._ids += 1
         request_id = f"req-{self._ids}"
         future: asyncio.Future[protocol.Response] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request_id] = self._posted[request_id] = future
         if headers is None:
             headers = [("host", f"{self.subdomain}.{DOMAIN}")]
         message = protocol.request_message(
             request_id, method, path, query, headers, cookies or [], body
         )
+        if fields:
+            message = protocol.encode({**json.loads(message), **fields})
         await self.ws.send(message)
-        return await asyncio.wait_for(future, timeout)
+        return request_id
+
+    async def answer(self, request_id: str, timeout: float = 10.0) -> protocol.Response:
+        """The agent's answer to a request ``post`` sent."""
+        return await asyncio.wait_for(asyncio.shield(self._posted[request_id]), timeout)
 
     async def send_closed(self, reason: str) -> None:
         """End the tunnel, as the server does for a revoked or expired token."""

@@ -5,7 +5,7 @@ ngrok's agent API on one loopback port, served by the standard library's
 | method | path | answer |
 | --- | --- | --- |
 | GET | ``/api/tunnels`` | ``{"tunnels": [...], "uri": "/api/tunnels"}`` |
-| GET | ``/api/requests/http`` | newest first; ``limit``, ``tunnel_name``, ``path``, ``method``, ``status`` (``404``/``4xx``), ``summary=1`` (no headers or bodies) |
+| GET | ``/api/requests/http`` | newest first, those in flight included (``state``: shape.py); ``limit``, ``tunnel_name``, ``path``, ``method``, ``status`` (``404``/``4xx``), ``summary=1`` (no headers or bodies) |
 | GET | ``/api/requests/http/<id>`` | one captured request (404 if unknown) |
 | POST | ``/api/requests/http`` | ``{"id", "tunnel_name"?, "request"?}``: replay (204, ``Location`` of the replay) |
 | DELETE | ``/api/requests/http`` | clear (204) |

@@ -8,7 +8,14 @@ offset), ``duration`` (nanoseconds), and ``request``/``response`` each with ``pr
 
 Our own, for the page and for scripts that need more: ``header_list`` (every pair, in order, as
 sent), ``body`` (base64 of the captured body), ``size`` (the body's full size), ``truncated``
-(only part of the body was captured), and ``replay_of``, ``error``, ``started`` (Unix seconds).
+(only part of the body was captured), and ``replay_of``, ``error``, ``started`` (Unix seconds),
+``state`` and ``cut``.
+
+A request is listed from the moment it arrives: ``state`` is ``"in flight"`` (``duration`` is the
+time so far, growing, and ``response`` is null) until it is ``"answered"``, or ``"cut"`` at its
+deadline: then ``response`` stays null (the local service's answer never reached the caller,
+who got the forwarding function's 504) and ``cut`` says why, ``"cut at the deadline after
+27.0 s"``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-from tunnel_cli.inspector.traffic import Captured
+from tunnel_cli.inspector.traffic import ANSWERED, Captured
 
 PROTO = "HTTP/1.1"
 REQUESTS_URI = "/api/requests/http"
@@ -129,11 +136,13 @@ def captured_json(captured: Captured, full: bool = True) -> dict[str, Any]:
         "tunnel_name": exchange.tunnel_name,
         "start": rfc3339(exchange.started),
         "started": exchange.started,
-        "duration": round(exchange.duration * 1e9),
+        "duration": round(captured.duration * 1e9),
         "request": request,
-        "response": response,
+        "response": response if exchange.state == ANSWERED else None,
         "replay_of": exchange.replay_of,
         "error": exchange.error,
+        "state": exchange.state,
+        "cut": exchange.cut,
     }
     address = remote_addr(exchange.request_headers)
     if address is not None:

@@ -1,4 +1,7 @@
-"""The captured traffic: a thread-safe ring of the last requests the agent answered.
+"""The captured traffic: a thread-safe ring of the last requests the agent answered, and of those
+it is answering: a request is kept from the moment it arrives (``begin``: in flight, its
+duration the time so far), and its entry is completed in place when it is answered or cut at its
+deadline (``finish``).
 
 Bounded twice: at most ``max_requests`` entries and at most ``max_bytes`` of captured bodies and
 headers (the oldest go first; the newest entry is always kept, even alone over the byte bound).
@@ -14,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -23,11 +27,17 @@ DEFAULT_MAX_REQUESTS = 500
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 # What one entry costs besides its bodies and headers, roughly (the objects, the id).
 ENTRY_OVERHEAD_BYTES = 512
+# An entry's state: answered, being answered, or cut at its deadline (no response: the public
+# caller got the forwarding function's 504).
+ANSWERED = "answered"
+IN_FLIGHT = "in flight"
+CUT = "cut"
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One answered request, as the agent hands it over."""
+    """One request, as the agent hands it over: answered, in flight (no response yet: status 0),
+    or cut at its deadline (no response ever; ``cut`` says why)."""
 
     tunnel_name: str
     started: float  # time.time() when the request arrived
@@ -43,6 +53,8 @@ class Exchange:
     response_size: int
     error: str | None = None  # set when the agent answered itself (x-tunnel-error)
     replay_of: str | None = None
+    state: str = ANSWERED
+    cut: str | None = None  # why it was cut: "cut at the deadline after 27.0 s"
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,13 @@ class Captured:
     id: str
     exchange: Exchange
     cost: int  # bytes counted against max_bytes
+
+    @property
+    def duration(self) -> float:
+        """Seconds: the whole exchange's, or so far while it is in flight."""
+        if self.exchange.state == IN_FLIGHT:
+            return max(0.0, time.time() - self.exchange.started)
+        return self.exchange.duration
 
     @property
     def request_truncated(self) -> bool:
@@ -102,6 +121,18 @@ class Traffic:
 
     def add(self, exchange: Exchange) -> str:
         """Keep ``exchange`` (its bodies cut to CAPTURE_BODY_BYTES); return its id."""
+        return self._keep(f"req_{secrets.token_hex(8)}", exchange)
+
+    def begin(self, exchange: Exchange) -> str:
+        """Keep a request that has just arrived (state ``IN_FLIGHT``); return its id."""
+        return self.add(dataclasses.replace(exchange, state=IN_FLIGHT))
+
+    def finish(self, id: str, exchange: Exchange) -> str:  # noqa: A002 (the interface's name)
+        """Complete ``id``'s entry with ``exchange`` (answered or cut), where it is in the ring;
+        added anew if it was evicted meanwhile. Its id."""
+        return self._keep(id, exchange)
+
+    def _keep(self, id: str, exchange: Exchange) -> str:  # noqa: A002
         kept = dataclasses.replace(
             exchange,
             request_body=bytes(exchange.request_body[:CAPTURE_BODY_BYTES]),
@@ -109,9 +140,12 @@ class Traffic:
             request_headers=list(exchange.request_headers),
             response_headers=list(exchange.response_headers),
         )
-        captured = Captured(f"req_{secrets.token_hex(8)}", kept, _cost(kept))
+        captured = Captured(id, kept, _cost(kept))
         with self._changed:
-            self._entries[captured.id] = captured
+            replaced = self._entries.get(id)
+            if replaced is not None:
+                self._bytes -= replaced.cost
+            self._entries[captured.id] = captured  # an entry kept before keeps its place
             self._bytes += captured.cost
             while len(self._entries) > 1 and (
                 len(self._entries) > self.max_requests or self._bytes > self.max_bytes
@@ -151,7 +185,7 @@ class Traffic:
             if (
                 status is not None
                 and str(status)
-                and not status_matches(exchange.status, str(status))
+                and (exchange.state != ANSWERED or not status_matches(exchange.status, str(status)))
             ):
                 continue
             chosen.append(captured)

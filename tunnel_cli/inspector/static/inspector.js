@@ -1,12 +1,14 @@
 // The inspector's page: the list of captured requests (live, from /api/events), one request
-// in detail, replay and copy-as-curl. Captured traffic is attacker-controlled: everything shown
+// in detail, replay and copy-as-curl. A request is listed from its arrival: "in flight", its
+// duration counting up, until it is answered or cut at its deadline (then it says why). Captured traffic is attacker-controlled: everything shown
 // goes through textContent or attributes, never innerHTML.
 "use strict";
 
 const DISPLAY_CAP = 64 * 1024; // bytes of a body shown; the full size is stated
 const LIST_LIMIT = 500;
 const $ = (id) => document.getElementById(id);
-const state = { tunnels: [], selected: null, detail: null, refreshing: false, again: false };
+const state = { tunnels: [], selected: null, detail: null, refreshing: false, again: false, listedAt: 0 };
+const IN_FLIGHT = "in flight";
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -96,19 +98,31 @@ async function refresh() {
   }
 }
 
+// An entry's status cell: its status code, or where it is without one.
+function statusCell(item) {
+  if (item.state === IN_FLIGHT) return el("td", { class: "in-flight", "data-testid": "row-status", text: "in flight" });
+  if (!item.response) return el("td", { class: "s5", "data-testid": "row-status", text: "cut" });
+  const status = item.response.status_code;
+  return el("td", { class: `s${String(status)[0]}`, "data-testid": "row-status", text: String(status) });
+}
+
 function renderList(requests) {
+  state.listedAt = performance.now();
   const rows = requests.map((item) => {
-    const status = item.response.status_code;
     const path = el("td", { class: "path", text: item.request.uri, title: item.request.uri });
     if (item.replay_of) path.append(el("span", { class: "badge", "data-testid": "replay-badge", text: "replay" }));
     if (item.error) path.append(el("span", { class: "badge error", text: item.error }));
-    const sizes = [item.request.size, item.response.size].filter((n) => n > 0).map(humanSize).join(" → ") || "0 B";
+    if (item.cut) path.append(el("span", { class: "badge error", "data-testid": "cut-badge", text: item.cut }));
+    const responseSize = item.response ? item.response.size : 0;
+    const sizes = [item.request.size, responseSize].filter((n) => n > 0).map(humanSize).join(" → ") || "0 B";
+    const took = el("td", { "data-testid": "row-duration", text: duration(item.duration) });
+    if (item.state === IN_FLIGHT) took.setAttribute("data-in-flight", String(item.duration));
     const row = el("tr", { "data-testid": "request-row", "data-id": item.id },
       el("td", { text: clock(item.started) }),
       el("td", { "data-testid": "row-method", text: item.request.method }),
       path,
-      el("td", { class: `s${String(status)[0]}`, "data-testid": "row-status", text: String(status) }),
-      el("td", { text: duration(item.duration) }),
+      statusCell(item),
+      took,
       el("td", { text: sizes }));
     if (item.id === state.selected) row.classList.add("selected");
     row.addEventListener("click", () => select(item.id));
@@ -116,6 +130,17 @@ function renderList(requests) {
   });
   $("requests").tBodies[0].replaceChildren(...rows);
   $("empty").hidden = rows.length > 0;
+  // The open request was in flight and is no longer: show how it ended.
+  const open = state.detail && requests.find((item) => item.id === state.detail.id);
+  if (open && state.detail.state === IN_FLIGHT && open.state !== IN_FLIGHT) select(open.id);
+}
+
+// Requests in flight count up between updates (the list has each one's duration when listed).
+function tick() {
+  const since = (performance.now() - state.listedAt) * 1e6;
+  for (const cell of document.querySelectorAll("td[data-in-flight]")) {
+    cell.textContent = duration(Number(cell.dataset.inFlight) + since);
+  }
 }
 
 async function loadTunnels() {
@@ -153,17 +178,27 @@ async function select(id) {
   $("curl-command").hidden = true;
   say("");
   const request = detail.request, response = detail.response;
-  const bits = [detail.tunnel_name, detail.start, duration(detail.duration)];
+  const took = detail.state === IN_FLIGHT ? `in flight for ${duration(detail.duration)}` : duration(detail.duration);
+  const bits = [detail.tunnel_name, detail.start, took];
   if (detail.remote_addr) bits.push(`from ${detail.remote_addr}`);
   if (detail.replay_of) bits.push(`replay of ${detail.replay_of}`);
   if (detail.error) bits.push(`answered by the agent: ${detail.error}`);
+  if (detail.cut) bits.push(detail.cut);
   $("summary").textContent = bits.join(" · ");
   $("request-line").textContent = `${request.method} ${request.uri} ${request.proto}`;
-  $("response-line").textContent = `${response.proto} ${response.status}`;
   renderHeaders($("request-headers"), request.header_list, "request-header");
-  renderHeaders($("response-headers"), response.header_list, "response-header");
   renderBody($("request-body"), request);
-  renderBody($("response-body"), response);
+  if (response) {
+    $("response-line").textContent = `${response.proto} ${response.status}`;
+    renderHeaders($("response-headers"), response.header_list, "response-header");
+    renderBody($("response-body"), response);
+  } else {
+    $("response-line").textContent = detail.state === IN_FLIGHT
+      ? "No response yet: in flight"
+      : `No response: ${detail.cut} (the caller got the tunnel's 504)`;
+    renderHeaders($("response-headers"), [], "response-header");
+    $("response-body").replaceChildren();
+  }
   $("replay").disabled = request.truncated;
   $("replay").title = request.truncated ? "only part of the body was captured" : "";
 }
@@ -355,4 +390,5 @@ document.addEventListener("DOMContentLoaded", () => {
   loadTunnels();
   refresh();
   listen();
+  setInterval(tick, 250);
 });
