@@ -12,8 +12,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
+from emulator import process
 from tests.conftest import PROJECT
 from tunnel_infra import local_stack
 
@@ -69,6 +71,18 @@ class Checkout:
     def make(self, *arguments: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return self.shell(" ".join(["make", *arguments]), timeout)
 
+    def http_api_id(self) -> str:
+        settings = process.client_environment(f"http://127.0.0.1:{self.emulator_port}")
+        cloudformation = boto3.client(
+            "cloudformation",
+            endpoint_url=settings["AWS_ENDPOINT_URL"],
+            region_name=settings["AWS_DEFAULT_REGION"],
+            aws_access_key_id=settings["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"],
+        )
+        stack = cloudformation.describe_stacks(StackName="http-tunnel-dev-apis")["Stacks"][0]
+        return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "HttpApiId")
+
     def stop(self) -> None:
         self.make("emulator-stop", timeout=60)
 
@@ -98,8 +112,8 @@ def test_two_local_stacks_run_beside_each_other_on_their_own_ports(checkouts):
         assert f"ws://127.0.0.1:{checkout.gateway_port}/dev" in result.stdout
         assert f"make tunnel-local {' '.join(checkout.ports)}" in result.stdout
         assert "amazonaws.com" not in result.stdout.split("URLs here")[1]
-    urls = [re.search(r"tunnel URLs: (\S+)", result.stdout)[1] for result in launched]
-    assert urls[0] != urls[1]  # two deployments, one per emulator
+    # Two deployments, one per emulator: each its own APIs.
+    assert len({checkout.http_api_id() for checkout in checkouts}) == 2
     # Each checkout's tokens are its own stack's: issued and listed with nothing exported.
     for checkout in checkouts:
         token = checkout.make("-s", "token-local", *checkout.ports, "TOKEN_ARGS='--subdomain x'")
