@@ -40,6 +40,7 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGatewayV2::Stage",
         "AWS::ApiGatewayV2::DomainName",
         "AWS::ApiGatewayV2::ApiMapping",
+        "AWS::CertificateManager::Certificate",
         "AWS::CloudWatch::Alarm",
         "AWS::SecretsManager::Secret",
         "AWS::S3::BucketPolicy",
@@ -50,6 +51,7 @@ SUPPORTED_TYPES: frozenset[str] = NATIVE_TYPES | PROVIDED_TYPES
 
 # kms and dynamodb only repair moto's native Key and Table models (see their docstrings).
 PROVIDER_MODULES = (
+    "acm",
     "apigateway",
     "apigatewayv2",
     "cloudwatch",
