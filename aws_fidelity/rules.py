@@ -1146,3 +1146,76 @@ def _check_service_signature(
             f"'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n",
             errors.status,
         )
+
+
+# --- API Gateway: a regional custom domain's certificate -------------------------------------
+
+
+def check_domain_certificate(
+    certificate_arn: str, region: str, account_id: str, status: str | None
+) -> None:
+    """A REGIONAL custom domain name (``CreateDomainName``, ``UpdateDomainName``,
+    ``AWS::ApiGatewayV2::DomainName``) takes only an ACM certificate of the API's own region
+    ("You must provide a Region-specific ACM certificate. This certificate must be in the same
+    Region as your API"), one that exists and is ISSUED; otherwise **400**
+    ``BadRequestException``. ``status`` is the certificate's ACM status in ``region``, None when
+    ACM has no such certificate there. moto creates the domain with any ARN at all.
+
+    Sources: "Set up a Regional custom domain name in API Gateway",
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-regional-api-custom-domain-create.html;
+    the errors as AWS gives them: for the region, "Invalid certificate ARN: arn:aws:acm:us-east-1
+    :...:certificate/... Certificate must be in 'us-west-2'." for a REGIONAL domain, in
+    amplify-education/serverless-domain-manager#49 (and serverless-components/express#10); a
+    certificate that is not there, "The provided certificate does not exist." in aws/aws-cdk#3612
+    and terraform-aws-modules/terraform-aws-acm#37 (REST APIs' CreateDomainName; assumed the
+    same for HTTP APIs); one still being validated, "Certificate arn:aws:acm:us-west-1:...
+    in account 330392339445 not yet issued" from API Gateway v2's CreateDomainName in
+    hashicorp/terraform-provider-aws#32025 (a certificate in any other status than ISSUED,
+    FAILED or EXPIRED say, is assumed refused in the same words: not captured).
+    """
+    parts = certificate_arn.split(":")
+    certificate_region = parts[3] if len(parts) >= 6 and parts[2] == "acm" else ""
+    if certificate_region != region:
+        raise Refused(
+            "BadRequestException",
+            f"Invalid certificate ARN: {certificate_arn}. Certificate must be in '{region}'.",
+        )
+    if status is None:
+        raise Refused("BadRequestException", "The provided certificate does not exist.")
+    if status != "ISSUED":
+        raise Refused(
+            "BadRequestException",
+            f"Certificate {certificate_arn} in account {account_id} not yet issued",
+        )
+
+
+# --- CloudFormation: parameters the template declares ----------------------------------------
+
+
+def check_template_parameters(declared: Iterable[str], given: Iterable[str]) -> None:
+    """``CreateStack``, ``UpdateStack`` and ``CreateChangeSet`` refuse a parameter the template
+    does not declare: **400** ``ValidationError`` "Parameters: [CPU] do not exist in the
+    template", naming every such parameter, and nothing changes. A template with no parameters
+    at all gets "Parameter values specified for a template which does not require them." moto
+    ignores them on create, and fails an update with a 500 (a ``KeyError`` in its
+    ``load_parameters``, which keeps the previous template's parameters) when the previous
+    template declared one that the new template does not.
+
+    Sources: the errors as AWS gives them, in jenkinsci/pipeline-aws-plugin#133 (UpdateStack
+    with a parameter the new template no longer has: "Parameters: [CPU] do not exist in the
+    template (Service: AmazonCloudFormation; Status Code: 400; Error Code: ValidationError"),
+    aws-samples/amazon-ec2-image-builder-samples#18 (CreateStack) and
+    aws/aws-toolkit-azure-devops#75 (a template without parameters).
+    """
+    declared = set(declared)
+    extra = [name for name in dict.fromkeys(given) if name not in declared]
+    if not extra:
+        return
+    if not declared:
+        raise Refused(
+            "ValidationError",
+            "Parameter values specified for a template which does not require them.",
+        )
+    raise Refused(
+        "ValidationError", f"Parameters: [{', '.join(extra)}] do not exist in the template"
+    )

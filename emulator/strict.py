@@ -18,6 +18,9 @@
 - Lambda reads code from S3: ``UpdateFunctionCode`` with an ``S3Bucket`` or ``S3Key`` that does
   not exist is refused (400 ``InvalidParameterValueException``); moto leaves the function
   without code.
+- CloudFormation: ``CreateStack``, ``UpdateStack`` and ``CreateChangeSet`` refuse parameters the
+  template does not declare (400 ``ValidationError``; moto ignored them on create and answered
+  an update whose previous template declared them with a 500 ``KeyError``).
 - CloudFormation: a resource that AWS would refuse fails its stack as AWS does. The resource's
   event is ``CREATE_FAILED``/``UPDATE_FAILED`` with the refusal in CloudFormation's words
   (``Resource handler returned message: "..."``); a failed create deletes what it made and
@@ -27,6 +30,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -49,6 +53,7 @@ from moto.awslambda import models as lambda_models
 from moto.awslambda import responses as lambda_responses
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.cloudformation import exceptions as cloudformation_exceptions
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.iam.models import iam_backends
@@ -459,6 +464,56 @@ def _install_cloudformation() -> None:
     backend_class.create_stack = create_stack
 
 
+def _declared_parameters(template: Any) -> set[str] | None:
+    """The parameter names a template body (JSON or YAML text, or parsed) declares; None if it
+    does not parse (moto reports that in its own words)."""
+    parsed = template
+    if isinstance(template, str):
+        try:
+            parsed = cloudformation_models.Stack.parse_template(template)
+        except Exception:  # noqa: BLE001 - any parse failure is moto's to report
+            return None
+    if not isinstance(parsed, dict):
+        return None
+    parameters = parsed.get("Parameters")
+    return set(parameters) if isinstance(parameters, dict) else set()
+
+
+def _given_parameters(parameters: Any) -> list[str]:
+    """Parameter keys as moto passes them on: a dict (create) or the request's list (update)."""
+    if isinstance(parameters, dict):
+        return [str(key) for key in parameters]
+    return [str(p["ParameterKey"]) for p in parameters or [] if isinstance(p, dict)]
+
+
+def _install_template_parameters() -> None:
+    """CreateStack, UpdateStack and CreateChangeSet refuse parameters the template does not
+    declare (rules.check_template_parameters), before anything changes."""
+    backend_class = cloudformation_models.CloudFormationBackend
+    for method in ("create_stack", "update_stack", "create_change_set"):
+        original = getattr(backend_class, method)
+        signature = inspect.signature(original)
+
+        def checked(
+            self: Any, *args: Any, _original: Any = original, _sig: Any = signature, **kwargs: Any
+        ) -> Any:
+            bound = _sig.bind(self, *args, **kwargs)
+            arguments = {**bound.arguments, **bound.arguments.get("kwargs", {})}
+            declared = _declared_parameters(arguments.get("template"))
+            if declared is not None:
+                try:
+                    rules.check_template_parameters(
+                        declared, _given_parameters(arguments.get("parameters"))
+                    )
+                except rules.Refused as refused:
+                    raise cloudformation_exceptions.ValidationError(
+                        message=refused.message
+                    ) from None
+            return _original(self, *args, **kwargs)
+
+        setattr(backend_class, method, checked)
+
+
 class _Previous:
     """What a stack update changes, kept to roll it back."""
 
@@ -560,3 +615,4 @@ def install() -> None:
     _install_lambda()
     _install_lambda_updates(read_update_seconds())
     _install_cloudformation()
+    _install_template_parameters()

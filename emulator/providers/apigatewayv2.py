@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from moto.acm.exceptions import CertificateNotFound
+from moto.acm.models import acm_backends
 from moto.apigatewayv2.models import (
     Api,
     ApiGatewayV2Backend,
@@ -28,6 +30,7 @@ from moto.apigatewayv2.models import (
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.core.common_models import CloudFormationModel
 
+from aws_fidelity import rules
 from emulator import strict
 
 from .base import Properties, ProviderResource, tags_as_dict
@@ -435,7 +438,20 @@ class ApiGatewayV2DomainName(ProviderResource, CloudFormationModel):
             for config in self.properties.get("DomainNameConfigurations") or [{}]
         ]
 
+    def _check_certificates(self) -> None:
+        """A REGIONAL domain takes only an ISSUED certificate of the stack's own region."""
+        for config in self.properties.get("DomainNameConfigurations") or []:
+            arn = (config or {}).get("CertificateArn")
+            if arn and str(config.get("EndpointType", "REGIONAL")).upper() == "REGIONAL":
+                rules.check_domain_certificate(
+                    str(arn),
+                    self.region_name,
+                    self.account_id,
+                    _certificate_status(str(arn), self.account_id, self.region_name),
+                )
+
     def create(self) -> None:
+        self._check_certificates()
         self.regional_domain_name = (
             f"d-{_random_id(10)}.execute-api.{self.region_name}.amazonaws.com"
         )
@@ -447,6 +463,7 @@ class ApiGatewayV2DomainName(ProviderResource, CloudFormationModel):
         )
 
     def apply_update(self, old: Properties) -> None:
+        self._check_certificates()
         domain = _backend(self.account_id, self.region_name).get_domain_name(
             self.physical_resource_id
         )
@@ -465,6 +482,14 @@ class ApiGatewayV2DomainName(ProviderResource, CloudFormationModel):
             del backend.api_mappings[mapping_id]
         if name in backend.domain_names:
             backend.delete_domain_name(name)
+
+
+def _certificate_status(arn: str, account_id: str, region_name: str) -> str | None:
+    """The certificate's ACM status in the account and region, None if ACM has no such one."""
+    try:
+        return str(acm_backends[account_id][region_name].get_certificate(arn).status)
+    except CertificateNotFound:
+        return None
 
 
 class ApiGatewayV2ApiMapping(ProviderResource, CloudFormationModel):

@@ -297,14 +297,30 @@ def test_http_api_with_default_route_and_payload_v2(stacks: Any, aws: Any) -> No
 
 
 def test_custom_domain_and_api_mapping(stacks: Any, aws: Any) -> None:
+    # The domain takes only an ISSUED certificate of its region (aws_fidelity.rules): one the
+    # stack requests and validates through a hosted zone, as the domain stack does.
+    zone = aws("route53").create_hosted_zone(Name="example.com.", CallerReference="domain-test")
     template = copy.deepcopy(HTTP_TEMPLATE)
+    template["Resources"]["Certificate"] = {
+        "Type": "AWS::CertificateManager::Certificate",
+        "Properties": {
+            "DomainName": "tunnel.example.com",
+            "ValidationMethod": "DNS",
+            "DomainValidationOptions": [
+                {
+                    "DomainName": "tunnel.example.com",
+                    "HostedZoneId": zone["HostedZone"]["Id"].rsplit("/", 1)[-1],
+                }
+            ],
+        },
+    }
     template["Resources"]["Domain"] = {
         "Type": "AWS::ApiGatewayV2::DomainName",
         "Properties": {
             "DomainName": "tunnel.example.com",
             "DomainNameConfigurations": [
                 {
-                    "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+                    "CertificateArn": {"Ref": "Certificate"},
                     "EndpointType": "REGIONAL",
                     "SecurityPolicy": "TLS_1_2",
                 }
@@ -335,7 +351,7 @@ def test_custom_domain_and_api_mapping(stacks: Any, aws: Any) -> None:
     (config,) = apigw.get_domain_name(DomainName="tunnel.example.com")["DomainNameConfigurations"]
     assert config["ApiGatewayDomainName"] == out["RegionalDomainName"]
     assert (config["CertificateArn"], config["SecurityPolicy"]) == (
-        "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        stacks.physical_ids(name)["Certificate"],
         "TLS_1_2",
     )
     (mapping,) = apigw.get_api_mappings(DomainName="tunnel.example.com")["Items"]
