@@ -3,7 +3,7 @@
 from troposphere import GetAtt, Ref
 from troposphere.awslambda import Code
 
-from tunnel_infra.aws import apigatewayv2, awslambda, iam, logs
+from tunnel_infra.aws import awslambda, iam, logs
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS, wired_targets
 
@@ -14,11 +14,12 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     artifacts_bucket = stack.parameter("ArtifactsBucketName", "Bucket of the function zips")
     for target in wired_targets():
         stack.parameter(target.parameter, f"Read by the functions as {target.environment_variable}")
-    http_api = None
-    if not stack.settings.custom_domain.enabled:
-        # No custom domain: public URLs are paths on the HTTP API's own endpoint.
-        http_api = Ref(stack.parameter("HttpApiId", "Id of the public HTTP API"))
-    public_url_format = apigatewayv2.public_url_format(stack.settings, http_api)
+    # Where the public reaches a tunnel, as the apis stack derives it from the settings (by
+    # Host under a custom domain, else by path on the HTTP API's endpoint): one parameter,
+    # whatever the domain, so turning a domain on or off changes its value, not this stack's.
+    public_url_format = Ref(
+        stack.parameter("PublicUrlFormat", "A tunnel's public URL, {subdomain} filled in")
+    )
 
     for function in FUNCTIONS:
         code_key = stack.parameter(
