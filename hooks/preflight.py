@@ -7,7 +7,9 @@ rolled back. Checked here, each failure is one line that names the fix:
   stage with access logs needs, unless this launch creates it (the argument names the account
   stack the routes stack depends on);
 - the account's concurrency: the environment's reservations must leave the unreserved minimum;
-- the custom domain's certificate: exists, ISSUED, in the stack's region, covers ``*.<domain>``;
+- the custom domain's certificate, where one is given (``certificate_arn``; with only a hosted
+  zone the domain stack requests it): exists, ISSUED, in the stack's region, covers
+  ``*.<domain>``;
 - the hosted zone, where one is configured: exists and holds the domain.
 
 It runs once per process and environment (every stack's hook asks; the first one checks, the
@@ -104,10 +106,13 @@ def check_account(
     concurrency_failures, concurrency_warnings = _concurrency(call, settings)
     failures += concurrency_failures
     warnings += concurrency_warnings
-    if settings.custom_domain.enabled:
-        failures += _certificate(call, settings.custom_domain, region)
-        if settings.custom_domain.hosted_zone_id:
-            failures += _hosted_zone(call, settings.custom_domain)
+    domain = settings.custom_domain
+    if domain.enabled:
+        # A certificate the domain stack requests is checked by CloudFormation as it validates.
+        if domain.certificate_arn:
+            failures += _certificate(call, domain, region)
+        if domain.hosted_zone_id:
+            failures += _hosted_zone(call, domain)
     return Findings(failures, warnings)
 
 
@@ -192,7 +197,8 @@ def _certificate(call: Call, domain: CustomDomain, region: str) -> list[Finding]
     wanted = f"*.{domain.domain_name}"
     fix = (
         f"request or import an ACM certificate for {wanted} in {region} "
-        "and set custom_domain.certificate_arn"
+        "and set custom_domain.certificate_arn (or remove it: with custom_domain.hosted_zone_id "
+        "the domain stack creates the certificate)"
     )
     arn_region = arn.split(":")[3] if arn.count(":") >= 5 else ""
     if arn_region != region:
@@ -240,7 +246,8 @@ def _hosted_zone(call: Call, domain: CustomDomain) -> list[Finding]:
             Finding(
                 f"hosted zone {zone_id} does not exist",
                 "set custom_domain.hosted_zone_id to the zone of "
-                f"{domain.domain_name}, or remove it and create the DNS record yourself",
+                f"{domain.domain_name}, or remove it, give custom_domain.certificate_arn and "
+                "create the DNS record yourself",
             )
         ]
     zone_name = str(zone.get("Name", "")).rstrip(".")

@@ -1,12 +1,16 @@
 """Domain: the wildcard custom domain *.<domain_name> in front of the public HTTP API.
 
-DNS: with ``custom_domain.hosted_zone_id`` the alias record is created here; without it, the
-``!dns_record`` hook prints the record to create at the user's DNS provider after each launch.
+Launched only where ``custom_domain.domain_name`` is set (``config/<env>/domain.yaml`` is
+``obsolete`` otherwise). With ``custom_domain.hosted_zone_id`` this stack creates all of it: the
+wildcard certificate (unless ``certificate_arn`` names one), validated through the zone by
+CloudFormation, and the alias record. Without a zone the certificate is the user's
+(``certificate_arn``), and the ``!dns_record`` hook prints the record to create at the user's
+DNS provider after each launch.
 """
 
 from troposphere import GetAtt, Ref
 
-from tunnel_infra.aws import apigatewayv2, route53
+from tunnel_infra.aws import acm, apigatewayv2, route53
 from tunnel_infra.blueprint import Blueprint
 
 
@@ -16,8 +20,16 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     http_api = Ref(stack.parameter("HttpApiId", "Id of the public HTTP API"))
     http_stage = Ref(stack.parameter("HttpStageName", "Stage of the public HTTP API"))
 
+    if domain.creates_certificate:
+        certificate = Ref(
+            acm.wildcard_certificate(
+                stack, "WildcardCertificate", domain.domain_name, domain.hosted_zone_id
+            )
+        )
+    else:
+        certificate = domain.certificate_arn
     wildcard_domain = apigatewayv2.wildcard_domain(
-        stack, "WildcardDomain", domain.domain_name, domain.certificate_arn
+        stack, "WildcardDomain", domain.domain_name, certificate
     )
     apigatewayv2.api_mapping(stack, "WildcardDomainMapping", wildcard_domain, http_api, http_stage)
     target_name = GetAtt(wildcard_domain, "RegionalDomainName")
@@ -33,6 +45,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         )
 
     stack.output("DomainName", f"*.{domain.domain_name}", "The tunnels' wildcard domain")
+    stack.output("CertificateArn", certificate, f"The certificate of *.{domain.domain_name}")
     stack.output("DomainTarget", target_name, f"Point *.{domain.domain_name} here (alias or CNAME)")
     stack.output("DomainHostedZoneId", target_zone, "Hosted zone of the alias target")
     stack.output(

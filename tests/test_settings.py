@@ -17,6 +17,7 @@ from tests.sceptre_config import read_config
 from tunnel_infra.settings import SettingsError, parse_settings
 
 DEV = read_config("dev/config.yaml")["sceptre_user_data"]
+CERTIFICATE = "arn:aws:acm:us-east-1:111111111111:certificate/a"
 PROD = read_config("prod/config.yaml")["sceptre_user_data"]
 
 
@@ -50,7 +51,9 @@ def test_every_environment_config_is_valid():
         (DEV, "tracing", "yes", "tracing is 'yes'; valid values: true, false"),
         (DEV, "data_protection", None, "data_protection is required"),
         (DEV, "customer_managed_key", 1, "customer_managed_key is 1; valid values: true, false"),
-        (DEV, "custom_domain.enabled", "no", "custom_domain.enabled is 'no'; valid values: true,"),
+        (PROD, "custom_domain.enabled", "no", "custom_domain.enabled is 'no'; valid values: true,"),
+        (PROD, "custom_domain.domian_name", "x.test", "did you mean custom_domain.domain_name?"),
+        (DEV, "custom_domain", {"hosted_zone_id": "Z1"}, "custom_domain.domain_name is required"),
         (PROD, "alarms.create_topic", "yes", "alarms.create_topic is 'yes'; valid values: true,"),
         (DEV, "architecture", True, "architecture is true; valid values: x86_64, arm64"),
         (DEV, "throttling.request_seconds", KeyError, "throttling.request_seconds is required"),
@@ -63,9 +66,9 @@ def test_every_environment_config_is_valid():
         (DEV, "throttling", [1, 2], "throttling must be a mapping, got list"),
         (
             PROD,
-            "custom_domain.certificate_arn",
+            "custom_domain.hosted_zone_id",
             KeyError,
-            "custom_domain.certificate_arn is required",
+            "custom_domain.certificate_arn is required without custom_domain.hosted_zone_id",
         ),
         (
             PROD,
@@ -141,10 +144,33 @@ def test_user_data_must_be_a_mapping():
         parse_settings([1])
 
 
-def test_domain_stack_refuses_a_disabled_domain():
-    settings = parse_settings(changed(PROD, "custom_domain", {"enabled": False}))
-    with pytest.raises(SettingsError, match="custom_domain.enabled is false"):
+@pytest.mark.parametrize(
+    "custom_domain",
+    [KeyError, None, {}, {"domain_name": "tunnel.test", "hosted_zone_id": "Z1", "enabled": False}],
+)
+def test_no_domain_unless_one_is_named(custom_domain):
+    settings = parse_settings(changed(PROD, "custom_domain", custom_domain))
+    assert not settings.custom_domain.enabled
+    with pytest.raises(SettingsError, match="prod has no custom domain"):
         settings.require_custom_domain()
+
+
+@pytest.mark.parametrize(
+    ("custom_domain", "creates_certificate"),
+    [
+        ({"hosted_zone_id": "Z1"}, True),
+        (
+            {"hosted_zone_id": "Z1", "certificate_arn": CERTIFICATE},
+            False,
+        ),
+        ({"certificate_arn": CERTIFICATE}, False),
+    ],
+)
+def test_one_setting_turns_a_domain_on(custom_domain, creates_certificate):
+    data = changed(DEV, "custom_domain", {"domain_name": "tunnel.test", **custom_domain})
+    domain = parse_settings(data).custom_domain
+    assert (domain.enabled, domain.domain_name) == (True, "tunnel.test")
+    assert domain.creates_certificate is creates_certificate
 
 
 @pytest.fixture
@@ -180,9 +206,10 @@ def test_sceptre_reports_a_bad_config_in_one_line(project_copy):
 
 
 def test_sceptre_reports_a_missing_certificate_in_one_line(project_copy):
+    # prod without its hosted zone: then a certificate of its own is needed.
     config = project_copy / "config/prod/config.yaml"
     text = "\n".join(
-        line for line in config.read_text().splitlines() if "certificate_arn:" not in line
+        line for line in config.read_text().splitlines() if "hosted_zone_id:" not in line
     )
     config.write_text(text)
     result = sceptre_generate(project_copy, "prod/domain.yaml")
@@ -192,7 +219,7 @@ def test_sceptre_reports_a_missing_certificate_in_one_line(project_copy):
     # reported at its parent.
     assert re.search(
         r"config/prod/config\.yaml:\d+: sceptre_user_data\.custom_domain\.certificate_arn "
-        r"is required when custom_domain\.enabled is true",
+        r"is required without custom_domain\.hosted_zone_id",
         output,
     ), output
     assert "Traceback" not in output

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
+from cfn_flip import load_yaml
 from sceptre.context import SceptreContext
 from sceptre.plan.plan import SceptrePlan
 
 from tests.conftest import PROJECT
-from tests.sceptre_config import configured_parameters, read_config
-from tunnel_infra.render import ENVIRONMENTS
+from tests.sceptre_config import configured_parameters, read_config, stack_names
+from tunnel_infra.render import ENVIRONMENTS, render_environment
+from tunnel_infra.settings import parse_settings
 
 
 def plan(environment: str) -> SceptrePlan:
@@ -23,7 +26,8 @@ def depth(stack) -> int:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_config_parameters_are_exactly_the_template_parameters(templates, environment):
-    stacks = [stack.name for stack in plan(environment).graph]
+    # What sceptre launch launches: an obsolete domain stack is neither launched nor rendered.
+    stacks = [stack.name for stack in plan(environment).graph if not stack.obsolete]
     assert stacks
     for name in stacks:
         declared = set(templates[name].get("Parameters", {}))
@@ -67,6 +71,8 @@ def test_every_named_thing_is_named_for_project_and_environment(templates, envir
             continue
         for logical_id, resource in template["Resources"].items():
             properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Route53::RecordSet":
+                continue  # its Name is the DNS name it answers for (*.<domain_name>.)
             for key in name_properties:
                 value = properties.get(key)
                 if isinstance(value, str):
@@ -127,3 +133,50 @@ def test_routes_wait_for_the_account_cloudwatch_role(environment):
     # A WebSocket stage with access logs fails until the account's CloudWatch role is set.
     config = read_config(f"{environment}/routes.yaml")
     assert config["dependencies"] == ["account/api-gateway-logging.yaml"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_environment_has_a_domain_stack_launched_only_with_a_domain(environment):
+    # Turning a custom domain on is one setting in config.yaml: the stack is already there.
+    settings = parse_settings(read_config(f"{environment}/config.yaml")["sceptre_user_data"])
+    (domain,) = [stack for stack in plan(environment).graph if stack.name.endswith("/domain")]
+    assert domain.obsolete is not settings.custom_domain.enabled
+    assert ("domain" in stack_names(environment)) is settings.custom_domain.enabled
+
+
+DOMAIN_SETTINGS = {
+    "one line": "  custom_domain: {domain_name: tunnel.test, hosted_zone_id: Z0123456789}\n",
+    "switched off": "  custom_domain: {domain_name: tunnel.test, enabled: false}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOMAIN_SETTINGS))
+def test_the_domain_setting_alone_decides_whether_the_domain_stack_is_launched(tmp_path, case):
+    for folder in ("config", "templates"):
+        shutil.copytree(PROJECT / folder, tmp_path / folder)
+    config = tmp_path / "config/dev/config.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "sceptre_user_data:\n", "sceptre_user_data:\n" + DOMAIN_SETTINGS[case]
+        )
+    )
+    launched = stack_names("dev", tmp_path)
+    assert ("domain" in launched) is (case == "one line")
+    if case == "one line":
+        # The stacks that read the domain follow it: the functions name the new URLs (by the
+        # apis stack's output), the HTTP API's own endpoint closes, the domain maps it.
+        rendered = render_environment("dev", tmp_path)
+        assert {name for name in rendered if name.startswith("dev/")} == {
+            f"dev/{name}" for name in launched
+        }
+        apis = load_yaml(rendered["dev/apis"])
+        assert apis["Outputs"]["PublicUrlFormat"]["Value"] == "https://{subdomain}.tunnel.test"
+        http_api = apis["Resources"]["HttpApi"]["Properties"]
+        assert http_api["DisableExecuteApiEndpoint"] is True
+        domain = load_yaml(rendered["dev/domain"])
+        assert {r["Type"] for r in domain["Resources"].values()} == {
+            "AWS::CertificateManager::Certificate",
+            "AWS::ApiGatewayV2::DomainName",
+            "AWS::ApiGatewayV2::ApiMapping",
+            "AWS::Route53::RecordSet",
+        }

@@ -29,7 +29,7 @@ def stack_outputs(environment: str) -> dict[str, dict[str, str]]:
         try:
             described = cloudformation.describe_stacks(StackName=f"{PROJECT}-{environment}-{stack}")
         except ClientError:
-            continue  # not launched in this environment (the domain stack outside prod)
+            continue  # not launched here (the domain stack, where no custom domain is set)
         outputs = described["Stacks"][0].get("Outputs", [])
         found[stack] = {o["OutputKey"]: o["OutputValue"] for o in outputs}
     return found

@@ -14,16 +14,26 @@ from pathlib import Path
 from sceptre.context import SceptreContext
 from sceptre.exceptions import SceptreException
 from sceptre.plan.plan import SceptrePlan
+from sceptre.stack import Stack
 
 PROJECT_PATH = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def render_environment(environment: str, project_path: Path = PROJECT_PATH) -> dict[str, str]:
-    """Stack name (``dev/tables``) → template body, for one environment ("" for all)."""
+    """Stack name (``dev/tables``) → template body, for one environment ("" for all): the
+    stacks ``sceptre launch`` launches, so not an ``obsolete`` or ``ignore``d one (the domain
+    stack of an environment without a custom domain)."""
     context = SceptreContext(project_path=str(project_path), command_path=environment)
     plan = SceptrePlan(context)
+    plan.resolve(command=plan.generate.__name__)
+    plan.filter(launched)
     return {stack.name: body for stack, body in plan.generate().items()}
+
+
+def launched(stack: Stack) -> bool:
+    """Whether ``sceptre launch`` creates or updates the stack (it skips these two)."""
+    return not stack.ignore and not stack.obsolete
 
 
 def render_all(project_path: Path = PROJECT_PATH) -> dict[str, str]:

@@ -60,11 +60,24 @@ class Throttling:
 
 @dataclass(frozen=True)
 class CustomDomain:
-    enabled: bool
+    """A host per tunnel, ``<subdomain>.<domain_name>``: on wherever ``domain_name`` is set.
+
+    ``hosted_zone_id``, the Route 53 zone that holds the domain: the domain stack creates the
+    alias record for ``*.<domain_name>`` there and, unless ``certificate_arn`` names one, the
+    wildcard certificate too, validated through the zone by CloudFormation. Without a zone the
+    certificate is the user's (``certificate_arn``) and so is the DNS record. ``enabled: false``
+    turns a configured domain off.
+    """
+
+    enabled: bool = False
     domain_name: str | None = None
-    certificate_arn: str | None = None
-    # Where given, the domain stack creates the alias records for *.<domain_name> in this zone.
     hosted_zone_id: str | None = None
+    certificate_arn: str | None = None
+
+    @property
+    def creates_certificate(self) -> bool:
+        """The domain stack requests the wildcard certificate and validates it in the zone."""
+        return self.enabled and self.hosted_zone_id is not None and self.certificate_arn is None
 
 
 @dataclass(frozen=True)
@@ -90,13 +103,14 @@ class Settings:
     alarms: Alarms
 
     def require_custom_domain(self) -> CustomDomain:
-        """The domain settings, for the stack that exists only where the domain is enabled."""
+        """The domain settings, for the stack that is launched only where a domain is set
+        (``config/<env>/domain.yaml`` is ``obsolete`` otherwise, and launches skip it)."""
         domain = self.custom_domain
         if not domain.enabled:
             raise SettingsError(
-                "custom_domain.enabled",
-                "is false, but this environment has a domain stack; "
-                "set it to true or remove the domain stack",
+                "custom_domain.domain_name",
+                f"is not set (or custom_domain.enabled is false), so {self.environment} has no "
+                "custom domain: its domain stack is obsolete and sceptre launch skips it",
             )
         return domain
 
@@ -179,25 +193,28 @@ def _throttling(data: dict[str, Any]) -> Throttling:
 
 
 def _custom_domain(data: dict[str, Any]) -> CustomDomain:
-    block = _mapping(_required(data, "custom_domain"), "custom_domain")
+    """Off unless ``custom_domain.domain_name`` is set: one line turns it on."""
+    block = _mapping(data.get("custom_domain") or {}, "custom_domain")
     _reject_unknown(block, CustomDomain, "custom_domain.")
-    enabled = _bool(block, "enabled", prefix="custom_domain.")
-    if not enabled:
-        return CustomDomain(enabled=False)
-    name = _match(block, "domain_name", DOMAIN_NAME, "a DNS name", prefix="custom_domain.")
-    if block.get("certificate_arn") in (None, ""):
-        raise SettingsError(
-            "custom_domain.certificate_arn",
-            "is required when custom_domain.enabled is true: "
-            f"give the ARN of an ACM certificate for *.{name}",
-        )
-    arn = _match(block, "certificate_arn", CERTIFICATE_ARN, "an ACM ARN", prefix="custom_domain.")
+    prefix = "custom_domain."
+    enabled = _bool(block, "enabled", prefix=prefix, default=True)
+    if not block or not enabled:
+        return CustomDomain()
+    name = _match(block, "domain_name", DOMAIN_NAME, "a DNS name", prefix=prefix)
     zone = None
     if block.get("hosted_zone_id") is not None:
-        zone = _match(
-            block, "hosted_zone_id", HOSTED_ZONE_ID, "a Route 53 zone id", prefix="custom_domain."
+        zone = _match(block, "hosted_zone_id", HOSTED_ZONE_ID, "a Route 53 zone id", prefix=prefix)
+    arn = None
+    if block.get("certificate_arn") is not None:
+        arn = _match(block, "certificate_arn", CERTIFICATE_ARN, "an ACM ARN", prefix=prefix)
+    elif zone is None:
+        raise SettingsError(
+            "custom_domain.certificate_arn",
+            "is required without custom_domain.hosted_zone_id: give the Route 53 zone of "
+            f"{name} (the stacks then create the certificate and the records), or the ARN "
+            f"of an ACM certificate for *.{name} in the stack's region",
         )
-    return CustomDomain(enabled=True, domain_name=name, certificate_arn=arn, hosted_zone_id=zone)
+    return CustomDomain(enabled=True, domain_name=name, hosted_zone_id=zone, certificate_arn=arn)
 
 
 def _alarms(data: dict[str, Any]) -> Alarms:

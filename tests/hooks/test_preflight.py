@@ -115,7 +115,7 @@ def test_the_certificate_must_exist_be_in_region_and_cover_the_wildcard(aws, tmp
     account = right["CertificateArn"].split(":")[4]
 
     def findings(arn: str) -> list[str]:
-        domain = {**PROD["custom_domain"], "certificate_arn": arn}
+        domain = {"domain_name": "tunnel.example.com", "certificate_arn": arn}
         return problems(
             check_account(caller(aws), settings(PROD, custom_domain=domain), REGION, True)
         )
@@ -123,7 +123,8 @@ def test_the_certificate_must_exist_be_in_region_and_cover_the_wildcard(aws, tmp
     missing = f"arn:aws:acm:{REGION}:{account}:certificate/00000000-0000-0000-0000-000000000000"
     fix = (
         "request or import an ACM certificate for *.tunnel.example.com in us-east-1 and set "
-        "custom_domain.certificate_arn"
+        "custom_domain.certificate_arn (or remove it: with custom_domain.hosted_zone_id the "
+        "domain stack creates the certificate)"
     )
     assert findings(missing) == [f"certificate {missing} does not exist; {fix}"]
     elsewhere = missing.replace(REGION, "eu-west-1")
@@ -145,8 +146,10 @@ def test_the_hosted_zone_must_exist_and_hold_the_domain(aws, tmp_path):
     parent = route53.create_hosted_zone(Name="example.com.", CallerReference="a")
     other = route53.create_hosted_zone(Name="other.test.", CallerReference="b")
 
-    def findings(zone_id: str) -> list[str]:
-        domain = {**PROD["custom_domain"], "certificate_arn": arn, "hosted_zone_id": zone_id}
+    def findings(zone_id: str, certificate_arn: str | None = arn) -> list[str]:
+        domain = {"domain_name": "tunnel.example.com", "hosted_zone_id": zone_id}
+        if certificate_arn:
+            domain["certificate_arn"] = certificate_arn
         return problems(
             check_account(caller(aws), settings(PROD, custom_domain=domain), REGION, True)
         )
@@ -154,13 +157,16 @@ def test_the_hosted_zone_must_exist_and_hold_the_domain(aws, tmp_path):
     parent_id = parent["HostedZone"]["Id"].rsplit("/", 1)[-1]
     other_id = other["HostedZone"]["Id"].rsplit("/", 1)[-1]
     assert findings(parent_id) == []
+    # With a zone and no certificate the domain stack requests one: nothing to check before.
+    assert findings(parent_id, certificate_arn=None) == []
     assert findings(other_id) == [
         f"hosted zone {other_id} is other.test, which cannot hold *.tunnel.example.com; "
         "set custom_domain.hosted_zone_id to the zone of tunnel.example.com"
     ]
     assert findings("ZNOSUCHZONE1") == [
         "hosted zone ZNOSUCHZONE1 does not exist; set custom_domain.hosted_zone_id to the zone "
-        "of tunnel.example.com, or remove it and create the DNS record yourself"
+        "of tunnel.example.com, or remove it, give custom_domain.certificate_arn and create the "
+        "DNS record yourself"
     ]
 
 

@@ -245,8 +245,9 @@ def stage(
 
 
 def wildcard_domain(
-    stack: Blueprint, logical_id: str, domain_name: str, certificate_arn: str
+    stack: Blueprint, logical_id: str, domain_name: str, certificate_arn: AWSHelperFn | str
 ) -> DomainName:
+    """``*.<domain_name>``, REGIONAL: its certificate must be ISSUED and in the stack's region."""
     return stack.add(
         DomainName(
             logical_id,
