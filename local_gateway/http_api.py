@@ -11,8 +11,12 @@ Names that reach it (aws_fidelity.rules decides; a local name stands for the AWS
   ``<subdomain>.<domain>`` (only where one is deployed, as in prod).
 Any other Host is not an address of the API: 404. With ``DisableExecuteApiEndpoint`` its own
 endpoint answers 404 too, and only its custom domains serve it (check_execute_api_endpoint).
-The function sees the AWS name in ``headers.host`` and ``requestContext.domainName``, as it
-would on AWS.
+The function sees the request as API Gateway gives it: ``headers.host`` the Host the client
+sent (``localhost:4567``: on AWS, the API's own name or the custom domain, whichever the client
+used), ``requestContext.domainName`` that name without its port, ``x-forwarded-proto`` this
+gateway's scheme (``http``) and ``x-forwarded-port`` the port it was reached on, the client's
+own values of both replaced. Never an AWS name the client did not use: the app at the end of a
+tunnel builds its URLs, redirects and CSRF checks from these.
 
 Integration failures become API Gateway's own answers, never a traceback: a handler error or an
 unusable answer 500, a result over Lambda's 6 MB 502, no answer within the route's timeout
@@ -173,10 +177,10 @@ class HttpApi:
             method=request.method,
             raw_target=request.raw_path,
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
-            headers=self._forwarded_headers(request, entry.host),
+            headers=self._forwarded_headers(request),
             body=body,
             source_ip=request.remote or "",
-            domain_name=entry.host,
+            domain_name=domain_name.lower(),
         )
         match = select(self._api.routes.values(), request.method, entry.route_path)
         if match is None:
@@ -231,19 +235,24 @@ class HttpApi:
         api = self._api.api_id
         return f"arn:aws:execute-api:{d.region}:{d.account_id}:{api}/{stage}/{route}"
 
-    def _forwarded_headers(self, request: web.Request, host: str) -> list[tuple[str, str]]:
-        """The client's headers with the AWS Host, plus what API Gateway adds (it appends to
-        X-Forwarded-For)."""
+    def _forwarded_headers(self, request: web.Request) -> list[tuple[str, str]]:
+        """The client's headers, its Host as sent, plus what API Gateway adds (it appends to
+        X-Forwarded-For, and sets -Port and -Proto to where the request arrived: here the
+        socket's port, not the one a Host header names)."""
         added = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"}
-        headers = [
-            (n, host if n.lower() == "host" else v)
-            for n, v in request.headers.items()
-            if n.lower() not in added
-        ]
+        headers = [(n, v) for n, v in request.headers.items() if n.lower() not in added]
         forwarded_for = [*request.headers.getall("X-Forwarded-For", []), request.remote or ""]
         headers.append(("x-forwarded-for", ", ".join(forwarded_for)))
-        headers.append(("x-forwarded-port", str(request.url.port or "")))
+        headers.append(("x-forwarded-port", _arrival_port(request)))
         headers.append(("x-forwarded-proto", request.scheme))
         if "X-Amzn-Trace-Id" not in request.headers:
             headers.append(("x-amzn-trace-id", trace_id()))
         return headers
+
+
+def _arrival_port(request: web.Request) -> str:
+    """The port the request reached this gateway on."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        return str(sockname[1])
+    return str(request.url.port or "")

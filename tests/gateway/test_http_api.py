@@ -50,8 +50,8 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     assert event["queryStringParameters"] == {"x": "1,2", "a b": "c&d", "empty": "", "flag": ""}
     assert event["cookies"] == ["s=1", "t=2", "u=3"]
     assert event["headers"] == {
-        # The Host AWS delivers without a custom domain (aws_fidelity.rules.http_api_host).
-        "host": f"{wiring.http_api_id}.execute-api.us-east-1.amazonaws.com",
+        # The Host the client sent (on AWS the API's own name, which its client used).
+        "host": f"localhost:{gateway.port}",
         "x-repeat": "one,two",
         "user-agent": "gateway-tests/1.0",
         "x-forwarded-for": "127.0.0.1",
@@ -67,8 +67,8 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     context = event["requestContext"]
     assert context["accountId"] == wiring.account_id
     assert context["apiId"] == wiring.http_api_id
-    assert context["domainName"] == f"{wiring.http_api_id}.execute-api.us-east-1.amazonaws.com"
-    assert context["domainPrefix"] == wiring.http_api_id
+    assert context["domainName"] == "localhost"
+    assert context["domainPrefix"] == "localhost"
     assert context["http"] == {
         "method": "GET",
         "path": "/items/a-b",
@@ -82,6 +82,39 @@ def test_the_event_is_payload_format_2_0(gateway, wiring):
     assert context["stage"] == "$default"
     assert re.match(r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000$", context["time"])
     assert abs(context["timeEpoch"] - time.time() * 1000) < 60_000
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost:{port}",
+        "{api}.execute-api.localhost:{port}",
+        "LocalHost:{port}",
+        "localhost",  # no port: the one it reached is still the gateway's
+        "localhost:1",  # a port the client named but did not connect to
+    ],
+)
+def test_the_event_carries_the_clients_host_and_where_it_arrived(gateway, wiring, host):
+    # As API Gateway builds it: the Host the client sent, and x-forwarded-proto and -port
+    # its own (http and the port the request reached), replacing the client's.
+    host = host.format(port=gateway.port, api=wiring.http_api_id)
+    event = echoed(
+        gateway,
+        "GET",
+        "/items/1",
+        host=host,
+        headers=[
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Port", "443"),
+            ("X-Forwarded-For", "198.51.100.1"),
+        ],
+    )
+    assert event["headers"]["host"] == host
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(gateway.port)
+    assert event["headers"]["x-forwarded-for"] == "198.51.100.1, 127.0.0.1"
+    assert event["requestContext"]["domainName"] == host.split(":")[0].lower()
+    assert ".amazonaws.com" not in json.dumps(event)
 
 
 def test_raw_path_arrives_percent_decoded_as_http_apis_deliver_it(gateway):

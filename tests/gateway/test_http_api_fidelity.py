@@ -1,8 +1,9 @@
 """The HTTP API's event shapes as AWS delivers them, not as our templates assumed
 (aws_fidelity.rules: http_api_host, http_api_stage, http_api_mapped_path).
 
-- Without a custom domain the API is reached at its execute-api host only, and the function
-  sees that host: a ``<subdomain>.`` Host is no address of the API.
+- Without a custom domain the API is reached at its execute-api host only (here also by its
+  local names), and the function sees the Host the client used: a ``<subdomain>.`` Host is no
+  address of the API.
 - A named stage is the first path segment and stays in ``rawPath``; ``$default`` adds nothing.
 """
 
@@ -24,15 +25,15 @@ def execute_api_host(gateway, wiring) -> str:
     return f"{wiring.http_api_id}.execute-api.localhost:{gateway.port}"
 
 
-def test_the_function_sees_the_aws_execute_api_host(gateway, wiring):
-    status, _, body = http_request(
-        gateway, "GET", "/items/1", host=execute_api_host(gateway, wiring)
-    )
+def test_the_function_sees_the_host_the_client_used(gateway, wiring):
+    # As on AWS, where the client used the API's own name: here its local name, port included.
+    host = execute_api_host(gateway, wiring)
+    status, _, body = http_request(gateway, "GET", "/items/1", host=host)
     assert status == 200, body
     event = json.loads(body)
-    aws_host = f"{wiring.http_api_id}.execute-api.us-east-1.amazonaws.com"
-    assert event["headers"]["host"] == aws_host
-    assert event["requestContext"]["domainName"] == aws_host
+    assert event["headers"]["host"] == host
+    assert event["requestContext"]["domainName"] == f"{wiring.http_api_id}.execute-api.localhost"
+    assert event["requestContext"]["domainPrefix"] == wiring.http_api_id
     assert event["requestContext"]["stage"] == "$default"
     assert event["rawPath"] == "/items/1"  # $default: no stage prefix
 
