@@ -4,8 +4,12 @@
    exactly ``<label>.<domain>`` under a custom domain, else the path's first segment, which is
    then taken off the path the agent receives. Its connection is the owner of its claim
    (``claim#<subdomain>``, read consistently; a claim past its ``ttl`` or its token's expiry
-   routes nothing). ``X-Forwarded-For``, ``-Host``, ``-Proto`` and ``-Port`` are set from what
-   the tunnel knows, replacing whatever the caller sent.
+   routes nothing). Under the path form a request whose first segment is no live tunnel goes
+   to the tunnel its routing cookie names, its path unchanged (one more claim read), and
+   redirects are brought back under the prefix (tunnel_shared.path_form). The forwarding headers
+   replace whatever the caller sent: ``X-Forwarded-For`` the source IP, ``-Host`` the Host the
+   caller used (port included), ``-Proto`` and ``-Port`` API Gateway's (its own port locally),
+   and under the path form ``X-Forwarded-Prefix: /<subdomain>``.
 2. The tunnel gets a lease for the request (tunnel_shared.capacity): at most
    ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits for one while the tunnel is
    answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS`` when it answers
@@ -34,15 +38,17 @@ import binascii
 import contextvars
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import capacity, cookies, protocol
+from tunnel_shared import capacity, cookies, path_form, protocol
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import (
@@ -52,7 +58,7 @@ from tunnel_shared.limits import (
     REQUEST_DEADLINE_SECONDS,
 )
 from tunnel_shared.log import Invocation
-from tunnel_shared.public_url import PublicUrl, PublicUrlError
+from tunnel_shared.public_url import Located, PublicUrl, PublicUrlError, host_name
 from tunnel_shared.resources import agent_connections, connections_table, pending_table
 from tunnel_shared.tokens import SUBDOMAIN
 
@@ -75,8 +81,16 @@ MAX_SLOT_WAIT_SECONDS = 8.0
 SLOT_POLL_SECONDS = 0.05
 # The caller's own forwarding headers are replaced by the tunnel's (RFC 7239's too).
 FORWARDING_HEADERS = frozenset(
-    {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-proto"}
+    {
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-proto",
+    }
 )
+_PORT = re.compile(r"[0-9]{1,5}")
 # Threads for the writes that can go at once (created on first use, kept while warm).
 _pool: ThreadPoolExecutor | None = None
 # Per-hop headers describe the agent's local connection, not the public one.
@@ -97,6 +111,22 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """What the caller sent, read from the event, before it is routed."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: list[tuple[str, str]]  # the forwarding headers already the tunnel's
+    cookies: list[str]  # without the path form's routing cookies
+    route_cookie: str | None  # the routing cookie's value, as the caller sent it
+    body: bytes
+    origin: path_form.Origin
+    public_url: PublicUrl
+    located: Located | None
+
+
+@dataclass(frozen=True)
 class PublicRequest:
     """What the caller sent, read from the event, and where it goes."""
 
@@ -107,17 +137,22 @@ class PublicRequest:
     headers: list[tuple[str, str]]
     cookies: list[str]
     body: bytes
-    public_host: str  # the host the caller used (a tunnel's own, or the API's by path)
+    origin: path_form.Origin  # as the caller used it (a tunnel's own host, or the API's)
     cookie_path: str  # "/<subdomain>" where tunnels are paths of one host, else ""
+    added_cookies: tuple[str, ...] = ()  # Set-Cookie the tunnel adds (the routing cookie)
+
+    @property
+    def public_host(self) -> str:
+        return self.origin.host
 
 
 def _forward(event: Any, log: Invocation) -> dict[str, Any]:
-    request = _read_request(event)
-    if isinstance(request, dict):
+    incoming = _read_request(event)
+    if isinstance(incoming, dict):
         log.note(outcome="rejected")
-        return request
-    subdomain, body = request.subdomain, request.body
-    log.note(subdomain=subdomain, method=request.method, requestBytes=len(body))
+        return incoming
+    body = incoming.body
+    log.note(method=incoming.method, requestBytes=len(body))
     if len(body) > MAX_BODY_BYTES:
         log.note(outcome="too large")
         return _text(
@@ -125,10 +160,12 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
             f"The request body is {len(body):,} bytes; the tunnel carries at most "
             f"{MAX_BODY_BYTES:,} bytes.",
         )
-    connection_id = _owner(subdomain, log)
-    if connection_id is None:
-        log.note(outcome="no tunnel")
-        return _text(404, f"No tunnel is connected at {subdomain}.")
+    routed = _route(incoming, log)
+    if isinstance(routed, dict):
+        return routed
+    request, connection_id = routed
+    subdomain = request.subdomain
+    log.note(subdomain=subdomain)
 
     request_id = uuid.uuid4().hex
     started = time.monotonic()
@@ -334,7 +371,7 @@ def _too_large(size: str) -> dict[str, Any]:
     return answer
 
 
-def _read_request(event: Any) -> PublicRequest | dict[str, Any]:
+def _read_request(event: Any) -> Incoming | dict[str, Any]:
     """The request, or an answer for an event that is not an HTTP API 2.0 request."""
     if not isinstance(event, dict) or event.get("version") != "2.0":
         return _text(400, "Not an HTTP API request.")
@@ -357,20 +394,11 @@ def _read_request(event: Any) -> PublicRequest | dict[str, Any]:
     ):
         return _text(400, "Malformed HTTP API request.")
     host = headers.get("host") or (context.get("domainName") if isinstance(context, dict) else "")
+    host = host if isinstance(host, str) else ""
     try:
         public_url = PublicUrl(os.environ.get("PUBLIC_URL_FORMAT", ""))
     except PublicUrlError:
         return _text(502, "The tunnel is misconfigured (PUBLIC_URL_FORMAT).")
-    located = public_url.locate(str(host or ""), raw_path)
-    if located is None:
-        if raw_path in ("", "/") and method in ("GET", "HEAD"):
-            return _text(200, f"This is an http-tunnel: tunnels answer at {public_url.format}.")
-        return _text(404, "No tunnel at this address.")
-    if not SUBDOMAIN.match(located.subdomain):
-        return _text(404, "No tunnel at this address.")
-    if located.needs_slash and method in ("GET", "HEAD"):
-        target = f"/{located.subdomain}/" + (f"?{raw_query}" if raw_query else "")
-        return {"statusCode": 308, "headers": {"location": target}, "body": ""}
     body = event.get("body") or ""
     if not isinstance(body, str):
         return _text(400, "Malformed HTTP API request body.")
@@ -381,31 +409,157 @@ def _read_request(event: Any) -> PublicRequest | dict[str, Any]:
             return _text(400, "Malformed HTTP API request body.")
     else:
         data = body.encode()
+    origin = _origin(headers, host, public_url)
+    route_cookie = None
+    if public_url.by_path:
+        cookies, route_cookie = path_form.split_cookies(cookies, origin.scheme)
     # API Gateway joins repeated headers with commas and moves cookies out of the headers.
     pairs = sorted(
         (name, value)
         for name, value in headers.items()
         if name != "cookie" and name not in FORWARDING_HEADERS
     )
-    public_host = str(host or "").split(":")[0].lower()
     source_ip = http.get("sourceIp")
     pairs += [
         ("x-forwarded-for", source_ip if isinstance(source_ip, str) else ""),
-        ("x-forwarded-host", public_host),
-        ("x-forwarded-port", "443"),
-        ("x-forwarded-proto", "https"),  # API Gateway serves HTTPS only
+        ("x-forwarded-host", host),
+        ("x-forwarded-port", str(origin.port)),
+        ("x-forwarded-proto", origin.scheme),
     ]
-    return PublicRequest(
-        located.subdomain,
+    return Incoming(
         method,
-        located.path,
+        raw_path,
         raw_query,
         pairs,
         cookies,
+        route_cookie,
         data,
-        public_host,
-        f"/{located.subdomain}" if public_url.by_path else "",
+        origin,
+        public_url,
+        public_url.locate(host, raw_path),
     )
+
+
+def _origin(headers: dict[str, str], host: str, public_url: PublicUrl) -> path_form.Origin:
+    """The public origin as the caller used it: the Host, and API Gateway's
+    ``x-forwarded-proto`` and ``-port`` (https and 443 on AWS, which serves nothing else; the
+    local gateway's http and its own port). A value that is not exactly one scheme or one port
+    gives way to the public URL's own."""
+    configured = urlsplit(public_url.format)
+    scheme = headers.get("x-forwarded-proto", "").strip().lower()
+    if scheme not in path_form.DEFAULT_PORTS:
+        scheme = configured.scheme.lower()
+        scheme = scheme if scheme in path_form.DEFAULT_PORTS else "https"
+    port_text = headers.get("x-forwarded-port", "").strip()
+    if _PORT.fullmatch(port_text) and 0 < int(port_text) < 65536:
+        port = int(port_text)
+    else:
+        try:
+            port = configured.port or path_form.DEFAULT_PORTS[scheme]
+        except ValueError:
+            port = path_form.DEFAULT_PORTS[scheme]
+    return path_form.Origin(scheme, host_name(host), port)
+
+
+def _route(incoming: Incoming, log: Invocation) -> tuple[PublicRequest, str] | dict[str, Any]:
+    """The request as its tunnel gets it, and the tunnel's connection; or the answer (404,
+    the bare tunnel root's redirect, the endpoint's own root). Under the path form, a first
+    segment that is a live tunnel costs one claim read, as by Host; one that is not, one more
+    for the routing cookie's tunnel."""
+    located = incoming.located
+    if not incoming.public_url.by_path:
+        if located is None:
+            return _endpoint_root(incoming, log)
+        if not SUBDOMAIN.match(located.subdomain):
+            return _no_tunnel(log)
+        connection_id = _owner(located.subdomain, log)
+        if connection_id is None:
+            return _no_tunnel(log, located.subdomain)
+        return _public_request(incoming, located.subdomain, located.path), connection_id
+    segment = located.subdomain if located and SUBDOMAIN.match(located.subdomain) else None
+    if located is not None and segment is not None:
+        connection_id = _owner(segment, log)
+        if connection_id is not None:
+            prefix = f"/{segment}"
+            added = ()
+            if incoming.route_cookie != segment:
+                added = (path_form.set_route_cookie(segment, incoming.origin.scheme),)
+            if located.needs_slash and incoming.method in ("GET", "HEAD"):
+                query = f"?{incoming.raw_query}" if incoming.raw_query else ""
+                answer: dict[str, Any] = {
+                    "statusCode": 308,
+                    "headers": {"location": f"{prefix}/{query}"},
+                    "body": "",
+                }
+                if added:
+                    answer["cookies"] = list(added)
+                return answer
+            request = _public_request(incoming, segment, located.path, prefix, True, added)
+            return request, connection_id
+    cookie = incoming.route_cookie
+    if cookie is not None:
+        if SUBDOMAIN.match(cookie) and cookie != segment:
+            connection_id = _owner(cookie, log)
+            if connection_id is not None:
+                log.note(routedBy="cookie")
+                # The path stays whole; it is no prefix of the tunnel's (no X-Forwarded-Prefix).
+                request = _public_request(incoming, cookie, incoming.raw_path, f"/{cookie}")
+                return request, connection_id
+        # The tunnel this browser was visiting is gone: nothing else answers in its place.
+        answer = _no_tunnel(log, cookie=True)
+        answer["cookies"] = [path_form.clear_route_cookie(incoming.origin.scheme)]
+        return answer
+    if located is None:
+        return _endpoint_root(incoming, log)
+    return _no_tunnel(log, segment)
+
+
+def _endpoint_root(incoming: Incoming, log: Invocation) -> dict[str, Any]:
+    """A request that names no tunnel: at ``/`` it says where tunnels are."""
+    if incoming.raw_path in ("", "/") and incoming.method in ("GET", "HEAD"):
+        url_format = incoming.public_url.format
+        return _text(200, f"This is an http-tunnel: tunnels answer at {url_format}.")
+    return _no_tunnel(log)
+
+
+def _public_request(
+    incoming: Incoming,
+    subdomain: str,
+    path: str,
+    cookie_path: str = "",
+    by_prefix: bool = False,
+    added: tuple[str, ...] = (),
+) -> PublicRequest:
+    """The request for ``subdomain``'s agent. Under the path form ``cookie_path`` is its
+    prefix (``/<subdomain>``); ``by_prefix`` when the request came by it (then taken off
+    ``path`` already, and named in ``X-Forwarded-Prefix``), not by the routing cookie."""
+    headers = incoming.headers
+    if by_prefix:
+        headers = [*headers, ("x-forwarded-prefix", cookie_path)]
+    return PublicRequest(
+        subdomain,
+        incoming.method,
+        path,
+        incoming.raw_query,
+        headers,
+        incoming.cookies,
+        incoming.body,
+        incoming.origin,
+        cookie_path,
+        added,
+    )
+
+
+def _no_tunnel(
+    log: Invocation, subdomain: str | None = None, cookie: bool = False
+) -> dict[str, Any]:
+    """The 404 for a request no live tunnel takes. It names the tunnel only when the Host or
+    the path named one (a checked DNS label); never what a cookie said."""
+    log.note(outcome="no tunnel", **({"routedBy": "cookie"} if cookie else {}))
+    if subdomain is None:
+        return _text(404, "No tunnel at this address.")
+    log.note(subdomain=subdomain)
+    return _text(404, f"No tunnel is connected at {subdomain}.")
 
 
 def _claim(subdomain: str) -> dict[str, Any] | None:
@@ -480,18 +634,27 @@ def _wait(request_id: str, subdomain: str, connection_id: str, seconds: float) -
 
 def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest) -> dict[str, Any]:
     """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, host-only for the
-    tunnel's host, the body as base64."""
+    tunnel's host, the body as base64; under the path form ``Location`` back under the
+    tunnel's prefix and the routing cookie added (tunnel_shared.path_form)."""
     headers: dict[str, str] = {}
     set_cookies: list[str] = []
+    prefix = request.cookie_path
     for name, value in response.get("headers", []):
-        if name.lower() in HOP_BY_HOP:
+        key = name.lower()
+        if key in HOP_BY_HOP:
             continue
-        if name.lower() == "set-cookie":
-            set_cookies.append(cookies.scoped(value, request.public_host, request.cookie_path))
-        elif name.lower() in headers:
-            headers[name.lower()] += f", {value}"
+        if key == "set-cookie":
+            if prefix and path_form.is_route_cookie(value):
+                continue  # the tunnel's own routing cookie: no app sets it
+            set_cookies.append(cookies.scoped(value, request.public_host, prefix))
+            continue
+        if key == "location" and prefix:
+            value = path_form.prefixed_location(value, prefix, request.origin)
+        if key in headers:
+            headers[key] += f", {value}"
         else:
-            headers[name.lower()] = value
+            headers[key] = value
+    set_cookies += request.added_cookies
     answer: dict[str, Any] = {
         "statusCode": int(response["status"]),
         "headers": headers,

@@ -47,6 +47,7 @@ def test_host_routing_refuses_the_execute_api_host(functions, monkeypatch):
 
 
 def test_the_bare_tunnel_root_redirects_to_its_slash(functions, path_form):
+    connect(functions, "pat", "papa")  # a live tunnel's: a dead one's is a 404
     answer = functions.invoke("forwarding", execute_api_event("/papa", "a=1"))
     assert answer["statusCode"] == 308
     assert answer["headers"]["location"] == "/papa/?a=1"

@@ -68,9 +68,9 @@ def test_rewrite_gives_the_local_service_one_true_x_forwarded_host(tunnel: Tunne
     assert status == 200, body
     sent = json.loads(body)["headers"]
     # Exactly one: the Host the request reached the HTTP API with (in dev, the API's own
-    # execute-api name), not the caller's.
+    # endpoint, locally localhost:<port>), not the caller's.
     (forwarded_host,) = [value for name, value in sent if name == "x-forwarded-host"]
-    assert forwarded_host != "evil.example" and ".execute-api." in forwarded_host
+    assert forwarded_host == tunnel.gateway.host("safety-rewrite")
     assert [value for name, value in sent if name == "host"] == [f"127.0.0.1:{tunnel.app.port}"]
     agent.wait_for(r"^GET /echo 200 ")
     assert not [line for line in agent.lines if re.search(re.escape(token), line)]

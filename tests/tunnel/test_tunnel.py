@@ -87,8 +87,13 @@ def test_methods_query_strings_and_headers_arrive_exactly(demo, method):
     assert ("cookie", "k=v") in sent
     assert base64.b64decode(request["body"]) == (body or b"")
     cookies = [value for name, value in headers if name.lower() == "set-cookie"]
-    # dev's tunnels are paths of one host: each cookie is kept under its tunnel's own path.
-    assert cookies == ["first=1; Path=/demo/", "second=2; Path=/demo/; HttpOnly"]
+    # dev's tunnels are paths of one host: each cookie is kept under its tunnel's own path,
+    # and the tunnel adds its routing cookie (the request carried none).
+    assert cookies == [
+        "first=1; Path=/demo/",
+        "second=2; Path=/demo/; HttpOnly",
+        "tunnel-route=demo; Path=/; HttpOnly; SameSite=Lax",
+    ]
 
 
 def test_head_and_204_have_no_body(demo):
