@@ -34,7 +34,10 @@ and the request reaches it as sent. Dev servers that only accept ``localhost`` (
 Django's ``ALLOWED_HOSTS``, Rails' ``config.hosts``) can be given ``--host-header rewrite``:
 Host becomes ``<local-host>:<port>`` and the public one moves to ``X-Forwarded-Host``, replacing
 any the caller sent (exactly one, and the true one). Otherwise the ``X-Forwarded-*`` headers are
-the server's (it sets Host, Proto and For itself) and pass as they came; the agent adds none.
+the forwarding function's (For, Host, Proto and Port as the public caller used them, and Prefix
+under the path form; the caller's own are replaced there) and pass as they came; the agent adds
+none. No header is ever read as an address: the local connection goes to the configured host and
+port only, and the target is the request's own path.
 
 Target: only an origin-form target (RFC 9112 §3.2.1: an absolute path, then the query) reaches
 the local service. Anything else in ``rawPath`` (``http://169.254.169.254/...``, an authority,

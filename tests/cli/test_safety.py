@@ -61,6 +61,29 @@ async def test_preserve_passes_the_servers_forwarded_headers_as_they_came(app):
     assert header_values(seen.headers, "host") == [HOST]
 
 
+@pytest.mark.parametrize("host_header", ["preserve", "rewrite"])
+async def test_no_header_is_read_as_an_address(app, host_header):
+    # Host and X-Forwarded-* are values for the local service, never where to connect: the
+    # request reaches the configured address whatever they name.
+    named = [
+        ("host", "169.254.169.254:80"),
+        ("x-forwarded-host", "127.0.0.1:22"),
+        ("x-forwarded-port", "22"),
+        ("x-forwarded-prefix", "//evil.example"),
+    ]
+    async with (
+        FakeGateway() as gateway,
+        running_agent(gateway, app.port, host_header=host_header),
+    ):
+        connection = await gateway.next_ready()
+        response = await connection.request("GET", "/", headers=named)
+    assert response.status == 200
+    (seen,) = app.requests
+    assert header_values(seen.headers, "x-forwarded-prefix") == ["//evil.example"]
+    expected_host = "169.254.169.254:80" if host_header == "preserve" else f"127.0.0.1:{app.port}"
+    assert header_values(seen.headers, "host") == [expected_host]
+
+
 # 2. Origin-form targets only --------------------------------------------------------------------
 
 
