@@ -44,6 +44,7 @@ help:
 	@echo "make snapshots   refresh the reviewed template snapshots in tests/snapshots/"
 	@echo "make format      ruff format and fix"
 	@echo "make bench       render, lint, packaging and launch timings (medians, one run)"
+	@echo "make apps        the real apps tests/apps runs behind the tunnel (Django, Vite)"
 
 # Each virtualenv is rebuilt only when its pins change.
 $(BIN)/.installed: requirements.txt setup.cfg pyproject.toml
@@ -121,6 +122,44 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
 	fi
 
+# Real apps that tests/apps runs behind the tunnel (issue 16), set up as their own docs say:
+# Django in its own virtualenv (tests/apps/requirements.txt), and a stock Vite app scaffolded by
+# create-vite into $(VITE_APP), its packages from the committed lock (npm ci). Node and npm are
+# Debian's (nodejs, npm; as root when missing): Vite 6 runs on bookworm's Node 18 and on newer.
+# Each is rebuilt only when its pins change.
+APPS_VENV := .venv-apps
+CREATE_VITE := create-vite@6.5.0
+VITE_APP := build/apps/vite-app
+.PHONY: apps node
+apps: $(APPS_VENV)/bin/.installed $(VITE_APP)/.installed-$(CREATE_VITE)
+
+$(APPS_VENV)/bin/.installed: tests/apps/requirements.txt
+	$(PYTHON) -m venv $(APPS_VENV)
+	$(APPS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/apps/requirements.txt
+	touch $@
+
+node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make node: node or npm is missing; install Debian's nodejs and npm (as root: apt-get install nodejs npm)" >&2; \
+	    exit 1; \
+	  fi; \
+	  if ! apt-cache show nodejs npm >/dev/null 2>&1; then \
+	    apt-get update -qq; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+
+$(VITE_APP)/.installed-$(CREATE_VITE): tests/apps/vite/package-lock.json | node
+	rm -rf $(VITE_APP)
+	mkdir -p $(dir $(VITE_APP))
+	cd $(dir $(VITE_APP)) && npm create --yes $(CREATE_VITE:create-%=%) $(notdir $(VITE_APP)) -- --template vanilla >/dev/null
+	cp tests/apps/vite/package-lock.json $(VITE_APP)/
+	cd $(VITE_APP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: apps
+
 test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -134,6 +173,7 @@ bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.in
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator
+	rm -rf $(APPS_VENV)
 
 # Change-set review before prod (README "Reviewing changes before prod"). Both talk to AWS as
 # configured, or to the emulator when AWS_ENDPOINT_URL is set. Approvals go in REVIEW_ARGS:
