@@ -22,6 +22,16 @@ def find(driver, selector: str):
     return wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, selector), WAIT)[0]
 
 
+def loaded(driver) -> bool:
+    return driver.execute_script("return document.readyState") == "complete"
+
+
+def said(driver) -> str:
+    """Where the browser is and what the page says, for a failure's message."""
+    text = driver.find_element(By.TAG_NAME, "body").text
+    return f"at {driver.current_url}: {driver.title!r}: {text[:300]!r}"
+
+
 def test_the_admin_logs_in_and_adds_a_user(django_site, browser):
     url = django_site.url
     browser.get(f"{url}/admin/")
@@ -41,9 +51,11 @@ def test_the_admin_logs_in_and_adds_a_user(django_site, browser):
 
     find(browser, "#id_username").send_keys("admin")
     find(browser, "#id_password").send_keys(servers.ADMIN_PASSWORD)
+    login_page = browser.current_url
     find(browser, '#login-form [type="submit"]').click()
     # Logged in: the admin's index, again at the tunnel's URL (the login's redirect to /admin/).
-    wait_until(lambda: browser.current_url == f"{url}/admin/", WAIT)
+    wait_until(lambda: browser.current_url != login_page and loaded(browser), WAIT)
+    assert browser.current_url == f"{url}/admin/", said(browser)
     find(browser, 'a.addlink[href$="/admin/auth/user/add/"]').click()
 
     find(browser, "#user_form #id_username").send_keys(NEW_USER)
@@ -51,7 +63,10 @@ def test_the_admin_logs_in_and_adds_a_user(django_site, browser):
     find(browser, "#id_password2").send_keys(NEW_PASSWORD)
     find(browser, '#user_form [name="_save"]').click()
 
-    success = find(browser, ".messagelist li.success")
+    wait_until(lambda: "/add/" not in browser.current_url and loaded(browser), WAIT)
+    success = browser.find_elements(By.CSS_SELECTOR, ".messagelist li.success")
+    assert success, said(browser)
+    [success] = success
     assert f"The user “{NEW_USER}” was added successfully" in success.text
     assert pages.failed(browser) == []
 
