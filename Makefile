@@ -159,6 +159,7 @@ $(VITE_APP)/.installed-$(CREATE_VITE): tests/apps/vite/package-lock.json | node
 	touch $@
 
 test: apps
+bench: browser
 
 test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed browser
 	$(BIN)/ruff check .
@@ -170,6 +171,7 @@ bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.in
 	$(BIN)/python benchmarks/launch.py
 	$(BIN)/python benchmarks/tunnel.py
 	$(BIN)/python benchmarks/inspector.py
+	$(BIN)/python benchmarks/apps.py
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator
