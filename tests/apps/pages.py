@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+# Chromium asks every site for /favicon.ico on its own (Resource Timing lists it when it lands
+# in time); a stock app may have none (Django's answers 404). Not the page's doing.
+BROWSER_OWN = {"/favicon.ico"}
+
 # The page and everything it fetched, with the HTTP status Chromium got (Resource Timing's
 # responseStatus; every resource here is of the page's own origin, so none reads 0).
 LOADED = """
@@ -23,7 +29,11 @@ def loaded(driver: object) -> list[tuple[str, int]]:
 
 def failed(driver: object) -> list[tuple[str, int]]:
     """What the page fetched that was not answered 200 (or 304, from the cache)."""
-    return [(url, status) for url, status in loaded(driver) if status not in (200, 304)]
+    return [
+        (url, status)
+        for url, status in loaded(driver)
+        if status not in (200, 304) and urlsplit(url).path not in BROWSER_OWN
+    ]
 
 
 def stylesheets(driver: object) -> list[tuple[str, int]]:

@@ -14,8 +14,6 @@ from tests.browser.conftest import wait_until
 WAIT = 15.0
 NEW_USER = "newbie"
 NEW_PASSWORD = "a-long-password-for-newbie-42"
-# Chromium asks every site for /favicon.ico on its own; a stock project has none (404).
-BROWSER_OWN = {"/favicon.ico"}
 
 
 def find(driver, selector: str):
@@ -82,4 +80,4 @@ def test_the_admin_logs_in_and_adds_a_user(django_site, browser):
         ("POST", "/admin/auth/user/add/", 302),
     ]
     assert [request for request in expected if request not in served] == [], served
-    assert [r for r in served if r[2] >= 400 and r[1] not in BROWSER_OWN] == [], served
+    assert [r for r in served if r[2] >= 400 and r[1] not in pages.BROWSER_OWN] == [], served
