@@ -4,9 +4,9 @@
    exactly ``<label>.<domain>`` under a custom domain, else the path's first segment, which is
    then taken off the path the agent receives. Its connection is the owner of its claim
    (``claim#<subdomain>``, read consistently; a claim past its ``ttl`` or its token's expiry
-   routes nothing). Under the path form a request whose first segment is no live tunnel goes
-   to the tunnel its routing cookie names, its path unchanged (one more claim read), and
-   redirects are brought back under the prefix (tunnel_shared.path_form). The forwarding headers
+   routes nothing). Under the path form a request whose first segment is no live tunnel is
+   sent back (307) under the prefix of the tunnel its routing cookie names (one more claim
+   read), and redirects are brought back under the prefix (tunnel_shared.path_form). The forwarding headers
    replace whatever the caller sent: ``X-Forwarded-For`` the source IP, ``-Host`` the Host the
    caller used (port included), ``-Proto`` and ``-Port`` API Gateway's (its own port locally),
    and under the path form ``X-Forwarded-Prefix: /<subdomain>``.
@@ -501,10 +501,17 @@ def _route(incoming: Incoming, log: Invocation) -> tuple[PublicRequest, str] | d
         if SUBDOMAIN.match(cookie) and cookie != segment:
             connection_id = _owner(cookie, log)
             if connection_id is not None:
-                log.note(routedBy="cookie")
-                # The path stays whole; it is no prefix of the tunnel's (no X-Forwarded-Prefix).
-                request = _public_request(incoming, cookie, incoming.raw_path, f"/{cookie}")
-                return request, connection_id
+                # Sent back under the tunnel's prefix (307 keeps the method and the body),
+                # not forwarded from here: the app's cookies are scoped to /<subdomain>/, so
+                # only there does the browser send them (a login form posting to /admin/login/
+                # needs its CSRF cookie). One hop more per absolute link, none for scripts.
+                log.note(routedBy="cookie", outcome="redirected")
+                query = f"?{incoming.raw_query}" if incoming.raw_query else ""
+                return {
+                    "statusCode": 307,
+                    "headers": {"location": f"/{cookie}{incoming.raw_path}{query}"},
+                    "body": "",
+                }
         # The tunnel this browser was visiting is gone: nothing else answers in its place.
         answer = _no_tunnel(log, cookie=True)
         answer["cookies"] = [path_form.clear_route_cookie(incoming.origin.scheme)]

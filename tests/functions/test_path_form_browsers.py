@@ -195,18 +195,20 @@ def test_the_bare_prefix_redirect_sets_it_too(functions, local_path_form):
         ("/", ["ck"]),  # the app's root, not the endpoint's
     ],
 )
-def test_the_cookie_routes_absolute_paths_to_its_tunnel_unchanged(
+def test_the_cookie_sends_absolute_paths_back_under_its_tunnels_prefix(
     functions, local_path_form, owner_reads, path, reads
 ):
+    """Not forwarded from there: the app's cookies are scoped to /<subdomain>/, so a form
+    posting to /admin/login/ must be re-sent (307: method and body kept) where the browser
+    sends them."""
     connection_id, _ = connect(functions, "cy", "ck")
     event = event_for(LOCAL, path, ["a=1", f"{ROUTE_LOCAL}=ck", "b=2"], method="POST")
-    answer, request = exchange(functions, connection_id, event, [("location", "/next")], 303)
-    assert answer["statusCode"] == 303
-    assert request["rawPath"] == path
-    assert request["cookies"] == ["a=1", "b=2"]  # the routing cookie is the tunnel's own
-    assert "x-forwarded-prefix" not in names(request)
+    event["rawQueryString"] = "next=%2Fadmin%2F"
+    answer = functions.invoke("forwarding", event)
+    assert answer["statusCode"] == 307
+    assert answer["headers"]["location"] == f"/ck{path}?next=%2Fadmin%2F"
     assert "cookies" not in answer  # already set to this tunnel
-    assert answer["headers"]["location"] == "/ck/next"
+    assert functions.endpoint.messages(connection_id) == []  # nothing reached the agent
     assert owner_reads == reads
 
 
