@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"local gateway: cannot serve on {settings.base_url}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before the gateway's own handler was in place
+        gateway.runtime.close()  # serve() may not have begun, so its cleanup may not run
         print("local gateway: interrupted while starting", file=sys.stderr)
         return 130
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -57,7 +58,17 @@ class CodeCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self._owned = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix="local-gateway-code-"))
+        self._root = root
+        self._making = threading.Lock()  # load() fetches every function at once
+
+    @property
+    def root(self) -> Path:
+        """Made at the first fetch, not before: a start interrupted before any code was fetched
+        has no folder to leave behind, and one interrupted after is inside the start's cleanup."""
+        with self._making:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="local-gateway-code-"))
+            return self._root
 
     def fetch(self, lam: Any, function_arn: str) -> Code:
         """The function's deployed code, unpacked (GetFunction, then its Code.Location)."""
@@ -92,8 +103,8 @@ class CodeCache:
         return Code(sha, folder)
 
     def close(self) -> None:
-        if self._owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self._owned and self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
 
 
 def _download(location: str) -> bytes:
