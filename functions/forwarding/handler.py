@@ -6,10 +6,10 @@
    (``claim#<subdomain>``, read consistently; a claim past its ``ttl`` or its token's expiry
    routes nothing). Under the path form a request whose first segment is no live tunnel is
    sent back (307) under the prefix of the tunnel its routing cookie names (one more claim
-   read), and redirects are brought back under the prefix (tunnel_shared.path_form). The forwarding headers
-   replace whatever the caller sent: ``X-Forwarded-For`` the source IP, ``-Host`` the Host the
-   caller used (port included), ``-Proto`` and ``-Port`` API Gateway's (its own port locally),
-   and under the path form ``X-Forwarded-Prefix: /<subdomain>``.
+   read), and redirects are brought back under the prefix (tunnel_shared.path_form). The
+   forwarding headers replace whatever the caller sent: ``X-Forwarded-For`` the source IP,
+   ``-Host`` the Host the caller used (port included), ``-Proto`` and ``-Port`` API Gateway's
+   (its own port locally), and under the path form ``X-Forwarded-Prefix: /<subdomain>``.
 2. The tunnel gets a lease for the request (tunnel_shared.capacity): at most
    ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits for one while the tunnel is
    answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS`` when it answers
