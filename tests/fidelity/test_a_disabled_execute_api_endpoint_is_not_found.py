@@ -117,8 +117,9 @@ def test_the_execute_api_host_is_not_found_and_the_custom_domain_serves(
     )
     assert status == 200, body
     event = json.loads(body)
-    assert event["headers"]["host"] == "demo.tunnel.test"
-    assert event["requestContext"]["domainName"] == "demo.tunnel.test"
+    # The name the client used, as API Gateway gives it (locally <sub>.localhost:<port>).
+    assert event["headers"]["host"] == f"demo.localhost:{handle.port}"
+    assert event["requestContext"]["domainName"] == "demo.localhost"
     assert event["rawPath"] == "/items/served"
     # Only the custom domain's request reached the function.
     paths = [entry["event"]["rawPath"] for entry in records.all("forwarding")]
