@@ -14,7 +14,6 @@ Each is a copy of the project launched on its own emulator, with its own local g
 from __future__ import annotations
 
 import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 from emulator import process
 from local_gateway import testing as gateway_testing
 from tests.project_copy import copy_project, emulator_environment
-from tests.tunnel.conftest import SCEPTRE, Tunnel
+from tests.tunnel.conftest import Tunnel, launch_dev
 
 FORMS = ("path", "host")
 DOMAIN_NAME = "tunnel.test"
@@ -65,18 +64,7 @@ def launched(root: Path, form: str) -> Iterator[Tunnel]:
     try:
         if form == "host":
             enable_custom_domain(root, create_hosted_zone(tunnel))
-        launch = subprocess.run(
-            [str(SCEPTRE), "--no-colour", "launch", "-y", "dev"],
-            cwd=root,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if launch.returncode != 0:
-            raise RuntimeError(
-                f"sceptre launch dev ({form} form) failed:\n{launch.stdout}{launch.stderr}"
-            )
+        launch_dev(root, environment, f" ({form} form)")
         gateway = gateway_testing.start(env=environment)
         tunnel.gateway = gateway
         yield tunnel

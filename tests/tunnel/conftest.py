@@ -25,6 +25,22 @@ from tests.tunnel.local_app import LocalApp
 
 TUNNEL = Path(sys.executable).parent / "tunnel"
 SCEPTRE = Path(sys.executable).parent / "sceptre"
+
+
+def launch_dev(root: Path, environment: dict[str, str], what: str = "") -> None:
+    """``sceptre launch -y dev`` in the project copy at ``root``; RuntimeError with its output."""
+    launched = subprocess.run(
+        [str(SCEPTRE), "--no-colour", "launch", "-y", "dev"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if launched.returncode != 0:
+        raise RuntimeError(f"sceptre launch dev{what} failed:\n{launched.stdout}{launched.stderr}")
+
+
 FORWARDING = re.compile(r"^Forwarding (\S+) -> (\S+)$", re.MULTILINE)
 
 
@@ -160,16 +176,7 @@ def running_tunnel(root: Path) -> Iterator[Tunnel]:
     gateway = None
     tunnel = None
     try:
-        launched = subprocess.run(
-            [str(SCEPTRE), "--no-colour", "launch", "-y", "dev"],
-            cwd=root,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if launched.returncode != 0:
-            raise RuntimeError(f"sceptre launch dev failed:\n{launched.stdout}{launched.stderr}")
+        launch_dev(root, environment)
         gateway = gateway_testing.start(env=environment)
         tunnel = Tunnel(root, environment, gateway, app)
         yield tunnel
