@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from tunnel_shared import names
 
 # arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations
 _LAMBDA_URI = re.compile(
@@ -126,7 +127,7 @@ class Deployment:
 
 
 def apis_stack(environment: str) -> str:
-    return f"http-tunnel-{environment}-apis"
+    return names.stack_name(environment, "apis")
 
 
 def stacks_fingerprint(cloudformation: Any, environment: str) -> tuple[tuple[str, ...], ...]:
@@ -134,7 +135,7 @@ def stacks_fingerprint(cloudformation: Any, environment: str) -> tuple[tuple[str
     read cheaply: one DescribeStacks for them all (each stack's id, status and outputs), plus
     the newest event of each stack that has been updated since it was created and whose
     ``LastUpdatedTime`` is not reported (the emulator does not report it; AWS does)."""
-    prefix = f"http-tunnel-{environment}-"
+    prefix = names.stack_prefix(environment)
     stacks = [
         stack
         for page in cloudformation.get_paginator("describe_stacks").paginate()

@@ -49,6 +49,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from tunnel_shared import names
 from tunnel_shared.limits import LAMBDA_REQUEST_PAYLOAD_BYTES
 
 from aws_fidelity import rules
@@ -99,11 +100,7 @@ class Outcome:
 
 def code_name(function_name: str, environment: str) -> str | None:
     """``http-tunnel-connect-dev`` -> ``connect``: its folder in ``functions/``, in logs."""
-    prefix, suffix = "http-tunnel-", f"-{environment}"
-    if function_name.startswith(prefix) and function_name.endswith(suffix):
-        name = function_name[len(prefix) : -len(suffix)]
-        return name or None
-    return None
+    return names.thing_of(function_name, environment)
 
 
 def pass_env_names(environment: Mapping[str, str]) -> tuple[str, ...]:
