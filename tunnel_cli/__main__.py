@@ -118,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     http.add_argument(
         "--local-timeout",
         type=_seconds,
-        default=25.0,
+        default=agent_module.DEFAULT_LOCAL_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="answer 502 when the local service is silent this long (25)",
+        help="answer 502 when the local service is silent this long "
+        f"({agent_module.DEFAULT_LOCAL_TIMEOUT_SECONDS:g})",
     )
     _add_running_options(http)
 

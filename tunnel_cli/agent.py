@@ -73,7 +73,11 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from tunnel_shared import cookies
-from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, MAX_CONNECTION_SECONDS
+from tunnel_shared.limits import (
+    HTTP_API_TIMEOUT_SECONDS,
+    MAX_CONNECTION_SECONDS,
+    REQUEST_DEADLINE_SECONDS,
+)
 from tunnel_shared.protocol import encode
 from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
@@ -135,6 +139,10 @@ CREDENTIAL_NAME = re.compile(
 DEFAULT_HEARTBEAT_SECONDS = 240.0
 # Ten minutes before the 2-hour cap: room for a slow reconnect.
 DEFAULT_ROTATE_SECONDS = MAX_CONNECTION_SECONDS - 10 * 60.0
+# No byte from the local service for this long → 502. Under the request's deadline (limits:
+# the forwarding function's own 504), with room for the 502 to reach the caller before it.
+LOCAL_TIMEOUT_MARGIN_SECONDS = 2.0
+DEFAULT_LOCAL_TIMEOUT_SECONDS = REQUEST_DEADLINE_SECONDS - LOCAL_TIMEOUT_MARGIN_SECONDS
 # How long a new connection may take to be registered before the old one is closed anyway.
 REGISTRATION_WAIT_SECONDS = 10.0
 # On Ctrl-C, requests already being answered get this long to finish.
@@ -157,8 +165,7 @@ class AgentSettings:
     port: int
     local_host: str = "127.0.0.1"
     host_header: str = "preserve"
-    # No byte from the local service for this long → 502; under the HTTP API's 30 s.
-    local_timeout: float = 25.0
+    local_timeout: float = DEFAULT_LOCAL_TIMEOUT_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     rotate_seconds: float = DEFAULT_ROTATE_SECONDS
     backoff_initial: float = 1.0

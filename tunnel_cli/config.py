@@ -33,11 +33,12 @@ from typing import Any
 import yaml
 from tunnel_shared.tokens import TokenError, read_claims
 
+from tunnel_cli.agent import DEFAULT_LOCAL_TIMEOUT_SECONDS
 from tunnel_cli.forward import HOST_HEADER_POLICIES
 from tunnel_cli.websocket_url import url_problem
 
 FILE_NAME = "tunnel.yml"
-DEFAULT_LOCAL_TIMEOUT = 25.0
+DEFAULT_LOCAL_TIMEOUT = DEFAULT_LOCAL_TIMEOUT_SECONDS
 TOP_KEYS = frozenset({"url", "inspect_addr", "inspect", "tunnels"})
 TUNNEL_KEYS = frozenset(
     {"port", "addr", "subdomain", "token", "token_env", "host_header", "local_timeout"}
