@@ -32,6 +32,17 @@ API → agent (posted to the connection through the @connections management API)
         (``throttling.tunnel_in_flight``), which the agent also holds its local requests to.
     {"type": "rejected", "reason": str}
         A message the API could not accept (malformed, unknown action, unknown request).
+    {"type": "replaced"}
+        A newer connection of the same agent session holds the subdomain: this one finishes its
+        requests in flight and closes (the server closes it after a short drain).
+    {"type": "closed", "reason": str}
+        The server ends the tunnel (its token was revoked or expired, or it sent too much):
+        final, the agent does not reconnect.
+
+Every message kind has a builder (``<kind>_message``) and a parser (``parse_<kind>``, from the
+JSON object ``parse_agent_message`` or ``parse_server_message`` returns); a parsed message is
+the builder's arguments again. A ``requestId`` is 1 to ``MAX_REQUEST_ID_CHARS`` characters
+(``valid_request_id``); a ``reason`` at most ``MAX_REASON_CHARS``.
 
 Every message, envelope included, is at most 128 KB; senders split it into frames of at most
 32 KB.
@@ -42,14 +53,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
 
 ACTIONS = ("ready", "ping", "response")
+TYPES = ("registered", "request", "replaced", "closed", "rejected")
 MAX_STATUS = 599
 MIN_STATUS = 100
+MAX_REQUEST_ID_CHARS = 64
+MAX_REASON_CHARS = 200
+METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
 
 
 class ProtocolError(ValueError):
@@ -74,8 +90,88 @@ class StoredBody:
     size: int
 
 
+@dataclass(frozen=True)
+class Ready:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class Registered:
+    subdomain: str | None
+    url: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """A ``request``'s fields, checked; ``body`` is empty when ``stored_body`` is set. The
+    budget fields are None when the sender gave none (an older forwarding function)."""
+
+    request_id: str
+    method: str
+    raw_path: str
+    raw_query_string: str
+    headers: list[tuple[str, str]]
+    cookies: list[str]
+    body: bytes
+    response_body_url: str = ""
+    stored_body: StoredBody | None = None
+    deadline_ms: int | None = None
+    in_flight_per_tunnel: int | None = None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    pass
+
+
+@dataclass(frozen=True)
+class Closed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+def valid_request_id(value: object) -> str | None:
+    """``value`` if it is a valid ``requestId`` (1 to MAX_REQUEST_ID_CHARS characters)."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID_CHARS:
+        return value
+    return None
+
+
 def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), sort_keys=True)
+
+
+def ready_message() -> str:
+    return encode({"action": "ready"})
+
+
+def ping_message() -> str:
+    return encode({"action": "ping"})
+
+
+def registered_message(subdomain: str, url: str) -> str:
+    return encode({"type": "registered", "subdomain": subdomain, "url": url})
+
+
+def replaced_message() -> str:
+    return encode({"type": "replaced"})
+
+
+def closed_message(reason: str) -> str:
+    return encode({"type": "closed", "reason": reason[:MAX_REASON_CHARS]})
+
+
+def rejected_message(reason: str) -> str:
+    return encode({"type": "rejected", "reason": reason[:MAX_REASON_CHARS]})
 
 
 def request_message(
@@ -168,8 +264,8 @@ def parse_agent_message(raw: object) -> dict[str, Any]:
 
 def parse_response(message: dict[str, Any]) -> Response:
     """The fields of a ``response`` message, checked."""
-    request_id = message.get("requestId")
-    if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
+    request_id = valid_request_id(message.get("requestId"))
+    if request_id is None:
         raise ProtocolError("response without a valid requestId")
     status = message.get("status")
     if (
@@ -189,6 +285,102 @@ def parse_response(message: dict[str, Any]) -> Response:
     if "body" in message:
         raise ProtocolError("a response has either a body or bodyStored, not both")
     return Response(request_id, status, headers, b"", stored_bytes=stored)
+
+
+def parse_ready(message: dict[str, Any]) -> Ready:
+    _expect(message, "action", "ready")
+    return Ready()
+
+
+def parse_ping(message: dict[str, Any]) -> Ping:
+    _expect(message, "action", "ping")
+    return Ping()
+
+
+def parse_server_message(raw: str | bytes) -> dict[str, Any]:
+    """A message from the API: a JSON object with a string ``type`` (unknown types are the
+    reader's to ignore: a newer server may send more)."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("not JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("not a JSON object with a type")
+    return message
+
+
+def parse_registered(message: dict[str, Any]) -> Registered:
+    _expect(message, "type", "registered")
+    url, subdomain = message.get("url"), message.get("subdomain")
+    if not isinstance(url, str) or not url:
+        raise ProtocolError("the server's 'registered' message has no url")
+    return Registered(subdomain if isinstance(subdomain, str) else None, url)
+
+
+def parse_request(message: dict[str, Any]) -> Request:
+    """The fields of a ``request`` message, checked. Its requestId is checked first, so a
+    reader can still answer (with an error) a request whose other fields are wrong:
+    ``valid_request_id(message.get("requestId"))``."""
+    _expect(message, "type", "request")
+    request_id = valid_request_id(message.get("requestId"))
+    if request_id is None:
+        raise ProtocolError("request without a valid requestId")
+    method = message.get("method")
+    if not isinstance(method, str) or not METHOD.match(method):
+        raise ProtocolError("request without a valid method")
+    raw_path = message.get("rawPath", "/")
+    raw_query = message.get("rawQueryString", "")
+    if not isinstance(raw_path, str) or not isinstance(raw_query, str):
+        raise ProtocolError("rawPath and rawQueryString must be strings")
+    cookies = message.get("cookies") or []
+    if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+        raise ProtocolError("request cookies must be a list of strings")
+    response_url = message.get("responseBodyUrl", "")
+    if not isinstance(response_url, str):
+        raise ProtocolError("request responseBodyUrl must be a string")
+    headers = header_pairs(message.get("headers", []), "request")
+    budget = {
+        "deadline_ms": request_deadline_ms(message),
+        "in_flight_per_tunnel": request_in_flight_per_tunnel(message),
+    }
+    parts = (request_id, method, raw_path, raw_query, headers, list(cookies))
+    if "bodyUrl" in message:
+        body_url, size = message.get("bodyUrl"), message.get("bodyBytes")
+        if not isinstance(body_url, str) or not body_url.startswith(("https://", "http://")):
+            raise ProtocolError("request bodyUrl must be an http(s) URL")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ProtocolError("request bodyBytes must be a byte count")
+        return Request(*parts, b"", response_url, StoredBody(body_url, size), **budget)
+    body = base64_body(message.get("body") or "", "request")
+    return Request(*parts, body, response_url, **budget)
+
+
+def parse_replaced(message: dict[str, Any]) -> Replaced:
+    _expect(message, "type", "replaced")
+    return Replaced()
+
+
+def parse_closed(message: dict[str, Any]) -> Closed:
+    _expect(message, "type", "closed")
+    return Closed(_reason(message))
+
+
+def parse_rejected(message: dict[str, Any]) -> Rejected:
+    _expect(message, "type", "rejected")
+    return Rejected(_reason(message))
+
+
+def _expect(message: dict[str, Any], field: str, kind: str) -> None:
+    if message.get(field) != kind:
+        raise ProtocolError(f"not a {kind!r} message")
+
+
+def _reason(message: dict[str, Any]) -> str:
+    """A message's ``reason``: any text, at most MAX_REASON_CHARS (a reader prints it)."""
+    reason = message.get("reason", "")
+    if not isinstance(reason, str):
+        raise ProtocolError("a reason must be text")
+    return reason[:MAX_REASON_CHARS]
 
 
 def header_pairs(value: object, kind: str) -> list[tuple[str, str]]:

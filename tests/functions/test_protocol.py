@@ -1,0 +1,158 @@
+"""Every protocol message round-trips: what a builder writes, its parser reads back as the
+builder's arguments (tunnel_shared.protocol). And one requestId rule for both directions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tunnel_shared import protocol
+from tunnel_shared.protocol import (
+    MAX_REASON_CHARS,
+    MAX_REQUEST_ID_CHARS,
+    ProtocolError,
+    StoredBody,
+)
+
+REQUEST_IDS = st.text(min_size=1, max_size=MAX_REQUEST_ID_CHARS)
+HEADERS = st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_size=6)
+METHODS = st.from_regex(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}", fullmatch=True)
+REASONS = st.text(max_size=MAX_REASON_CHARS)
+COUNTS = st.none() | st.integers(min_value=1, max_value=10**6)
+
+
+def as_agent_sends(text: str) -> dict:
+    return protocol.parse_agent_message(text)
+
+
+def as_server_sends(text: str) -> dict:
+    return protocol.parse_server_message(text)
+
+
+def test_ready_round_trips():
+    message = as_agent_sends(protocol.ready_message())
+    assert protocol.parse_ready(message) == protocol.Ready()
+
+
+def test_ping_round_trips():
+    message = as_agent_sends(protocol.ping_message())
+    assert protocol.parse_ping(message) == protocol.Ping()
+
+
+@given(
+    request_id=REQUEST_IDS,
+    status=st.integers(min_value=protocol.MIN_STATUS, max_value=protocol.MAX_STATUS),
+    headers=HEADERS,
+    body=st.binary(max_size=200),
+    stored=st.none() | st.integers(min_value=0, max_value=10**9),
+)
+def test_response_round_trips(request_id, status, headers, body, stored):
+    text = protocol.response_message(request_id, status, headers, body, stored)
+    parsed = protocol.parse_response(as_agent_sends(text))
+    expected_body = body if stored is None else b""
+    assert parsed == protocol.Response(request_id, status, headers, expected_body, stored)
+
+
+@given(subdomain=st.text(max_size=63), url=st.text(min_size=1, max_size=200))
+def test_registered_round_trips(subdomain, url):
+    message = as_server_sends(protocol.registered_message(subdomain, url))
+    assert protocol.parse_registered(message) == protocol.Registered(subdomain, url)
+
+
+@given(
+    request_id=REQUEST_IDS,
+    method=METHODS,
+    raw_path=st.text(max_size=80),
+    raw_query=st.text(max_size=80),
+    headers=HEADERS,
+    cookies=st.lists(st.text(max_size=30), max_size=4),
+    body=st.binary(max_size=200),
+    response_url=st.text(max_size=60),
+    stored=st.none()
+    | st.builds(
+        StoredBody,
+        st.from_regex(r"https?://[a-z0-9.]{1,30}/[ -~]{0,40}", fullmatch=True),
+        st.integers(min_value=0, max_value=10**9),
+    ),
+    deadline_ms=st.none() | st.integers(min_value=0, max_value=10**6),
+    in_flight=COUNTS,
+)
+def test_request_round_trips(
+    request_id,
+    method,
+    raw_path,
+    raw_query,
+    headers,
+    cookies,
+    body,
+    response_url,
+    stored,
+    deadline_ms,
+    in_flight,
+):
+    text = protocol.request_message(
+        request_id,
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        cookies,
+        body,
+        response_url,
+        stored,
+        deadline_ms=deadline_ms,
+        in_flight_per_tunnel=in_flight,
+    )
+    parsed = protocol.parse_request(as_server_sends(text))
+    assert parsed == protocol.Request(
+        request_id,
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        cookies,
+        body if stored is None else b"",
+        response_url,
+        stored,
+        deadline_ms,
+        in_flight,
+    )
+
+
+def test_replaced_round_trips():
+    message = as_server_sends(protocol.replaced_message())
+    assert protocol.parse_replaced(message) == protocol.Replaced()
+
+
+@given(reason=REASONS)
+def test_closed_round_trips(reason):
+    message = as_server_sends(protocol.closed_message(reason))
+    assert protocol.parse_closed(message) == protocol.Closed(reason)
+
+
+@given(reason=REASONS)
+def test_rejected_round_trips(reason):
+    message = as_server_sends(protocol.rejected_message(reason))
+    assert protocol.parse_rejected(message) == protocol.Rejected(reason)
+
+
+@given(reason=st.text(min_size=MAX_REASON_CHARS + 1, max_size=MAX_REASON_CHARS + 50))
+def test_a_reason_is_cut_to_its_limit_by_the_builder(reason):
+    parsed = protocol.parse_closed(as_server_sends(protocol.closed_message(reason)))
+    assert parsed.reason == reason[:MAX_REASON_CHARS]
+
+
+@pytest.mark.parametrize("value", ["", "x" * (MAX_REQUEST_ID_CHARS + 1), None, 7, ["a"]])
+def test_one_request_id_rule_for_requests_and_responses(value):
+    assert protocol.valid_request_id(value) is None
+    with pytest.raises(ProtocolError, match="requestId"):
+        protocol.parse_response({"action": "response", "requestId": value, "status": 200})
+    with pytest.raises(ProtocolError, match="requestId"):
+        protocol.parse_request({"type": "request", "requestId": value, "method": "GET"})
+
+
+def test_a_parser_refuses_another_kind_of_message():
+    with pytest.raises(ProtocolError, match="'closed'"):
+        protocol.parse_closed(as_server_sends(protocol.rejected_message("no")))
+    with pytest.raises(ProtocolError, match="'ready'"):
+        protocol.parse_ready(as_agent_sends(protocol.ping_message()))
