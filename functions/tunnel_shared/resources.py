@@ -50,12 +50,30 @@ def agent_connections() -> Any:
     )
 
 
+# Where botocore reads a configured endpoint from: never set in Lambda; the local stack sets them
+# to the emulator's address.
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
 def s3_client() -> Any:
     """S3 with Signature Version 4, which presigned URLs need (and the only one S3 still
-    accepts from new buckets everywhere)."""
+    accepts from new buckets everywhere), on the bucket's regional virtual host.
+
+    botocore's default presigns on the global host ``<bucket>.s3.amazonaws.com`` while signing
+    for the region: outside us-east-1 S3 answers a bucket under a day old there with a 307
+    whose target then fails the signature, and in a region launched after 20 March 2019 with
+    400 ``IllegalLocationConstraintException`` (aws_fidelity.rules.check_presigned_endpoint).
+    ``addressing_style="virtual"`` names ``<bucket>.s3.<region>.amazonaws.com`` instead. A
+    configured endpoint (the local stack) keeps botocore's own choice, the path under that
+    address: a bucket's subdomain of a name like ``localhost`` would not resolve.
+    """
     from botocore.config import Config
 
-    return _once("s3", lambda: boto3.client("s3", config=Config(signature_version="s3v4")))
+    local = any(os.environ.get(name) for name in _ENDPOINT_VARIABLES)
+    config = Config(
+        signature_version="s3v4", s3={"addressing_style": "auto" if local else "virtual"}
+    )
+    return _once("s3", lambda: boto3.client("s3", config=config))
 
 
 def tokens_table() -> Any:
