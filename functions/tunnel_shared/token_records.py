@@ -1,10 +1,11 @@
 """The tokens table: one item per issued token, by its id (``jti``), so that one token can be
 revoked without rotating the signing key (which would end every token).
 
-``tunnel token`` records each token it issues; ``tunnel token revoke`` sets ``revokedAt``; the
-``$connect`` authorizer reads the one item by key (no scan on any request path) and lets in only
-a recorded, unrevoked token. Items expire a day after their token does. The token itself is
-never stored: only what it says.
+``tunnel token`` records each token it issues; ``tunnel token revoke`` sets ``revokedAt``. The
+``$connect`` authorizer lets in only a recorded, unrevoked token, and ``$connect`` checks again
+once it holds the subdomain's claim; both read the one item by key, consistently (no scan on
+any request path). Items expire a day after their token does. The token itself is never stored:
+only what it says.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def record(table: Any, claims: Claims) -> None:
 
 
 def find(table: Any, token_id: str) -> TokenRecord | None:
-    item = table.get_item(Key={"tokenId": token_id}).get("Item")
+    """The token's record, read consistently: an eventually consistent read can miss a token
+    recorded or revoked a moment ago (refusing a fresh token, letting in a revoked one)."""
+    item = table.get_item(Key={"tokenId": token_id}, ConsistentRead=True).get("Item")
     return TokenRecord.of(item) if item else None
 
 

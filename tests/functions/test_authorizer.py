@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tunnel_shared import token_records, tokens
+from tunnel_shared.resources import tokens_table
 
 from tests.functions.agents import token
 from tests.functions.events import authorizer_event
@@ -107,3 +108,22 @@ def test_the_authorizer_never_raises_and_denies_every_malformed_token(functions,
     answer = functions.invoke("authorizer", authorizer_event(candidate))
     assert effect(answer) == "Deny"
     assert answer["principalId"] == "anonymous"
+
+
+def test_the_token_record_is_read_consistently(functions):
+    # An eventually consistent read may miss a token recorded a moment ago (refused) or a
+    # revocation made a moment ago (let in); DynamoDB reads consistently only when asked.
+    issued = token(functions, "ana", "demo")
+    reads: list[dict] = []
+    events = tokens_table().meta.client.meta.events
+    handler_id = "test-consistent-token-read"
+
+    def capture(params: dict, **_: object) -> None:
+        reads.append(dict(params))
+
+    events.register("provide-client-params.dynamodb.GetItem", capture, unique_id=handler_id)
+    try:
+        assert effect(functions.invoke("authorizer", authorizer_event(issued))) == "Allow"
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", unique_id=handler_id)
+    assert [read.get("ConsistentRead") for read in reads] == [True]
