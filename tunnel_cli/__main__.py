@@ -16,6 +16,7 @@ from tunnel_cli import agent as agent_module
 from tunnel_cli import config as config_module
 from tunnel_cli import runner
 from tunnel_cli.forward import HOST_HEADER_POLICIES
+from tunnel_cli.terminal import printable
 from tunnel_cli.websocket_url import shown_url, url_problem
 
 HTTP_DESCRIPTION = """\
@@ -218,7 +219,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _usage(problem: str) -> int:
-    print(f"tunnel token: error: {problem}", file=sys.stderr, flush=True)
+    print(printable(f"tunnel token: error: {problem}"), file=sys.stderr, flush=True)
     return 2
 
 
@@ -227,7 +228,11 @@ def _http(args: argparse.Namespace) -> int:
         return _fail("no WebSocket URL: pass --url wss://... or set TUNNEL_URL")
     problem = url_problem(args.url)
     if problem is not None:
-        print(f"tunnel: --url {shown_url(args.url)!r}: {problem}", file=sys.stderr, flush=True)
+        print(
+            printable(f"tunnel: --url {shown_url(args.url)!r}: {problem}"),
+            file=sys.stderr,
+            flush=True,
+        )
         return 2
     if not args.token:
         return _fail(
@@ -269,12 +274,12 @@ def _start(args: argparse.Namespace) -> int:
             args.inspect_addr or config.inspect_addr, args.no_inspect or not config.inspect
         )
     except config_module.ConfigError as error:
-        print(f"tunnel: error: {error}", file=sys.stderr, flush=True)
+        print(printable(f"tunnel: error: {error}"), file=sys.stderr, flush=True)
         return 2
     except ValueError as error:
         return _fail(f"--inspect-addr: {error}")
     if config.warning:
-        print(f"tunnel: warning: {config.warning}", file=sys.stderr, flush=True)
+        print(printable(f"tunnel: warning: {config.warning}"), file=sys.stderr, flush=True)
     tunnels = []
     for name in names:
         tunnel = config.tunnels[name]
@@ -330,7 +335,7 @@ def _settings(args: argparse.Namespace, **tunnel: object) -> agent_module.AgentS
 
 
 def _fail(message: str) -> int:
-    print(f"tunnel: error: {message}", file=sys.stderr, flush=True)
+    print(printable(f"tunnel: error: {message}"), file=sys.stderr, flush=True)
     return 2
 
 

@@ -102,6 +102,7 @@ from tunnel_cli.messages import (
     request_id_of,
     response_text,
 )
+from tunnel_cli.terminal import printable
 
 if TYPE_CHECKING:
     from tunnel_cli.inspector.server import TunnelView
@@ -358,11 +359,15 @@ class Agent:
 
     def say(self, line: str) -> None:
         # flush: stdout is block-buffered when piped, and scripts read it line by line.
-        print(self._redact(self._labelled(line)), file=self._out or sys.stdout, flush=True)
+        print(self._safe(line), file=self._out or sys.stdout, flush=True)
 
     def say_error(self, line: str) -> None:
-        line = self._redact(self._labelled(line))
-        print(f"tunnel: {line}", file=self._err or sys.stderr, flush=True)
+        print(f"tunnel: {self._safe(line)}", file=self._err or sys.stderr, flush=True)
+
+    def _safe(self, line: str) -> str:
+        # Lines carry paths, reasons and errors from the wire: no control character reaches
+        # the terminal (``terminal.printable``), escaped last so nothing decodes one back.
+        return printable(self._redact(self._labelled(line)))
 
     def _labelled(self, line: str) -> str:
         return f"[{self.settings.label}] {line}" if self.settings.label else line

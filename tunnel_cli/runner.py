@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tunnel_cli.agent import Agent, AgentSettings, token_expiry
+from tunnel_cli.terminal import printable
 
 DEFAULT_INSPECT_HOST = "127.0.0.1"
 DEFAULT_INSPECT_PORT = 4040
@@ -57,9 +58,9 @@ def run(tunnels: Sequence[Tunnel], inspect: InspectAt | None) -> int:
         address = inspector.start(inspect.host, inspect.port, next_free=not inspect.chosen)
     except InspectorError as error:
         if inspect.chosen:
-            print(f"tunnel: error: {error}", file=sys.stderr, flush=True)
+            print(printable(f"tunnel: error: {error}"), file=sys.stderr, flush=True)
             return 2
-        print(f"tunnel: the inspector is off: {error}", file=sys.stderr, flush=True)
+        print(printable(f"tunnel: the inspector is off: {error}"), file=sys.stderr, flush=True)
         return asyncio.run(_serve([Agent(t.settings) for t in tunnels]))
     # ngrok's words, which scripts and people look for.
     print(f"Web Interface {address}", flush=True)
