@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import api_gateway_logging_roles, policy_statements, text
+from tunnel_infra.iam_statements import (
+    IDENTITY,
+    api_gateway_logging_roles,
+    literal_text,
+    policy_statements,
+)
 
 ALLOWED_ACTIONS = frozenset(
     {
@@ -39,7 +44,8 @@ class ApiGatewayLoggingRoleScope(CloudFormationLintRule):
         logging_roles = api_gateway_logging_roles(cfn.template)
         matches = []
         for found in policy_statements(cfn.template):
-            if found.logical_id not in logging_roles or found.kind != "identity":
+            # Its inline policies and any separate policy attached to it.
+            if found.kind != IDENTITY or not logging_roles & set(found.attached_to):
                 continue
             if not found.allows:
                 continue
@@ -53,7 +59,9 @@ class ApiGatewayLoggingRoleScope(CloudFormationLintRule):
                     )
                 )
             for resource in found.resources:
-                if not (isinstance(resource, dict) and text(resource).startswith(OWN_LOG_GROUPS)):
+                if not (
+                    isinstance(resource, dict) and literal_text(resource).startswith(OWN_LOG_GROUPS)
+                ):
                     matches.append(
                         RuleMatch(
                             [*found.path, "Resource"],

@@ -1,10 +1,16 @@
-"""E9005: ARNs in policies and invoke permissions use ``${AWS::Partition}``, not ``arn:aws:``."""
+"""E9005: ARNs in policies and invoke permissions use ``${AWS::Partition}``, not ``arn:aws:``.
+
+In every policy's Resource and NotResource, in its principals' ARNs, and in an
+``AWS::Lambda::Permission``'s SourceArn.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import policy_statements, text
+from tunnel_infra.iam_statements import LAMBDA_PERMISSION, as_list, literal_text, policy_statements
 
 
 class ArnsUsePartition(CloudFormationLintRule):
@@ -16,19 +22,21 @@ class ArnsUsePartition(CloudFormationLintRule):
     def match(self, cfn):  # noqa: ANN001, ANN201 - cfn-lint's signature
         matches = []
         for found in policy_statements(cfn.template):
-            for index, resource in enumerate(found.resources):
-                if text(resource).startswith("arn:aws:"):
-                    matches.append(
-                        RuleMatch(
-                            [*found.path, "Resource", index],
-                            f"{found.logical_id}: {text(resource)!r} hard-codes the partition",
+            for key in ("Resource", "NotResource", "Principal", "NotPrincipal"):
+                for where, arn in _arns(found.statement.get(key), [key]):
+                    if literal_text(arn).startswith("arn:aws:"):
+                        matches.append(
+                            RuleMatch(
+                                [*found.path, *where],
+                                f"{found.logical_id}: {literal_text(arn)!r} hard-codes the "
+                                "partition",
+                            )
                         )
-                    )
         for logical_id, resource in (cfn.template.get("Resources") or {}).items():
-            if resource.get("Type") != "AWS::Lambda::Permission":
+            if not isinstance(resource, dict) or resource.get("Type") != LAMBDA_PERMISSION:
                 continue
             source = (resource.get("Properties") or {}).get("SourceArn")
-            if text(source).startswith("arn:aws:"):
+            if literal_text(source).startswith("arn:aws:"):
                 matches.append(
                     RuleMatch(
                         ["Resources", logical_id, "Properties", "SourceArn"],
@@ -36,3 +44,15 @@ class ArnsUsePartition(CloudFormationLintRule):
                     )
                 )
         return matches
+
+
+def _arns(value: Any, path: list[str | int]) -> list[tuple[list[str | int], Any]]:
+    """Each ARN-bearing value of a Resource list or a Principal map, with its path."""
+    if value is None:
+        return []
+    if isinstance(value, dict) and not any(k.startswith(("Fn::", "Ref")) for k in value):
+        # A principal: {"AWS": [...], "Service": ...}; only AWS names ARNs.
+        return _arns(value.get("AWS"), [*path, "AWS"])
+    if isinstance(value, list):
+        return [(([*path, index]), item) for index, item in enumerate(value)]
+    return [(path, item) for item in as_list(value)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import api_gateway_logging_roles, policy_statements
+from tunnel_infra.iam_statements import IDENTITY, api_gateway_logging_roles, policy_statements
 
 
 class LogsOnlyToOwnLogGroup(CloudFormationLintRule):
@@ -25,7 +25,8 @@ class LogsOnlyToOwnLogGroup(CloudFormationLintRule):
         logging_roles = api_gateway_logging_roles(cfn.template)
         matches = []
         for found in policy_statements(cfn.template):
-            if not found.allows or found.kind != "identity" or found.logical_id in logging_roles:
+            # A separate policy attached to the logging role is the logging role's (E9007).
+            if not found.allows or found.kind != IDENTITY or logging_roles & set(found.attached_to):
                 continue
             logs_actions = [a for a in found.actions if str(a).startswith("logs:")]
             if "logs:CreateLogGroup" in logs_actions:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from tunnel_infra.iam_statements import IDENTITY_TYPES
+
 
 class NoManagedPolicies(CloudFormationLintRule):
     id = "E9003"
     shortdesc = "No managed policies"
     description = (
-        "Roles carry inline policies only: no ManagedPolicyArns, no AWS::IAM::ManagedPolicy"
+        "Roles carry inline policies only: no ManagedPolicyArns (on a role, user or group), "
+        "no AWS::IAM::ManagedPolicy"
     )
     tags = ["iam", "least-privilege"]
 
@@ -21,7 +24,7 @@ class NoManagedPolicies(CloudFormationLintRule):
                 matches.append(
                     RuleMatch(["Resources", logical_id], f"{logical_id} is a managed policy")
                 )
-            elif kind == "AWS::IAM::Role" and "ManagedPolicyArns" in (
+            elif kind in IDENTITY_TYPES and "ManagedPolicyArns" in (
                 resource.get("Properties") or {}
             ):
                 matches.append(

@@ -1,10 +1,14 @@
-"""E9002: Resource ``*`` only for actions that accept no resource ARN (and in key policies)."""
+"""E9002: Resource ``*`` only for actions that accept no resource ARN.
+
+Not in a trust policy (it has no Resource), nor in the policy of one resource (a key policy,
+a secret's policy), where ``*`` means that resource.
+"""
 
 from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import policy_statements
+from tunnel_infra.iam_statements import SELF, TRUST, policy_statements
 
 # Actions with no resource-level permissions: AWS accepts only "*" for them.
 STAR_ONLY_ACTIONS = frozenset(
@@ -29,9 +33,9 @@ class ResourceStarOnlyWhereRequired(CloudFormationLintRule):
     def match(self, cfn):  # noqa: ANN001, ANN201 - cfn-lint's signature
         matches = []
         for found in policy_statements(cfn.template):
-            # In a key policy "*" means the key itself.
-            if not found.allows or found.kind in ("key", "trust") or "*" not in found.resources:
+            if not found.allows or found.kind in (SELF, TRUST) or "*" not in found.resources:
                 continue
+            # NotAction on "*" is E9008's: it names no action to list here.
             scoped = [a for a in found.actions if a not in STAR_ONLY_ACTIONS]
             if scoped:
                 matches.append(

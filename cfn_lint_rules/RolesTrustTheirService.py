@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from cfn_lint_rules._statements import api_gateway_logging_roles, as_list, policy_statements
+from tunnel_infra.iam_statements import (
+    TRUST,
+    api_gateway_logging_roles,
+    as_list,
+    policy_statements,
+)
 
 LAMBDA = "lambda.amazonaws.com"
 API_GATEWAY = "apigateway.amazonaws.com"
@@ -24,7 +29,7 @@ class RolesTrustTheirService(CloudFormationLintRule):
         logging_roles = api_gateway_logging_roles(cfn.template)
         matches = []
         for found in policy_statements(cfn.template):
-            if found.kind != "trust" or not found.allows:
+            if found.kind != TRUST or not found.allows:
                 continue
             service = API_GATEWAY if found.logical_id in logging_roles else LAMBDA
             principal = found.statement.get("Principal")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("fixture", ["least_privilege", "api_gateway_logging"])
+@pytest.mark.parametrize("fixture", ["least_privilege", "api_gateway_logging", "resource_policies"])
 def test_good_template_passes_every_project_rule(lint_fixture, fixture):
     assert lint_fixture("good", fixture) == []
 
@@ -22,6 +22,32 @@ def test_good_template_passes_every_project_rule(lint_fixture, fixture):
         ("api_gateway_logging_broad", "E9006", 1, "only apigateway.amazonaws.com may assume it"),
         ("api_gateway_logging_broad", "E9007", 2, "allows ['s3:GetObject']"),
         ("api_gateway_logging_broad", "E9007", 2, "not on a log group of its own account"),
+        # issue 18 S11: every resource type that carries a policy, and the Not* forms.
+        ("role_policy_wildcard", "E9001", 1, "Access allows wildcard action 'dynamodb:*'"),
+        ("role_policy_wildcard", "E9002", 1, "Access allows dynamodb:* on '*'"),
+        ("allow_not_action", "E9008", 1, "Role allows every action but ['iam:*']"),
+        ("allow_not_resource", "E9008", 1, "Policy allows s3:GetObject on every resource but"),
+        ("allow_not_resource", "E9005", 1, "'arn:aws:s3:::payroll/*' hard-codes the partition"),
+        ("allow_not_principal", "E9008", 1, "BucketPolicy allows every principal but"),
+        ("managed_policy_not_action", "E9003", 1, "Managed is a managed policy"),
+        ("managed_policy_not_action", "E9008", 1, "Managed allows every action but"),
+        ("user_and_group_policies", "E9001", 3, "UserAccess allows wildcard action 'sqs:*'"),
+        ("user_and_group_policies", "E9001", 3, "User allows wildcard action '*'"),
+        (
+            "user_and_group_policies",
+            "E9001",
+            3,
+            "GroupAccess allows wildcard action 'sns:Publish*'",
+        ),
+        ("user_and_group_policies", "E9003", 1, "Group attaches managed policies"),
+        ("resource_policy_wildcards", "E9001", 4, "QueuePolicy allows wildcard action 'sqs:*'"),
+        ("resource_policy_wildcards", "E9001", 4, "TopicPolicy allows wildcard action '*'"),
+        ("resource_policy_wildcards", "E9001", 4, "Key allows wildcard action 'kms:*'"),
+        ("resource_policy_wildcards", "E9001", 4, "SecretPolicy allows wildcard action"),
+        ("resource_policy_wildcards", "E9005", 1, "SecretPolicy: 'arn:aws:iam::123456789012:root'"),
+        ("lambda_permission_wildcard", "E9001", 1, "Permission allows wildcard action 'lambda:*'"),
+        ("conditional_wildcard", "E9001", 1, "Role allows wildcard action 'dynamodb:*'"),
+        ("api_gateway_logging_role_policy", "E9007", 2, "Extra allows ['s3:GetObject']"),
     ],
 )
 def test_bad_template_fires_its_rule(lint_fixture, fixture, rule, expected_count, phrase):
