@@ -1219,3 +1219,25 @@ def check_template_parameters(declared: Iterable[str], given: Iterable[str]) -> 
     raise Refused(
         "ValidationError", f"Parameters: [{', '.join(extra)}] do not exist in the template"
     )
+
+
+# --- CloudWatch Logs: a metric filter reads an existing log group ----------------------------
+
+
+def check_metric_filter_log_group(log_group_exists: bool) -> None:
+    """``PutMetricFilter`` (``AWS::Logs::MetricFilter``) on a log group that does not exist is
+    refused: **400** ``ResourceNotFoundException`` "The specified log group does not exist.";
+    CloudFormation fails the filter and rolls the stack back, and a retry fails the same way
+    until the group is made (a filter must be declared after, or with, its group). moto
+    creates the filter anyway.
+
+    Sources: the error from CloudFormation in gilt/s3-sftp-bridge#2 ("CREATE_FAILED
+    AWS::Logs::MetricFilter ... The specified log group does not exist.") and
+    aws-solutions-library-samples/guidance-for-claude-code-with-amazon-bedrock#555 ("Service:
+    CloudWatchLogs, Status Code: 400; HandlerErrorCode: NotFound"); from the API in
+    DataBiosphere/azul#6252 ("ResourceNotFoundException: The specified log group does not
+    exist."); ``AWS::Logs::MetricFilter``, https://docs.aws.amazon.com/AWSCloudFormation/latest/
+    TemplateReference/aws-resource-logs-metricfilter.html.
+    """
+    if not log_group_exists:
+        raise Refused("ResourceNotFoundException", "The specified log group does not exist.")

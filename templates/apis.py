@@ -23,8 +23,11 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         "URL agents connect to",
     )
     stack.output("HttpApiId", Ref(http_api), "Id of the public HTTP API")
-    # The $default stage is served at the endpoint itself: no stage in the URL.
-    stack.output("HttpEndpoint", GetAtt(http_api, "ApiEndpoint"), "Public HTTP API endpoint")
+    stack.output(
+        "HttpEndpoint",
+        apigatewayv2.public_endpoint(stack.settings, http_api),
+        "Where the public reaches the HTTP API",
+    )
     stack.output(
         "PublicUrlFormat",
         apigatewayv2.public_url_format(stack.settings, Ref(http_api)),

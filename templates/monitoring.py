@@ -1,5 +1,6 @@
-"""Monitoring: alarms on function errors and throttles, table throttles, API errors, and
-requests refused because their tunnel was at its cap."""
+"""Monitoring: alarms on function errors and throttles, table throttles, API errors, requests
+refused because their tunnel was at its cap, and public requests answered 429 (counted by a
+metric filter on the HTTP access log, in the routes stack: HTTP APIs have no 429 metric)."""
 
 from troposphere import Ref
 from tunnel_shared import capacity
@@ -47,6 +48,18 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         capacity.METRIC_NAMESPACE,
         capacity.REJECTIONS_METRIC,
         {"Environment": stack.environment},
+        actions,
+    )
+
+    cloudwatch.alarm(
+        stack,
+        "PublicThrottledAlarm",
+        "public-throttled",
+        "Public requests were answered 429: throttled by the HTTP stage, or their tunnel at its "
+        "cap (tunnel-rejections tells which)",
+        capacity.METRIC_NAMESPACE,
+        apigatewayv2.throttled_metric(stack),
+        {},
         actions,
     )
 

@@ -3,18 +3,17 @@
 agent --wss--> $connect (authorizer: ?token=)  -> connect
                $disconnect                     -> disconnect
                $default (ready, response)      -> response
-public --https--> $default (payload 2.0, 29 s) -> forwarding
+public --https--> $default (payload 2.0, 29 s) -> forwarding; its 429s counted from the access log
 """
 
 from troposphere import Ref
+from tunnel_shared import capacity
 
 from tunnel_infra.aws import apigatewayv2, awslambda, logs
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS
 
 TOKEN_SOURCE = "route.request.querystring.token"
-# WebSocket integrations may take 29 s at most (the default); said here, so it shows in review.
-WEBSOCKET_INTEGRATION_TIMEOUT_MS = 29_000
 
 
 def sceptre_handler(sceptre_user_data: dict) -> str:
@@ -50,7 +49,8 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             f"{title}Integration",
             websocket_api,
             arn[function_name],
-            timeout_ms=WEBSOCKET_INTEGRATION_TIMEOUT_MS,
+            # 29 s at most (the default); said here, so it shows in review.
+            timeout_ms=apigatewayv2.WEBSOCKET_INTEGRATION_TIMEOUT_MS,
         )
         websocket_integrations.append(integration)
         websocket_routes.append(
@@ -72,9 +72,12 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         served=[*websocket_integrations, token_authorizer],
     )
     websocket_access_log = logs.log_group(
-        stack, "WebSocketAccessLog", f"/aws/apigateway/{stack.name('ws-access')}", key_arn
+        stack, "WebSocketAccessLog", apigatewayv2.websocket_access_log_name(stack), key_arn
     )
+    throttling = stack.settings.throttling
     # Needs the account's API Gateway CloudWatch role (the account stack, a dependency).
+    # Agents' messages have limits of their own, sized from the public ones (each public request
+    # costs an agent message), and $connect its own, so a reconnect loop spends neither.
     apigatewayv2.stage(
         stack,
         "WebSocketStage",
@@ -82,7 +85,12 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         stack.environment,
         websocket_access_log,
         apigatewayv2.WEBSOCKET_ACCESS_LOG_FIELDS,
+        throttling.agent_messages,
         websocket_deployment,
+        route_throttles={
+            "$connect": throttling.agent_connects,
+            "$default": throttling.agent_messages,
+        },
     )
 
     # The public: the HTTP API.
@@ -102,7 +110,16 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         apigatewayv2.route_source_arn(http_api, apigatewayv2.HTTP_STAGE, "$default"),
     )
     http_access_log = logs.log_group(
-        stack, "HttpAccessLog", f"/aws/apigateway/{stack.name('http-access')}", key_arn
+        stack, "HttpAccessLog", apigatewayv2.http_access_log_name(stack), key_arn
+    )
+    # Its 429s become a metric (monitoring alarms on it): here, where the log group is made.
+    logs.metric_filter(
+        stack,
+        "HttpThrottledFilter",
+        http_access_log,
+        apigatewayv2.THROTTLED_PATTERN,
+        capacity.METRIC_NAMESPACE,
+        apigatewayv2.throttled_metric(stack),
     )
     # $default: the caller's path reaches forwarding without a stage prefix.
     http_stage = apigatewayv2.stage(
@@ -112,6 +129,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         apigatewayv2.HTTP_STAGE,
         http_access_log,
         apigatewayv2.HTTP_ACCESS_LOG_FIELDS,
+        throttling.public_requests,
     )
 
     stack.output("HttpStageName", Ref(http_stage), "Stage of the public HTTP API")

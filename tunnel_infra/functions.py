@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import dynamodb, execute_api, s3, secretsmanager
+from tunnel_shared import limits
 
 from tunnel_infra.access import (
     Grant,
@@ -104,8 +105,8 @@ FUNCTIONS: tuple[Function, ...] = (
             # DeleteObject: both, once the request is over.
             BODIES.grant(s3.PutObject, s3.GetObject, s3.DeleteObject),
         ),
-        # Under the HTTP API's 30 s integration limit, above its 29 s route timeout.
-        timeout_seconds=30,
+        # The HTTP API's own 30 s: above its 29 s route timeout, so the route gives up first.
+        timeout_seconds=limits.HTTP_API_TIMEOUT_SECONDS,
         public_url=True,  # the subdomain is in the Host, or first in the path
         fair_share=True,
     ),

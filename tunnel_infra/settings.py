@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from tunnel_infra.functions import FUNCTIONS
 
@@ -24,6 +24,16 @@ HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 # (forwarding's deadline, under the HTTP API's 30 s).
 MAX_REQUEST_SECONDS = 27
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+# API Gateway's throttle for one account and region, across all its APIs (API Gateway quotas):
+# no stage limit can go past it.
+ACCOUNT_RATE_LIMIT = 10_000
+ACCOUNT_BURST_LIMIT = 5_000
+# Agent messages on the WebSocket $default route per admitted public request: its response, and
+# as much again for pings, ready and the responses of requests admitted in a burst.
+AGENT_MESSAGES_PER_REQUEST = 2
+# $connect gets this fraction of the public rate: an agent connects once per connection's life
+# (2 h at most), and a reconnect loop must not spend the messages' budget or Lambda's.
+CONNECT_SHARE = 10
 # Values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 
@@ -35,6 +45,13 @@ class SettingsError(ValueError):
         super().__init__(f"{key} {problem}" if key else problem)
         self.key = key
         self.problem = problem
+
+
+class StageLimit(NamedTuple):
+    """One stage or route throttle: API Gateway's token bucket (burst) and refill (rate/s)."""
+
+    burst: int
+    rate: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,28 @@ class Throttling:
     def in_flight(self) -> int:
         """Forwarding executions the stage's steady rate can keep busy."""
         return self.rate_limit * self.request_seconds
+
+    @property
+    def public_requests(self) -> StageLimit:
+        """The public HTTP stage."""
+        return StageLimit(self.burst_limit, self.rate_limit)
+
+    @property
+    def agent_messages(self) -> StageLimit:
+        """The WebSocket stage and its $default route: every public request the HTTP stage
+        admits costs one agent message there, beside pings. Sized from the HTTP limits, so
+        that public traffic at its limit never throttles the agents' answers to it."""
+        return StageLimit(
+            min(self.burst_limit * AGENT_MESSAGES_PER_REQUEST, ACCOUNT_BURST_LIMIT),
+            min(self.rate_limit * AGENT_MESSAGES_PER_REQUEST, ACCOUNT_RATE_LIMIT),
+        )
+
+    @property
+    def agent_connects(self) -> StageLimit:
+        """The WebSocket $connect route: each connect runs the authorizer and connect."""
+        return StageLimit(
+            max(1, self.burst_limit // CONNECT_SHARE), max(1, self.rate_limit // CONNECT_SHARE)
+        )
 
 
 @dataclass(frozen=True)
@@ -179,8 +218,8 @@ def _throttling(data: dict[str, Any]) -> Throttling:
     block = _mapping(_required(data, "throttling"), "throttling")
     _reject_unknown(block, Throttling, "throttling.")
     return Throttling(
-        burst_limit=_int(block, "burst_limit", 1, 5000, prefix="throttling."),
-        rate_limit=_int(block, "rate_limit", 1, 10000, prefix="throttling."),
+        burst_limit=_int(block, "burst_limit", 1, ACCOUNT_BURST_LIMIT, prefix="throttling."),
+        rate_limit=_int(block, "rate_limit", 1, ACCOUNT_RATE_LIMIT, prefix="throttling."),
         request_seconds=_int(
             block, "request_seconds", 1, MAX_REQUEST_SECONDS, prefix="throttling."
         ),

@@ -42,6 +42,7 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGatewayV2::ApiMapping",
         "AWS::CertificateManager::Certificate",
         "AWS::CloudWatch::Alarm",
+        "AWS::Logs::MetricFilter",
         "AWS::SecretsManager::Secret",
         "AWS::S3::BucketPolicy",
     }
@@ -56,6 +57,7 @@ PROVIDER_MODULES = (
     "apigatewayv2",
     "cloudwatch",
     "dynamodb",
+    "logs",
     "secretsmanager",
     "s3",
     "kms",

@@ -20,12 +20,18 @@ from troposphere.apigatewayv2 import (
     Stage,
 )
 from troposphere.logs import LogGroup
+from tunnel_shared import limits
 
 from tunnel_infra.blueprint import Blueprint
-from tunnel_infra.settings import Settings
+from tunnel_infra.settings import Settings, StageLimit
 
-# The HTTP API's own hard limit is 30 s; answer just before it.
-HTTP_INTEGRATION_TIMEOUT_MS = 29_000
+# The route timeouts, from the platform's limits (the HTTP API's own hard limit is 30 s).
+HTTP_INTEGRATION_TIMEOUT_MS = limits.HTTP_INTEGRATION_TIMEOUT_SECONDS * 1000
+WEBSOCKET_INTEGRATION_TIMEOUT_MS = limits.WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS * 1000
+# HTTP API access logging adds each log group outside this prefix to the account's one CloudWatch
+# Logs resource policy (5,120 characters at most): on a busy account the stage then fails with
+# "Policy document length breaking Cloudwatch Logs Constraints". Under it, no entry is added.
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 # The public HTTP API is served from its $default stage: no stage prefix in its URLs or in the
 # rawPath the function sees (a named stage adds "/<stage>" to both).
 HTTP_STAGE = "$default"
@@ -59,9 +65,41 @@ HTTP_ACCESS_LOG_FIELDS = {
 }
 
 
+def http_access_log_name(stack: Blueprint) -> str:
+    """The public HTTP stage's access-log group: its stage, and the metric filter, name it."""
+    return f"{VENDED_LOGS_PREFIX}apigateway/{stack.name('http-access')}"
+
+
+# Public requests answered 429, counted from the HTTP access log: HTTP APIs publish no metric of
+# their own for it (only 4xx, 5xx, Count, latencies and DataProcessed).
+THROTTLED_PATTERN = '{ $.status = "429" }'
+
+
+def throttled_metric(stack: Blueprint) -> str:
+    """The metric of the public stage's 429s, one per environment (a metric filter's dimensions
+    can only be log fields, so the environment is in the name)."""
+    return f"PublicThrottled-{stack.environment}"
+
+
+def websocket_access_log_name(stack: Blueprint) -> str:
+    """The WebSocket stage's access-log group (written through the account's CloudWatch role,
+    not the resource policy: no prefix needed)."""
+    return f"/aws/apigateway/{stack.name('ws-access')}"
+
+
 def execute_api_host(api_id: AWSHelperFn | str) -> Sub:
     """An API's own endpoint host: ``<api-id>.execute-api.<region>.amazonaws.com``."""
     return Sub("${ApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}", ApiId=api_id)
+
+
+def public_endpoint(settings: Settings, http_api: Api) -> AWSHelperFn | str:
+    """Where the public reaches the HTTP API: under a custom domain, its hosts (the API's
+    ``ApiEndpoint`` still names the execute-api host then, which answers 404 once
+    ``DisableExecuteApiEndpoint`` is set); otherwise that endpoint, whose $default stage is
+    served at the endpoint itself (no stage in the URL)."""
+    if settings.custom_domain.enabled:
+        return f"https://*.{settings.custom_domain.domain_name}"
+    return GetAtt(http_api, "ApiEndpoint")
 
 
 def public_url_format(settings: Settings, http_api_id: AWSHelperFn | None) -> AWSHelperFn | str:
@@ -219,10 +257,13 @@ def stage(
     name: str,
     access_log: LogGroup,
     access_log_fields: dict[str, str],
+    throttle: StageLimit,
     deployment: Deployment | None = None,
+    route_throttles: dict[str, StageLimit] | None = None,
 ) -> Stage:
-    """A throttled stage with JSON access logs in its own log group."""
-    throttling = stack.settings.throttling
+    """A throttled stage with JSON access logs in its own log group. ``route_throttles``: the
+    routes (by key) with limits of their own; a stage naming a route key its API lacks fails
+    (aws_fidelity.rules.check_route_settings_keys)."""
     resource = Stage(
         logical_id,
         ApiId=api_id,
@@ -232,16 +273,22 @@ def stage(
             DestinationArn=GetAtt(access_log, "Arn"),
             Format=json.dumps(access_log_fields, sort_keys=True),
         ),
-        DefaultRouteSettings=RouteSettings(
-            ThrottlingBurstLimit=throttling.burst_limit,
-            ThrottlingRateLimit=throttling.rate_limit,
-        ),
+        DefaultRouteSettings=_throttled(throttle),
     )
+    if route_throttles:
+        # A route's settings replace the defaults (they do not merge): throttling is all we set.
+        resource.RouteSettings = {
+            key: _throttled(limit).to_dict() for key, limit in sorted(route_throttles.items())
+        }
     if deployment is None:
         resource.AutoDeploy = True
     else:
         resource.DeploymentId = Ref(deployment)
     return stack.add(resource)
+
+
+def _throttled(limit: StageLimit) -> RouteSettings:
+    return RouteSettings(ThrottlingBurstLimit=limit.burst, ThrottlingRateLimit=limit.rate)
 
 
 def wildcard_domain(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import AWSHelperFn
+from troposphere import AWSHelperFn, Delete, Retain, RetainExceptOnCreate
 from troposphere.dynamodb import (
     AttributeDefinition,
     GlobalSecondaryIndex,
@@ -57,10 +57,11 @@ def table(
     )
     if indexes:
         resource.GlobalSecondaryIndexes = list(indexes)
-    # Retain where the data matters; dev tables go with their stack.
-    policy = "Retain" if protect else "Delete"
-    resource.DeletionPolicy = policy
-    resource.UpdateReplacePolicy = policy
+    # Retain where the data matters, except when the create that made the table rolls back:
+    # a retained empty table would hold its name and fail every retry. (UpdateReplacePolicy
+    # takes only Delete, Retain or Snapshot.) Dev tables go with their stack.
+    resource.DeletionPolicy = RetainExceptOnCreate if protect else Delete
+    resource.UpdateReplacePolicy = Retain if protect else Delete
     if declared.transient:
         skip_checkov(
             resource,
@@ -80,6 +81,8 @@ def table(
 
 
 def _encryption(key_arn: AWSHelperFn | None) -> SSESpecification:
+    # SSEEnabled: true without a key is the AWS managed key (alias/aws/dynamodb, KMS charges
+    # per request); false is the AWS owned key, free. Tables are encrypted either way.
     if key_arn is None:
-        return SSESpecification(SSEEnabled=True)
+        return SSESpecification(SSEEnabled=False)
     return SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key_arn)

@@ -12,7 +12,7 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import Ref, Sub
+from troposphere import Ref, Retain, RetainExceptOnCreate, Sub
 from troposphere.kms import Alias, Key
 
 from tunnel_infra.blueprint import PROJECT, Blueprint
@@ -109,8 +109,10 @@ def data_key(stack: Blueprint, logical_id: str) -> Key:
             Description=f"{stack.name('data')}: tables, logs, secrets and function settings",
             EnableKeyRotation=True,
             KeyPolicy=PolicyDocument(Version="2012-10-17", Statement=statements),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            # Kept with what it encrypted, but not when the create that made it rolls back: the
+            # retry makes a new key, and a retained one would cost a month's fee for nothing.
+            DeletionPolicy=RetainExceptOnCreate,
+            UpdateReplacePolicy=Retain,
         )
     )
 

@@ -100,8 +100,8 @@ def _private_and_encrypted() -> dict:
     return {
         "BucketEncryption": BucketEncryption(
             ServerSideEncryptionConfiguration=[
+                # No BucketKeyEnabled: S3 Bucket Keys apply to SSE-KMS only, not to AES256.
                 ServerSideEncryptionRule(
-                    BucketKeyEnabled=True,
                     ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
                         SSEAlgorithm="AES256"
                     ),
