@@ -5,12 +5,16 @@ What a fresh account lacks makes a launch fail half-way on AWS, after stacks wer
 rolled back. Checked here, each failure is one line that names the fix:
 - the API Gateway CloudWatch role (account setting ``cloudwatchRoleArn``), which a WebSocket
   stage with access logs needs, unless this launch creates it (the argument names the account
-  stack the routes stack depends on);
+  stack the routes stack depends on, which creates it only in its own region and account: its
+  region and profile must be the environment's);
 - the account's concurrency: the environment's reservations must leave the unreserved minimum;
 - the custom domain's certificate, where one is given (``certificate_arn``; with only a hosted
   zone the domain stack requests it): exists, ISSUED, in the stack's region, covers
   ``*.<domain>``;
-- the hosted zone, where one is configured: exists and holds the domain.
+- the hosted zone, where one is configured: exists, is public (a private zone's records resolve
+  only inside its VPCs) and holds the domain;
+- the custom domain is on the Public Suffix List (a warning: without it, browsers treat all
+  tunnels as one site, and a page in one may set cookies for all of them).
 
 It runs once per process and environment (every stack's hook asks; the first one checks, the
 others reuse its verdict), so a launch pays for it once.
@@ -27,6 +31,7 @@ from sceptre.exceptions import SceptreException
 from sceptre.hooks import Hook
 
 from aws_fidelity import rules
+from tunnel_infra import public_suffix
 from tunnel_infra.config_errors import stack_settings
 from tunnel_infra.settings import CustomDomain, Settings
 
@@ -50,6 +55,25 @@ class Finding:
 Call = Any  # (service, command, kwargs) -> response, as the stack's connection manager calls
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a stack is launched: its region and its profile (None: the default credentials)."""
+
+    region: str
+    profile: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.region} with profile {self.profile or '(default)'}"
+
+
+@dataclass(frozen=True)
+class AccountStack:
+    """The account stack that creates the CloudWatch role, and where it is launched."""
+
+    path: str  # as the hook's argument names it: account/api-gateway-logging.yaml
+    placement: Placement
+
+
 class Preflight(Hook):
     def run(self) -> None:
         # A bad setting: one line naming the file and line that set it (it runs before any
@@ -65,12 +89,22 @@ class Preflight(Hook):
 
     def _check(self, settings: Settings) -> PreflightError | None:
         argument = self.argument if isinstance(self.argument, dict) else {}
+        role_stack = argument.get("cloudwatch_role_stack")
+        try:
+            account_stack = self._account_stack(str(role_stack)) if role_stack else None
+        except SceptreException as error:
+            return PreflightError(
+                f"preflight {settings.environment}: cannot read cloudwatch_role_stack "
+                f"{role_stack} ({error}); name a stack file under config/"
+            )
         try:
             findings = check_account(
                 self._call,
                 settings,
                 region=str(self.stack.region),
-                creates_cloudwatch_role=bool(argument.get("cloudwatch_role_stack")),
+                creates_cloudwatch_role=account_stack is not None,
+                placement=Placement(str(self.stack.region), self.stack.profile or None),
+                account_stack=account_stack,
             )
         except (BotoCoreError, ClientError) as error:
             return PreflightError(
@@ -89,6 +123,25 @@ class Preflight(Hook):
     def _call(self, service: str, command: str, kwargs: dict[str, Any] | None = None) -> Any:
         return self.stack.connection_manager.call(service, command, kwargs or {})
 
+    def _account_stack(self, path: str) -> AccountStack:
+        """The named stack's region and profile, as Sceptre's config reader resolves them
+        (inherited from its stack group configs), without calling AWS."""
+        from sceptre.config.reader import ConfigReader
+        from sceptre.context import SceptreContext
+
+        config = self.stack.stack_group_config
+        context = SceptreContext(
+            project_path=str(config.get("project_path", ".")),
+            command_path=path,
+            user_variables=dict(config.get("user_variables") or {}),
+        )
+        stacks, _ = ConfigReader(context).construct_stacks()
+        name = path.removesuffix(".yaml").removesuffix(".yml")
+        found = next((stack for stack in stacks if stack.name == name), None)
+        if found is None:
+            raise SceptreException(f"no stack {name} in config/")
+        return AccountStack(path, Placement(str(found.region), found.profile or None))
+
 
 @dataclass(frozen=True)
 class Findings:
@@ -97,12 +150,25 @@ class Findings:
 
 
 def check_account(
-    call: Call, settings: Settings, region: str, creates_cloudwatch_role: bool
+    call: Call,
+    settings: Settings,
+    region: str,
+    creates_cloudwatch_role: bool,
+    placement: Placement | None = None,
+    account_stack: AccountStack | None = None,
 ) -> Findings:
-    """Everything the environment needs of the account, as findings (empty: ready)."""
+    """Everything the environment needs of the account, as findings (empty: ready).
+
+    ``placement`` is where the environment is launched, ``account_stack`` the stack that
+    creates the CloudWatch role (when it is given, ``creates_cloudwatch_role`` holds only where
+    the two are launched alike)."""
     failures: list[Finding] = []
     warnings: list[Finding] = []
-    failures += _cloudwatch_role(call, creates_cloudwatch_role)
+    here = placement or Placement(region)
+    elsewhere = account_stack if account_stack and account_stack.placement != here else None
+    failures += _cloudwatch_role(
+        call, creates_cloudwatch_role and elsewhere is None, settings.environment, here, elsewhere
+    )
     concurrency_failures, concurrency_warnings = _concurrency(call, settings)
     failures += concurrency_failures
     warnings += concurrency_warnings
@@ -113,14 +179,35 @@ def check_account(
             failures += _certificate(call, domain, region)
         if domain.hosted_zone_id:
             failures += _hosted_zone(call, domain)
+        warnings += _public_suffix(domain)
     return Findings(failures, warnings)
 
 
-def _cloudwatch_role(call: Call, creates_it: bool) -> list[Finding]:
+def _cloudwatch_role(
+    call: Call,
+    creates_it: bool,
+    environment: str,
+    here: Placement,
+    elsewhere: AccountStack | None,
+) -> list[Finding]:
     role_arn = call("apigateway", "get_account").get("cloudwatchRoleArn")
     if not role_arn:
         if creates_it:
             return []  # the account stack comes first: the routes stack depends on it
+        if elsewhere is not None:
+            # The role is an account setting per account and region: created elsewhere, it is
+            # not here, and the routes stack would fail half-way through the launch.
+            return [
+                Finding(
+                    f"API Gateway has no CloudWatch role in {here}, and {elsewhere.path} "
+                    f"creates it in {elsewhere.placement}",
+                    f"give {environment} an account stack of its own region and profile (a copy "
+                    f"of config/account/ whose config.yaml sets region: {here.region}"
+                    + (f" and profile: {here.profile}" if here.profile else "")
+                    + f"), named in config/{environment}/routes.yaml dependencies and in "
+                    "preflight's cloudwatch_role_stack",
+                )
+            ]
         return [
             Finding(
                 "API Gateway has no CloudWatch role in this account and region, so a WebSocket "
@@ -259,7 +346,30 @@ def _hosted_zone(call: Call, domain: CustomDomain) -> list[Finding]:
                 f"set custom_domain.hosted_zone_id to the zone of {name}",
             )
         ]
+    if zone.get("Config", {}).get("PrivateZone"):
+        return [
+            Finding(
+                f"hosted zone {zone_id} ({zone_name}) is private: its records resolve only "
+                "inside its VPCs, so no tunnel would resolve on the internet",
+                f"set custom_domain.hosted_zone_id to the public zone of {name}",
+            )
+        ]
     return []
+
+
+def _public_suffix(domain: CustomDomain) -> list[Finding]:
+    name = str(domain.domain_name)
+    if public_suffix.is_public_suffix(name):
+        return []
+    return [
+        Finding(
+            f"{name} is not on the Public Suffix List, so browsers treat every tunnel under it "
+            f"as one site: a page in one tunnel can set cookies for all of them "
+            f"(document.cookie with domain={name})",
+            "before production, have it added to the list's private section "
+            "(https://github.com/publicsuffix/list), as ngrok did for ngrok.io; see the README",
+        )
+    ]
 
 
 def _code(error: ClientError) -> str:

@@ -207,3 +207,130 @@ def test_a_launch_that_over_reserves_is_refused_before_any_stack_is_touched(smal
     assert [s["StackName"] for s in stacks if "-dev-" in s["StackName"]] == []
     functions = small_account.client("lambda").list_functions()["Functions"]
     assert functions == []
+
+
+def zone_id_of(created: dict) -> str:
+    return str(created["HostedZone"]["Id"].rsplit("/", 1)[-1])
+
+
+def test_a_private_hosted_zone_is_refused(aws):
+    # Its records resolve only inside its VPCs: the wildcard alias would never reach a browser.
+    vpc = aws("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    private = aws("route53").create_hosted_zone(
+        Name="tunnel.example.com.",
+        CallerReference="private",
+        HostedZoneConfig={"PrivateZone": True, "Comment": "inside the VPC only"},
+        VPC={"VPCRegion": REGION, "VPCId": vpc},
+    )
+    zone_id = zone_id_of(private)
+    domain = {"domain_name": "tunnel.example.com", "hosted_zone_id": zone_id}
+    found = check_account(caller(aws), settings(PROD, custom_domain=domain), REGION, True)
+    assert problems(found) == [
+        f"hosted zone {zone_id} (tunnel.example.com) is private: its records resolve only inside "
+        "its VPCs, so no tunnel would resolve on the internet; set custom_domain.hosted_zone_id "
+        "to the public zone of tunnel.example.com"
+    ]
+
+
+def test_a_domain_not_on_the_public_suffix_list_is_warned_about_not_refused(aws):
+    zone = aws("route53").create_hosted_zone(Name="example.com.", CallerReference="psl")
+
+    def findings(name: str):
+        domain = {"domain_name": name, "hosted_zone_id": zone_id_of(zone)}
+        return check_account(caller(aws), settings(PROD, custom_domain=domain), REGION, True)
+
+    found = findings("tunnel.example.com")
+    assert found.failures == []
+    assert [f"{w.problem}; {w.fix}" for w in found.warnings] == [
+        "tunnel.example.com is not on the Public Suffix List, so browsers treat every tunnel "
+        "under it as one site: a page in one tunnel can set cookies for all of them "
+        "(document.cookie with domain=tunnel.example.com); before production, have it added "
+        "to the list's private section (https://github.com/publicsuffix/list), as ngrok did for "
+        "ngrok.io; see the README"
+    ]
+    # Without a custom domain there is nothing to warn about.
+    assert check_account(caller(aws), settings(DEV), REGION, True).warnings == []
+
+
+def test_the_public_suffix_list_is_read_as_browsers_read_it():
+    from tunnel_infra.public_suffix import is_public_suffix
+
+    assert is_public_suffix("ngrok.io")  # a private-section entry, as a tunnel's should be
+    assert is_public_suffix("eu.ngrok.io") and not is_public_suffix("abc.eu.ngrok.io")
+    assert is_public_suffix("co.uk") and is_public_suffix("com")
+    assert is_public_suffix("anything.ck") and not is_public_suffix("www.ck")  # *.ck, !www.ck
+    assert not is_public_suffix("tunnel.example.com")
+    assert is_public_suffix("NGROK.IO.")  # as configured, case and a trailing dot aside
+
+
+def regional_caller(region: str):
+    import boto3
+
+    def call(service: str, command: str, kwargs: dict | None = None):
+        return getattr(boto3.client(service, region_name=region), command)(**(kwargs or {}))
+
+    return call
+
+
+def test_an_account_stack_of_another_region_or_profile_does_not_create_the_role_here(aws):
+    from hooks.preflight import AccountStack, Placement
+
+    # eu-west-1 of the emulator has no CloudWatch role: only the account stack would make one.
+    here = "eu-west-1"
+    path = "account/api-gateway-logging.yaml"
+
+    def findings(account: Placement, placement: Placement) -> list[str]:
+        return problems(
+            check_account(
+                regional_caller(here),
+                settings(DEV),
+                here,
+                True,
+                placement=placement,
+                account_stack=AccountStack(path, account),
+            )
+        )
+
+    assert findings(Placement(here), Placement(here)) == []
+    assert findings(Placement(REGION), Placement(here)) == [
+        f"API Gateway has no CloudWatch role in {here} with profile (default), and {path} "
+        f"creates it in {REGION} with profile (default); give dev an account stack of its own "
+        f"region and profile (a copy of config/account/ whose config.yaml sets region: {here}), "
+        "named in config/dev/routes.yaml dependencies and in preflight's cloudwatch_role_stack"
+    ]
+    assert findings(Placement(here), Placement(here, "other-account")) == [
+        f"API Gateway has no CloudWatch role in {here} with profile other-account, and {path} "
+        f"creates it in {here} with profile (default); give dev an account stack of its own "
+        f"region and profile (a copy of config/account/ whose config.yaml sets region: {here} "
+        "and profile: other-account), named in config/dev/routes.yaml dependencies and in "
+        "preflight's cloudwatch_role_stack"
+    ]
+
+
+@pytest.fixture(scope="module")
+def fresh_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
+    """A project copy on an emulator of its own (no CloudWatch role in any region)."""
+    root = tmp_path_factory.mktemp("fresh-account")
+    copy_project(root)
+    handle = process.start()
+    try:
+        yield LocalProject(root, emulator_environment(root, handle.url))
+    finally:
+        process.stop(handle)
+
+
+def test_an_environment_in_another_region_than_the_account_stack_is_refused(fresh_account):
+    config = fresh_account.root / "config/dev/config.yaml"
+    config.write_text("region: eu-west-1\n" + config.read_text())
+    launch = fresh_account.sceptre("launch", "-y", "dev")
+    assert launch.returncode != 0, launch.output
+    assert (
+        "preflight dev: API Gateway has no CloudWatch role in eu-west-1 with profile (default), "
+        "and account/api-gateway-logging.yaml creates it in us-east-1 with profile (default); "
+        "give dev an account stack of its own region and profile"
+    ) in launch.output
+    assert "Traceback" not in launch.output
+    session = fresh_account.session
+    endpoint = fresh_account.environment["AWS_ENDPOINT_URL"]
+    in_region = session.client("cloudformation", region_name="eu-west-1", endpoint_url=endpoint)
+    assert in_region.describe_stacks()["Stacks"] == []  # nothing of dev was touched
