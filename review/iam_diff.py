@@ -1,23 +1,37 @@
-"""The IAM diff: per role, the (action, resource) pairs its policies allow, added and removed.
+"""The IAM diff: per policy holder, the (action, resource) pairs its policies allow, added
+and removed.
+
+A holder is a role, user or group (its inline policies, the separate policies attached to it,
+its trust policy and managed policy ARNs), or a resource carrying a resource policy (a bucket
+policy, a key, a queue policy, ... by its logical id). Policies are read through the shared
+walker, tunnel_infra/iam_statements.py. ``AWS::Lambda::Permission`` is not a policy document:
+its changes show in the resource diff.
 
 Any added allow pair is *broadening* (as is a removed deny, a new trusted principal or a new
-managed policy); removals are *narrowing*. A statement's Condition is part of its resource text,
-so dropping a condition shows up as a broader pair. Parameter values are substituted first, so a
-policy that names a table through a parameter changes when the table name does.
+managed policy); removals are *narrowing*. A statement's Condition and principal are part of
+its resource text, so dropping a condition or widening a principal shows up as a broader pair.
+Parameter values are substituted first, so a policy that names a table through a parameter
+changes when the table name does.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from review.template_diff import effective_parameters, substitute
+from tunnel_infra.iam_statements import (
+    IDENTITY,
+    IDENTITY_TYPES,
+    TRUST,
+    PolicyDocument,
+    as_list,
+    policy_documents,
+    readable,
+)
 
 Permission = tuple[str, str]  # (action, resource)
-
-_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy")
 
 
 @dataclass(frozen=True)
@@ -53,94 +67,66 @@ class _Roles:
         self.pairs.setdefault(role, set()).add(pair)
 
 
-def text(value: Any) -> str:
-    """A readable, comparable form of a policy value (ARN, principal, condition)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, argument),) = value.items()
-        if key == "Ref":
-            return "${" + str(argument) + "}"
-        if key == "Fn::GetAtt":
-            parts = argument if isinstance(argument, list) else str(argument).split(".", 1)
-            return "${" + ".".join(str(p) for p in parts) + "}"
-        if key == "Fn::Sub":
-            if isinstance(argument, str):
-                return argument
-            template, variables = argument[0], argument[1] if len(argument) > 1 else {}
-            for name, item in (variables or {}).items():
-                template = template.replace("${" + name + "}", text(item))
-            return template
-        if key == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-            return str(argument[0]).join(text(item) for item in _as_list(argument[1]))
-    return json.dumps(value, sort_keys=True)
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
 def _statement_pairs(statement: Mapping[str, Any]) -> set[Permission]:
     effect = "deny " if statement.get("Effect") == "Deny" else ""
     if "NotAction" in statement:
-        actions = [f"not {text(a)}" for a in _as_list(statement["NotAction"])]
+        actions = [f"not {readable(a)}" for a in as_list(statement["NotAction"])]
     else:
-        actions = [text(a) for a in _as_list(statement.get("Action", []))]
+        actions = [readable(a) for a in as_list(statement.get("Action", []))]
     if "NotResource" in statement:
-        resources = [f"not {text(r)}" for r in _as_list(statement["NotResource"])]
-    elif "Principal" in statement:  # a trust policy: the principal is what is granted
-        resources = [f"principal {text(statement['Principal'])}"]
+        resources = [f"not {readable(r)}" for r in as_list(statement["NotResource"])]
     else:
-        resources = [text(r) for r in _as_list(statement.get("Resource", []))]
+        resources = [readable(r) for r in as_list(statement.get("Resource", []))]
+    if "NotPrincipal" in statement:
+        principal = f"not principal {readable(statement['NotPrincipal'])}"
+    elif "Principal" in statement:
+        principal = f"principal {readable(statement['Principal'])}"
+    else:
+        principal = None
+    if principal and not resources:  # a trust policy: the principal is what is granted
+        resources = [principal]
+    elif principal:
+        resources = [f"{r} for {principal}" for r in resources]
     if "Condition" in statement:
-        resources = [f"{r} if {text(statement['Condition'])}" for r in resources]
+        resources = [f"{r} if {readable(statement['Condition'])}" for r in resources]
     return {(effect + action, resource) for action in actions for resource in resources}
 
 
-def _document_pairs(document: Any) -> set[Permission]:
-    if not isinstance(document, Mapping):
-        return {("?", text(document))}  # not a literal document: compare it whole
+def _document_pairs(document: PolicyDocument) -> set[Permission]:
+    if not document.literal:
+        return {("?", readable(document.document))}  # not a literal document: compare it whole
     pairs: set[Permission] = set()
-    for statement in _as_list(document.get("Statement", [])):
-        if isinstance(statement, Mapping):
-            pairs |= _statement_pairs(statement)
+    for found in document.statements():
+        pairs |= _statement_pairs(found.statement)
     return pairs
+
+
+def _holders(document: PolicyDocument) -> tuple[str, ...]:
+    """Whose permissions a document sets: the identities it applies to, or its resource."""
+    return document.attached_to if document.kind == IDENTITY else (document.logical_id,)
 
 
 def role_permissions(
     template: Mapping[str, Any] | None, parameters: Mapping[str, Any] | None = None
 ) -> dict[str, set[Permission]]:
-    """Role logical id -> every (action, resource) pair it is granted, trust included."""
+    """Holder -> every (action, resource) pair it is granted, trust included."""
     if not template:
         return {}
     values = effective_parameters(template, parameters)
     resources = substitute(dict(template.get("Resources") or {}), values)
-    roles = _Roles()
+    holders = _Roles()
     for logical_id, resource in resources.items():
-        kind, properties = resource.get("Type"), resource.get("Properties") or {}
-        if kind == "AWS::IAM::Role":
-            roles.pairs.setdefault(logical_id, set())
-            for policy in _as_list(properties.get("Policies", [])):
-                if isinstance(policy, Mapping):
-                    for pair in _document_pairs(policy.get("PolicyDocument")):
-                        roles.add(logical_id, pair)
-            trust = properties.get("AssumeRolePolicyDocument")
-            for action, principal in _document_pairs(trust) if trust else ():
-                roles.add(logical_id, (f"trust {action}", principal))
-            for arn in _as_list(properties.get("ManagedPolicyArns", [])):
-                roles.add(logical_id, ("managed policy", text(arn)))
-        elif kind in _POLICY_TYPES:
-            # A separate policy counts for each role it is attached to (by Ref).
-            targets = _as_list(properties.get("Roles", [])) + _as_list(
-                properties.get("RoleName", [])
-            )
-            pairs = _document_pairs(properties.get("PolicyDocument"))
-            for target in targets:
-                role = target["Ref"] if isinstance(target, Mapping) and "Ref" in target else None
-                role = role or text(target)
-                for pair in pairs:
-                    roles.add(role, pair)
-    return roles.pairs
+        if isinstance(resource, Mapping) and resource.get("Type") in IDENTITY_TYPES:
+            holders.pairs.setdefault(logical_id, set())
+            properties = resource.get("Properties") or {}
+            for arn in as_list(properties.get("ManagedPolicyArns", [])):
+                holders.add(logical_id, ("managed policy", readable(arn)))
+    for document in policy_documents({"Resources": resources}):
+        prefix = "trust " if document.kind == TRUST else ""
+        for holder in _holders(document):
+            for action, resource in _document_pairs(document):
+                holders.add(holder, (prefix + action, resource))
+    return holders.pairs
 
 
 def diff_roles(
