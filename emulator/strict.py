@@ -418,6 +418,7 @@ def _install_cloudformation() -> None:
     parsing.parse_and_create_resource = create_resource
     parsing.parse_and_update_resource = update_resource
 
+    parsing.ResourceMap.delete = _delete_resources(parsing.ResourceMap.delete)
     stack_class = cloudformation_models.Stack
     original_create_resources = stack_class.create_resources
     original_update = stack_class.update
@@ -465,6 +466,35 @@ def _install_cloudformation() -> None:
 
 
 def _declared_parameters(template: Any) -> set[str] | None:
+def _delete_resources(original: Any) -> Any:
+    """``DeletionPolicy: RetainExceptOnCreate`` keeps a resource as ``Retain`` does, except
+    when the create that made it rolls back: then it is deleted, so a retry does not fail on
+    its name. moto keeps only ``Retain`` (on rollback too) and deletes RetainExceptOnCreate
+    resources with their stack.
+
+    Sources: "DeletionPolicy attribute" (RetainExceptOnCreate "behaves like Retain for stack
+    operations, except for the stack operation that initially created the resource"),
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/
+    aws-attribute-deletionpolicy.html; AWS What's New, 2023-07-31, "AWS CloudFormation
+    launches a new deletion policy called RetainExceptOnCreate".
+    """
+
+    def delete(self: Any, rolling_back_create: bool = False) -> None:
+        if not rolling_back_create:
+            self._resource_json_map = {
+                key: (
+                    {**value, "DeletionPolicy": "Retain"}
+                    if isinstance(value, dict)
+                    and value.get("DeletionPolicy") == "RetainExceptOnCreate"
+                    else value
+                )
+                for key, value in self._resource_json_map.items()
+            }
+        original(self)
+
+    return delete
+
+
     """The parameter names a template body (JSON or YAML text, or parsed) declares; None if it
     does not parse (moto reports that in its own words)."""
     parsed = template
@@ -530,7 +560,7 @@ def _roll_back_create(stack: Any, failed: ResourceRefused) -> None:
     """CloudFormation deletes what it created and leaves the stack ``ROLLBACK_COMPLETE``."""
     _fail(stack, failed, "CREATE")
     try:
-        stack.resource_map.delete()
+        stack.resource_map.delete(rolling_back_create=True)
     except Exception as error:  # noqa: BLE001 - a rollback that leaks is logged, not raised
         log.warning("rollback of %s left resources behind: %s", stack.name, error)
     # moto's resource and output maps are lazy: reading them (ListStackResources,
