@@ -1221,6 +1221,118 @@ def check_template_parameters(declared: Iterable[str], given: Iterable[str]) -> 
     )
 
 
+# --- S3: the global endpoint names only us-east-1's buckets at once ---------------------------
+
+S3_GLOBAL_ENDPOINT = "s3.amazonaws.com"
+S3_GLOBAL_ENDPOINT_REGION = "us-east-1"
+# The aws partition's regions launched before 20 March 2019 ("default Regions", enabled in every
+# account). Closed for good: every region launched since is an opt-in region.
+REGIONS_BEFORE_MARCH_2019 = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-north-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-south-1",
+    }
+)
+# A new bucket's name takes "up to 24 hours" to reach every region.
+BUCKET_NAME_PROPAGATION_SECONDS = 24 * 60 * 60
+TEMPORARY_REDIRECT = (
+    "Please re-send this request to the specified temporary endpoint. Continue to use the "
+    "original request endpoint for future requests."
+)
+
+
+def global_endpoint_bucket(host: str, raw_path: str) -> str | None:
+    """The bucket a request to S3's global endpoint names: ``<bucket>.s3.amazonaws.com``
+    (virtual-hosted style) or the path's first segment on ``s3.amazonaws.com`` (path style).
+    None for any other host (a regional one, the emulator's own address)."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        return None  # an IPv6 literal
+    name = name.partition(":")[0].rstrip(".")
+    if name == S3_GLOBAL_ENDPOINT:
+        return raw_path.lstrip("/").partition("/")[0] or None
+    suffix = f".{S3_GLOBAL_ENDPOINT}"
+    if name.endswith(suffix) and len(name) > len(suffix):
+        return name[: -len(suffix)]
+    return None
+
+
+def regional_endpoint(bucket: str, region: str) -> str:
+    """The bucket's regional virtual host, as S3 names it in a redirect."""
+    return f"{bucket}.s3.{region}.amazonaws.com"
+
+
+def check_presigned_endpoint(bucket: str, region: str, bucket_age_seconds: float) -> None:
+    """A request addressed to S3's global endpoint (``global_endpoint_bucket``) for ``bucket``,
+    which is in ``region`` and was created ``bucket_age_seconds`` ago:
+
+    - in us-east-1, the global endpoint's own region: served;
+    - in a region launched after 20 March 2019 (not in ``REGIONS_BEFORE_MARCH_2019``): **400**
+      ``IllegalLocationConstraintException`` "The <region> location constraint is incompatible
+      for the region specific endpoint this request was sent to.", however old the bucket: S3
+      does not redirect there;
+    - in another region, while the bucket's name is still propagating (under
+      ``BUCKET_NAME_PROPAGATION_SECONDS``): **307** ``TemporaryRedirect`` with ``Bucket`` and
+      ``Endpoint`` (``<bucket>.s3.<region>.amazonaws.com``), a ``Location`` to the same request
+      there and ``x-amz-bucket-region``. A client that follows it with a presigned URL fails:
+      the URL signed the global host (``SignatureDoesNotMatch``);
+    - later: served (DNS sends the global name to the bucket's region).
+
+    Both refusals are S3's; which one depends on the region, so both are modelled. Not
+    confirmed: the exact age at which the redirects stop (S3 says "up to 24 hours"; the whole
+    day is taken), and whether S3 checks this before the signature (it is checked first here).
+    S3 answers every request so, not only presigned ones; the emulator checks presigned ones.
+
+    Sources: "Request routing" (temporary redirects; "For all Regions that launched after March
+    20, 2019, if a request arrives at the wrong Amazon S3 location, Amazon S3 returns an HTTP
+    400 Bad Request error"), https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingRouting.html;
+    the AWS Knowledge Center's article on S3's 307 Temporary Redirect (up to 24 hours for a new
+    bucket's name to reach every region; send requests to the bucket's regional endpoint),
+    https://repost.aws/knowledge-center/s3-http-307-response; "Virtual hosting of general
+    purpose buckets" (``bucket-name.s3.region-code.amazonaws.com``),
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html; "Enable or disable
+    AWS Regions in your account" (regions launched before 20 March 2019 are enabled by default,
+    later ones are opt-in), https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html.
+    The answers as S3 gives them: boto/boto3#2728 and #3055, humanmade/S3-Uploads#406,
+    s3fs-fuse/s3fs-fuse#1712 (IllegalLocationConstraintException, af-south-1 and ap-east-1);
+    aws/aws-cli#2424 (a presigned PUT to the global host of a us-west-2 bucket: 307, and the
+    redirected PUT fails its signature), ansible-collections/community.aws#637 (the 307 of a
+    new eu-west-2 bucket, its Location and x-amz-bucket-region), erlcloud/erlcloud#8 (the
+    TemporaryRedirect document: Message, Bucket, Endpoint); boto/boto3#1982 and #2989
+    (botocore presigns on the global host).
+    """
+    if region == S3_GLOBAL_ENDPOINT_REGION:
+        return
+    if region not in REGIONS_BEFORE_MARCH_2019:
+        raise Refused(
+            "IllegalLocationConstraintException",
+            f"The {region} location constraint is incompatible for the region specific endpoint "
+            "this request was sent to.",
+        )
+    if bucket_age_seconds < BUCKET_NAME_PROPAGATION_SECONDS:
+        raise Refused(
+            "TemporaryRedirect",
+            TEMPORARY_REDIRECT,
+            307,
+            {"Bucket": bucket, "Endpoint": regional_endpoint(bucket, region)},
+        )
+
+
 # --- CloudWatch Logs: a metric filter reads an existing log group ----------------------------
 
 

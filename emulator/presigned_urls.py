@@ -8,6 +8,13 @@ serves every service on one port, telling them apart by host, path and the Autho
 header's credential scope; a presigned URL has no Authorization header, so its own credential
 scope (``<key>/<date>/<region>/s3/aws4_request``) says it is for S3. Everything else, the SDKs'
 header-signed calls included, passes untouched: header signatures are not verified here.
+
+A presigned request whose Host is S3's global endpoint (``<bucket>.s3.amazonaws.com``) for a
+bucket outside us-east-1 is answered as S3 answers it (``rules.check_presigned_endpoint``): a
+307 to the regional host while the bucket is under a day old, 400 in a region launched after
+March 2019. The emulator sees that Host only when the request reaches it with the name the URL
+gave: the browser guard in front refuses every name but a loopback one, so over the emulator's
+socket this check stays quiet, and the URLs that the local stack makes name 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 _DRAIN_CHUNK = 64 * 1024
+# A bucket's region and when it was created (seconds since the epoch); None if there is none.
+BucketLocation = Callable[[str], tuple[str, float] | None]
 
 
 def presigned_s3_request(raw_query: str) -> bool:
@@ -89,11 +98,37 @@ def _drain(environ: WSGIEnvironment) -> None:
         remaining -= len(chunk)
 
 
+def moto_bucket_location(bucket: str) -> tuple[str, float] | None:
+    """``bucket``'s region and creation time, from moto's S3 (in the emulator's process)."""
+    from moto.s3.models import s3_backends
+
+    for account_id in list(s3_backends.keys()):
+        found = s3_backends[account_id]["aws"].buckets.get(bucket)
+        if found is not None:
+            return str(found.region_name), found.creation_date.timestamp()
+    return None
+
+
+def _redirect_headers(
+    environ: WSGIEnvironment, refused: rules.Refused, path: str, region: str
+) -> list[tuple[str, str]]:
+    """A TemporaryRedirect's ``Location`` (the same request on the bucket's regional host) and
+    ``x-amz-bucket-region``."""
+    host = str(environ.get("HTTP_HOST", "")).partition(":")[0].lower().rstrip(".")
+    if host == rules.S3_GLOBAL_ENDPOINT:  # path style: the bucket moves into the host
+        path = "/" + path.lstrip("/").partition("/")[2]
+    query = str(environ.get("QUERY_STRING", ""))
+    scheme = str(environ.get("wsgi.url_scheme", "https"))
+    location = f"{scheme}://{refused.details['Endpoint']}{path}" + (f"?{query}" if query else "")
+    return [("Location", location), ("x-amz-bucket-region", region)]
+
+
 def with_presigned_url_checks(
     app: WSGIApplication,
     # A URL signed with any key but the emulator's own is refused.
     secret_keys: Mapping[str, str] = rules.KNOWN_CREDENTIALS,
     clock: Callable[[], float] = time.time,
+    bucket_location: BucketLocation = moto_bucket_location,
 ) -> WSGIApplication:
     """``app`` behind S3's presigned-URL checks (see the module's docstring)."""
 
@@ -101,22 +136,38 @@ def with_presigned_url_checks(
         raw_query = str(environ.get("QUERY_STRING", ""))
         if not presigned_s3_request(raw_query):
             return app(environ, start_response)
+        path = raw_path(environ)
+        region = ""
         try:
+            bucket = rules.global_endpoint_bucket(str(environ.get("HTTP_HOST", "")), path)
+            location = bucket_location(bucket) if bucket is not None else None
+            if bucket is not None and location is not None:
+                region, created = location
+                rules.check_presigned_endpoint(bucket, region, clock() - created)
             rules.check_presigned_request(
                 str(environ.get("REQUEST_METHOD", "GET")),
-                raw_path(environ),
+                path,
                 raw_query,
                 request_headers(environ),
                 secret_keys,
                 clock(),
             )
         except rules.Refused as refused:
+            headers = (
+                _redirect_headers(environ, refused, path, region)
+                if refused.status == HTTPStatus.TEMPORARY_REDIRECT
+                else []
+            )
             _drain(environ)
             body = error_document(refused)
             status = f"{refused.status} {HTTPStatus(refused.status).phrase}"
             start_response(
                 status,
-                [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+                [
+                    ("Content-Type", "application/xml"),
+                    ("Content-Length", str(len(body))),
+                    *headers,
+                ],
             )
             return [body]
         return app(environ, start_response)
