@@ -417,8 +417,8 @@ def _install_cloudformation() -> None:
     # ResourceMap looks both up in the module at call time.
     parsing.parse_and_create_resource = create_resource
     parsing.parse_and_update_resource = update_resource
-
     parsing.ResourceMap.delete = _delete_resources(parsing.ResourceMap.delete)
+
     stack_class = cloudformation_models.Stack
     original_create_resources = stack_class.create_resources
     original_update = stack_class.update
@@ -465,7 +465,6 @@ def _install_cloudformation() -> None:
     backend_class.create_stack = create_stack
 
 
-def _declared_parameters(template: Any) -> set[str] | None:
 def _delete_resources(original: Any) -> Any:
     """``DeletionPolicy: RetainExceptOnCreate`` keeps a resource as ``Retain`` does, except
     when the create that made it rolls back: then it is deleted, so a retry does not fail on
@@ -495,6 +494,7 @@ def _delete_resources(original: Any) -> Any:
     return delete
 
 
+def _declared_parameters(template: Any) -> set[str] | None:
     """The parameter names a template body (JSON or YAML text, or parsed) declares; None if it
     does not parse (moto reports that in its own words)."""
     parsed = template

@@ -10,6 +10,7 @@ from cfn_flip import load_yaml
 
 from tests.conftest import PROJECT
 from tests.sceptre_config import read_config
+from tunnel_infra.aws import apigatewayv2
 from tunnel_infra.sceptre_handler import load_entry_file
 
 ROUTES = load_entry_file(PROJECT / "templates" / "routes.py")
@@ -58,7 +59,7 @@ def test_a_changed_authorizer_identity_source_makes_a_new_deployment(monkeypatch
 def test_a_changed_integration_makes_a_new_deployment(monkeypatch):
     # An integration's timeout: the routes that target it do not change.
     before = rendered_routes()
-    monkeypatch.setattr(ROUTES, "WEBSOCKET_INTEGRATION_TIMEOUT_MS", 10_000)
+    monkeypatch.setattr(apigatewayv2, "WEBSOCKET_INTEGRATION_TIMEOUT_MS", 10_000)
     changed = rendered_routes()
     for route in ("ConnectRoute", "DisconnectRoute", "ResponseRoute"):
         assert changed["Resources"][route] == before["Resources"][route]
