@@ -1,8 +1,11 @@
-"""Reading IAM out of rendered templates, for the tests."""
+"""Reading IAM out of rendered templates, for the tests, through the shared walker
+(tunnel_infra/iam_statements.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from tunnel_infra.iam_statements import IDENTITY, policy_statements
 
 
 def resource_text(resource: Any) -> str:
@@ -19,38 +22,27 @@ def resource_text(resource: Any) -> str:
     raise AssertionError(f"unexpected resource form: {resource}")
 
 
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def statements(document: dict) -> list[dict]:
-    return as_list(document["Statement"])
-
-
 def role_permissions(template: dict) -> dict[str, set[tuple[str, str]]]:
-    """Role logical id → every (action, resource) pair its policies allow."""
-    roles: dict[str, set[tuple[str, str]]] = {}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
+    """Role logical id → every (action, resource) pair its identity policies allow.
+
+    Every role is listed, with or without policies; a separate policy (AWS::IAM::Policy,
+    RolePolicy, ...) counts for the role it names, and one for a user or group is listed under
+    that user or group, so no identity policy in a template goes unseen.
+    """
+    roles: dict[str, set[tuple[str, str]]] = {
+        logical_id: set()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+    }
+    for found in policy_statements(template):
+        if found.kind != IDENTITY:
             continue
-        pairs = roles.setdefault(logical_id, set())
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in statements(policy["PolicyDocument"]):
-                assert statement["Effect"] == "Allow"
-                for action in as_list(statement["Action"]):
-                    for target in as_list(statement["Resource"]):
-                        pairs.add((action, resource_text(target)))
+        # The project's roles only allow, and name exactly what they allow.
+        assert found.allows, found.statement
+        assert not {"NotAction", "NotResource"} & set(found.statement), found.statement
+        for holder in found.attached_to:
+            pairs = roles.setdefault(holder, set())
+            for action in found.actions:
+                for target in found.resources:
+                    pairs.add((action, resource_text(target)))
     return roles
-
-
-def policy_documents(template: dict) -> list[tuple[str, str, dict]]:
-    """(logical id, property, document) for every policy document in the template."""
-    found = []
-    for logical_id, resource in template["Resources"].items():
-        properties = resource.get("Properties", {})
-        for key in ("AssumeRolePolicyDocument", "PolicyDocument", "KeyPolicy"):
-            if key in properties:
-                found.append((logical_id, key, properties[key]))
-        for policy in properties.get("Policies", []):
-            found.append((logical_id, "Policies", policy["PolicyDocument"]))
-    return found
