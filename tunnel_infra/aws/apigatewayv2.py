@@ -263,7 +263,9 @@ def stage(
 ) -> Stage:
     """A throttled stage with JSON access logs in its own log group. ``route_throttles``: the
     routes (by key) with limits of their own; a stage naming a route key its API lacks fails
-    (aws_fidelity.rules.check_route_settings_keys)."""
+    with 404 NotFoundException "Unable to find Route by key ... within the provided
+    RouteSettings" (terraform-aws-modules/terraform-aws-apigateway-v2#80), so the stage comes
+    after its routes (a WebSocket stage through its deployment)."""
     resource = Stage(
         logical_id,
         ApiId=api_id,
