@@ -5,6 +5,8 @@ as a presigned GET; a response body the agent uploads to a presigned PUT that ca
 request. Presigning is local (a signature over the URL with the function's own credentials):
 no AWS call, so every request carries its PUT URL at no cost. Each URL names one key and one
 method, and expires in ``URL_SECONDS``: a request cannot outlive the HTTP API's 30 s anyway.
+It names the bucket's regional host, never S3's global one (``resources.s3_client``): outside
+us-east-1 the global host redirects a bucket under a day old, or refuses it for good.
 
 Keys are ``<prefix><requestId>/request`` and ``<prefix><requestId>/response``, under the prefix
 that the bucket's lifecycle rule expires after a day, for what a crash leaves behind
