@@ -67,13 +67,17 @@ def s3_client() -> Any:
     configured endpoint (the local stack) keeps botocore's own choice, the path under that
     address: a bucket's subdomain of a name like ``localhost`` would not resolve.
     """
+    return _once("s3", _create_s3_client)
+
+
+def _create_s3_client() -> Any:
     from botocore.config import Config
 
     local = any(os.environ.get(name) for name in _ENDPOINT_VARIABLES)
-    config = Config(
-        signature_version="s3v4", s3={"addressing_style": "auto" if local else "virtual"}
+    style = "auto" if local else "virtual"
+    return boto3.client(
+        "s3", config=Config(signature_version="s3v4", s3={"addressing_style": style})
     )
-    return _once("s3", lambda: boto3.client("s3", config=config))
 
 
 def tokens_table() -> Any:
