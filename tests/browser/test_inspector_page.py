@@ -150,11 +150,11 @@ def test_copy_as_curl(page: InspectorPage, setup) -> None:
     page.open(0)
     command = page.curl("public")
     words = shlex.split(command)
-    assert words[:4] == ["curl", "-X", "POST", "https://demo.tunnel.test/it's?a=1"]
-    assert words[words.index("--data-binary") + 1] == "body with 'quotes'"
+    assert words[:5] == ["curl", "--globoff", "-X", "POST", "https://demo.tunnel.test/it's?a=1"]
+    assert words[words.index("--data-raw") + 1] == "body with 'quotes'"
     assert "X-Quote: it's" in words and not any(w.startswith("Host:") for w in words)
     local = shlex.split(page.curl("local"))
-    assert local[3] == f"{view.addr}/it's?a=1" and "Host: demo.tunnel.test" in local
+    assert local[4] == f"{view.addr}/it's?a=1" and "Host: demo.tunnel.test" in local
 
 
 def test_screenshot(page: InspectorPage, setup) -> None:

@@ -44,6 +44,7 @@ STATIC_FILES = {
     "index.html": "text/html; charset=utf-8",
     "inspector.js": "text/javascript; charset=utf-8",
     "inspector.css": "text/css; charset=utf-8",
+    "curl.js": "text/javascript; charset=utf-8",
 }
 # The page loads only its own files; images of bodies are data: URLs.
 PAGE_POLICY = (

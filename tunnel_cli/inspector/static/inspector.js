@@ -325,43 +325,24 @@ function sendEdit(event) {
   replay({ method: $("edit-method").value.trim(), uri: $("edit-path").value.trim(), headers, body });
 }
 
-const SKIPPED_IN_CURL = new Set(["content-length", "connection", "transfer-encoding", "expect"]);
-
-function shellQuote(text) { return `'${text.replace(/'/g, "'\\''")}'`; }
-
-function curlCommand(detail, target) {
-  const request = detail.request;
+// The command itself is curl.js's (loaded first): quoting that is safe in POSIX shells and fish.
+function curlFor(detail, target) {
   const tunnel = state.tunnels.find((t) => t.name === detail.tunnel_name);
   const local = target === "local" || !tunnel || !tunnel.public_url;
   const base = local ? (tunnel ? tunnel.config.addr : "") : tunnel.public_url.replace(/\/+$/, "");
-  const args = ["curl"];
-  const body = decode64(request.body);
-  if (request.method === "HEAD") args.push("--head");
-  else if (request.method !== "GET" || body.length) args.push("-X", shellQuote(request.method));
-  if (/\/\.\.?(\/|$|\?)/.test(request.uri)) args.push("--path-as-is");
-  args.push(shellQuote(base + request.uri));
-  for (const [name, value] of request.header_list) {
-    const lower = name.toLowerCase();
-    if (SKIPPED_IN_CURL.has(lower) || (lower === "host" && !local)) continue;
-    args.push("-H", shellQuote(`${name}: ${value}`));
-  }
-  if (!body.length) return args.join(" ");
-  const text = asText(body, false);
-  if (text !== null && !text.includes("\u0000")) return [...args, "--data-binary", shellQuote(text)].join(" ");
-  // Binary: printf's octal escapes are POSIX, and @- reads the bytes from stdin unchanged.
-  const octal = [...body].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
-  return `printf '${octal}' | ${[...args, "--data-binary", "@-"].join(" ")}`;
+  return curlCommand(detail.request, decode64(detail.request.body), base, local);
 }
 
 async function copyCurl() {
-  const command = curlCommand(state.detail, $("curl-target").value);
+  const { command, left } = curlFor(state.detail, $("curl-target").value);
   $("curl-command").textContent = command;
   $("curl-command").hidden = false;
+  const missing = left.length ? ` (it leaves out ${left.join("; ")})` : "";
   try {
     await navigator.clipboard.writeText(command);
-    say("Copied");
+    say(`Copied${missing}`);
   } catch (_) {
-    say("Select the command below to copy it");
+    say(`Select the command below to copy it${missing}`);
   }
 }
 
