@@ -24,7 +24,7 @@ LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 # with its file and line, never a traceback.
 CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -38,6 +38,7 @@ help:
 	@echo "make deploy ENV=prod  execute exactly the reviewed change sets (dev: sceptre launch)"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
+	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync and tunnel token need (POLICY_ARGS='--command sync')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"
@@ -209,6 +210,12 @@ sync-local: $(BIN)/.installed
 	$(LOCAL_CHECK)
 	$(CONFIG_CHECK) dev
 	$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.code_sync dev $(SYNC_ARGS)
+
+# The IAM policy document a deployer's role needs for ENV, derived offline from the rendered
+# templates and the tools' declared calls (tunnel_infra/deployer_policy.py); JSON on stdout.
+deployer-policy: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
+	@$(BIN)/python -m tunnel_infra.deployer_policy $(ENV) $(POLICY_ARGS)
 
 # The reviewed deploy (make review, make deploy) of the dev that `make local` launched.
 review-local: $(BIN)/.installed

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+from emulator.call_log import ENVIRONMENT_VARIABLE as CALL_LOG_VARIABLE
 from emulator.process import PID_HEADER, READY_FORMAT
 
 log = logging.getLogger("emulator")
@@ -49,6 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="0: a port the OS picks; the ready line names the real one",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--call-log",
+        metavar="FILE",
+        default=os.environ.get(CALL_LOG_VARIABLE) or None,
+        help="append each signed request's service and operation to FILE, one JSON line each "
+        f"(default: ${CALL_LOG_VARIABLE}; off when neither is set)",
+    )
     return parser.parse_args(argv)
 
 
@@ -101,13 +109,17 @@ def main(argv: list[str] | None = None) -> None:
     # Code.Location downloads the function's zip, for 10 minutes (moto's cannot be fetched).
     # Outermost, before anything else sees a request: web pages and foreign Host names are
     # refused, every other request must be SigV4-signed, and no answer carries CORS headers.
-    app = with_browser_guard(
-        with_pid_header(
-            with_function_code_locations(
-                with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
-            )
+    app = with_pid_header(
+        with_function_code_locations(
+            with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
         )
     )
+    if args.call_log:
+        from emulator.call_log import with_call_log
+
+        # Inside the guard: what it refuses was never served.
+        app = with_call_log(app, args.call_log)
+    app = with_browser_guard(app)
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )
