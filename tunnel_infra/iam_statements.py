@@ -83,10 +83,11 @@ class PolicyDocument:
 
     @property
     def literal(self) -> bool:
-        return isinstance(self.document, Mapping)
+        """Written out here, not an intrinsic (Fn::ImportValue, Ref, ...) to be resolved."""
+        return isinstance(self.document, Mapping) and not _intrinsic(self.document)
 
     def statements(self) -> Iterator[PolicyStatement]:
-        if not isinstance(self.document, Mapping):
+        if not self.literal:
             return
         for path, statements in _alternatives(self.document.get("Statement", []), ()):
             listed = isinstance(statements, list)
@@ -153,6 +154,10 @@ class PolicyStatement:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _intrinsic(value: Mapping[str, Any]) -> bool:
+    return len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref"))
 
 
 def _listed(statement: Mapping[str, Any], key: str) -> list[Any]:
