@@ -6,11 +6,19 @@ when it is free (never claimed, past its ``ttl``, or its token has expired), or 
 from the same agent session: the agent sends a random per-run secret as ``?session=`` on every
 connect, and the claim keeps its SHA-256, so a reconnect after a dropped network, or the planned
 one before API Gateway's 2-hour cap, keeps the subdomain. The connection it replaces is told
-(``replaced``); that agent closes it once its requests in flight are answered.
+(``replaced``); that agent closes it once its requests in flight are answered, and the server
+closes it after a short drain (tunnel_shared.connections): at most two connections per claim
+are live, the owner and the one draining; the one before those is closed here.
 
 Anyone else, even with a copy of the same token, is refused with 409 while the owner is live. A
 claim whose owner is gone is free: the owner is looked up with ``GetConnection``, and a gone
 one (410) is replaced at once, compare-and-swap on the owner, not after a TTL.
+
+Once it holds the claim, connect reads the token's record again, consistently: a revocation
+that the authorizer's read came before is seen here, and the claim is given back (restored to
+what it replaced) and the connection refused. Either this read sees the revocation, or the
+claim was written before it and ``tunnel token revoke`` (which reads the claim after revoking)
+finds this connection and closes it.
 
 Nothing is posted to the new connection here: API Gateway answers 410 until ``$connect`` has
 returned.
@@ -19,20 +27,18 @@ returned.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import events, protocol
-from tunnel_shared.connections import claim_key
-from tunnel_shared.limits import MAX_CONNECTION_SECONDS
+from tunnel_shared import connections, events, protocol, token_records
+from tunnel_shared.connections import TTL_SECONDS, claim_key
 from tunnel_shared.log import Invocation
-from tunnel_shared.resources import agent_connections, connections_table
+from tunnel_shared.resources import agent_connections, connections_table, tokens_table
 from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID
 
-# A connection lives at most 2 h; its items outlive it a little, then TTL removes them.
-TTL_SECONDS = MAX_CONNECTION_SECONDS + 600
 SESSION = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 
@@ -60,23 +66,33 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         log.note(connectionId=connection_id, subdomain=subdomain, subject=subject)
         now = int(time.time())
         try:
-            previous, same_session = _claim(subdomain, connection_id, grant, session, now)
+            previous, same_session, replaced_claim = _claim(
+                subdomain, connection_id, grant, session, now
+            )
+            if _revoked(token_id, log):
+                _give_back(subdomain, connection_id, replaced_claim)
+                raise Refused(403, "token revoked meanwhile")
+            replaced = None
             if previous and previous != connection_id:
-                connections_table().delete_item(Key={"connectionId": previous})
                 log.note(replaced=previous)
                 if same_session:
-                    _tell(previous, {"type": "replaced"})
-            connections_table().put_item(
-                Item={
-                    "connectionId": connection_id,
-                    "publicSubdomain": subdomain,
-                    "subject": subject,
-                    "tokenId": token_id,
-                    "expires": expires,
-                    "connectedAt": now,
-                    "ttl": now + TTL_SECONDS,
-                }
-            )
+                    replaced = previous
+                    _retire(previous, now, log)
+                else:  # gone (GetConnection said 410): nothing to drain
+                    connections_table().delete_item(Key=connections.connection_key(previous))
+            fields: dict[str, Any] = {
+                "publicSubdomain": subdomain,
+                "subject": subject,
+                "tokenId": token_id,
+                "expires": expires,
+                "connectedAt": now,
+            }
+            if replaced:
+                fields["replaced"] = replaced
+            if connections.register(connections_table(), connection_id, fields, now) and replaced:
+                # Replaced itself before it was registered: it is the one draining now, so
+                # the one it replaced is the third.
+                _close(replaced, log)
         except Refused as refused:
             log.note(outcome="refused", reason=str(refused))
             return {"statusCode": refused.status}
@@ -122,9 +138,10 @@ def _claim(
     grant: tuple[str, str, str, int],
     session: str | None,
     now: int,
-) -> tuple[str | None, bool]:
-    """Take the subdomain's claim for this connection: the connection it had, and whether that
-    one was this agent session's. Refused (409) while another session's owner is live."""
+) -> tuple[str | None, bool, dict[str, Any]]:
+    """Take the subdomain's claim for this connection: the connection it had, whether that one
+    was this agent session's, and the claim item it replaced ({} if none). Refused (409) while
+    another session's owner is live."""
     subject, _, token_id, expires = grant
     item: dict[str, Any] = {
         **claim_key(subdomain),
@@ -143,7 +160,7 @@ def _claim(
         values[":session"] = session
     try:
         old = _put_claim(item, free, values)
-        return old.get("owner"), bool(session) and old.get("session") == session
+        return old.get("owner"), bool(session) and old.get("session") == session, old
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
@@ -159,7 +176,7 @@ def _claim(
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         raise Refused(409, "subdomain claimed meanwhile") from None
-    return old.get("owner"), False
+    return old.get("owner"), False, old
 
 
 def _put_claim(item: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -192,10 +209,55 @@ def _alive(connection_id: str) -> bool:
     return True
 
 
-def _tell(connection_id: str, message: dict[str, Any]) -> None:
+def _revoked(token_id: str, log: Invocation) -> bool:
+    """Is the token revoked (or its record gone) now? A consistent read (module docstring)."""
+    if not os.environ.get("TOKENS_TABLE"):
+        # Only until the connect role is granted the tokens table (tunnel_infra/functions.py):
+        # the authorizer's check still stands, the race it leaves is not closed.
+        log.note(revocationRecheck="skipped: TOKENS_TABLE not set")
+        return False
+    record = token_records.find(tokens_table(), token_id)
+    return record is None or record.revoked_at is not None
+
+
+def _give_back(subdomain: str, connection_id: str, replaced_claim: dict[str, Any]) -> None:
+    """Undo this connection's claim: restore the item it replaced, or delete it if there was
+    none; unless another connection took the claim meanwhile (then it is not ours)."""
+    condition = {
+        "ConditionExpression": "#owner = :me",
+        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeValues": {":me": connection_id},
+    }
     try:
-        agent_connections().post_to_connection(
-            ConnectionId=connection_id, Data=protocol.encode(message).encode()
-        )
+        if replaced_claim:
+            connections_table().put_item(Item=replaced_claim, **condition)
+        else:
+            connections_table().delete_item(Key=claim_key(subdomain), **condition)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def _retire(previous: str, now: int, log: Invocation) -> None:
+    """The same session's previous connection drains: mark it replaced and tell it; close the
+    one it had replaced (at most two live per claim)."""
+    older = connections.mark_replaced(connections_table(), previous, now)
+    _tell(previous, protocol.replaced_message())
+    if older:
+        _close(older, log)
+
+
+def _close(connection_id: str, log: Invocation) -> None:
+    """Close a connection the server no longer keeps; gone already is as good."""
+    try:
+        agent_connections().delete_connection(ConnectionId=connection_id)
+        log.note(closed=connection_id)
+    except (BotoCoreError, ClientError):
+        pass  # gone (410), or not ours to close: its drain or idle timeout ends it
+
+
+def _tell(connection_id: str, message: str) -> None:
+    try:
+        agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
     except (BotoCoreError, ClientError):
         pass  # gone meanwhile: nothing to tell

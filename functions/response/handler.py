@@ -4,60 +4,104 @@
 A response is stored only if its request exists, is still pending and was sent to this very
 connection, in one conditional write: no agent can answer another's request. Anything else is
 rejected and logged, creates no item, and never raises out of the handler.
+
+Every message that answers no request (``ready``, ``ping``, a rejected or unreadable message)
+is counted against the connection's allowance (tunnel_shared.connections.count_unanswered): an
+agent over it is told (``closed``) and its connection closed, so that one agent cannot spend
+the WebSocket stage's shared message rate. A replaced connection that speaks after its drain,
+or a connection the table does not know, is closed without a word (its agent's newer
+connection carries on). A response to a real request costs nothing more than its own write.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import events, protocol
+from tunnel_shared.connections import (
+    MESSAGE_BURST,
+    MESSAGE_INTERVAL_SECONDS,
+    Verdict,
+    count_unanswered,
+)
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import PublicUrl, PublicUrlError
 from tunnel_shared.resources import agent_connections, connections_table, pending_table
+
+OVER_RATE_REASON = (
+    f"too many messages that answer no request (a burst of {MESSAGE_BURST}, then one per "
+    f"{MESSAGE_INTERVAL_SECONDS} s): check --heartbeat"
+)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     with Invocation("response", context) as log:
         try:
             connection_id = events.connection_id(event)
-            message = protocol.parse_agent_message(event.get("body"))
-        except (events.BadEvent, protocol.ProtocolError) as error:
+        except events.BadEvent as error:
             log.note(outcome="rejected", reason=str(error))
             return {"statusCode": 400}
-        action = message["action"]
-        log.note(action=action, connectionId=connection_id)
+        log.note(connectionId=connection_id)
         try:
-            if action == "ready":
-                return _register(connection_id, log)
-            if action == "response":
-                return _store(connection_id, message, log)
-            log.note(outcome="ok")
-            return {"statusCode": 200}
+            return _handle(connection_id, event, log)
         except (BotoCoreError, ClientError) as error:
             log.note(outcome="error", error=type(error).__name__)
             return {"statusCode": 500}
 
 
-def _register(connection_id: str, log: Invocation) -> dict[str, Any]:
-    # Consistent: $connect wrote the item a moment ago.
-    item = (
-        connections_table()
-        .get_item(Key={"connectionId": connection_id}, ConsistentRead=True)
-        .get("Item")
-    )
-    if not item or not isinstance(item.get("publicSubdomain"), str):
+def _handle(connection_id: str, event: Any, log: Invocation) -> dict[str, Any]:
+    try:
+        message = protocol.parse_agent_message(event.get("body"))
+    except protocol.ProtocolError as error:
+        log.note(outcome="rejected", reason=str(error))
+        _limit(connection_id, log)
+        return {"statusCode": 400}
+    action = message["action"]
+    log.note(action=action)
+    if action == "response":
+        return _store(connection_id, message, log)
+    verdict, item = _limit(connection_id, log)
+    if verdict is not Verdict.OK:  # closed: unknown (404), over its allowance or drain (429)
+        return {"statusCode": 404 if verdict is Verdict.UNKNOWN else 429}
+    if action == "ready":
+        return _register(connection_id, item, log)
+    log.note(outcome="ok")
+    return {"statusCode": 200}
+
+
+def _limit(connection_id: str, log: Invocation) -> tuple[Verdict, dict[str, Any]]:
+    """Count a message that answers no request: the verdict, and the connection's item when it
+    may go on; a connection that may not is closed first (module docstring)."""
+    verdict, item = count_unanswered(connections_table(), connection_id, int(time.time()))
+    if verdict is Verdict.OK:
+        return verdict, item
+    log.note(outcome="closed", reason=verdict.value)
+    if verdict is Verdict.OVER_RATE:
+        _tell(connection_id, protocol.closed_message(OVER_RATE_REASON))
+    try:
+        agent_connections().delete_connection(ConnectionId=connection_id)
+    except (BotoCoreError, ClientError):
+        pass  # gone already
+    return verdict, item
+
+
+def _register(connection_id: str, item: dict[str, Any], log: Invocation) -> dict[str, Any]:
+    # ``item`` is the connection's item as the allowance's update left it: $connect wrote it
+    # before returning, and an update always sees the latest.
+    subdomain = item.get("publicSubdomain")
+    if not isinstance(subdomain, str):
         log.note(outcome="rejected", reason="unknown connection")
         return {"statusCode": 404}
-    subdomain = item["publicSubdomain"]
     try:
         url = PublicUrl(os.environ.get("PUBLIC_URL_FORMAT", "")).url(subdomain)
     except PublicUrlError as error:
         log.note(outcome="error", reason=str(error))
         return {"statusCode": 500}
-    _post(connection_id, {"type": "registered", "subdomain": subdomain, "url": url})
+    _post(connection_id, protocol.registered_message(subdomain, url))
     log.note(outcome="registered", subdomain=subdomain)
     return {"statusCode": 200}
 
@@ -67,7 +111,8 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
         response = protocol.parse_response(message)
     except protocol.ProtocolError as error:
         log.note(outcome="rejected", reason=str(error))
-        _reject(connection_id, str(error))
+        if _limit(connection_id, log)[0] is Verdict.OK:
+            _tell(connection_id, protocol.rejected_message(str(error)))
         return {"statusCode": 400}
     log.note(requestId=response.request_id, status=response.status)
     try:
@@ -89,7 +134,9 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         log.note(outcome="rejected", reason="unknown, answered or foreign request")
-        _reject(connection_id, f"no pending request {response.request_id} for this connection")
+        if _limit(connection_id, log)[0] is Verdict.OK:
+            reason = f"no pending request {response.request_id} for this connection"
+            _tell(connection_id, protocol.rejected_message(reason))
         return {"statusCode": 404}
     log.note(outcome="stored")
     return {"statusCode": 200}
@@ -108,15 +155,13 @@ def _stored_form(response: protocol.Response) -> dict[str, Any]:
     return stored
 
 
-def _reject(connection_id: str, reason: str) -> None:
-    """Tell the agent why; it may be gone already, which changes nothing."""
+def _tell(connection_id: str, message: str) -> None:
+    """Tell the agent; it may be gone already, which changes nothing."""
     try:
-        _post(connection_id, {"type": "rejected", "reason": reason[:200]})
+        _post(connection_id, message)
     except (BotoCoreError, ClientError):
         pass
 
 
-def _post(connection_id: str, message: dict[str, Any]) -> None:
-    agent_connections().post_to_connection(
-        ConnectionId=connection_id, Data=protocol.encode(message).encode()
-    )
+def _post(connection_id: str, message: str) -> None:
+    agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
