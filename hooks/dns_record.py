@@ -3,6 +3,9 @@
 A wildcard custom domain answers only once ``*.<domain>`` resolves to its regional target.
 With ``custom_domain.hosted_zone_id`` the stack creates that alias record itself; without it
 the record lives at the user's DNS provider, so every launch prints what to create.
+
+``make deploy`` (``review/deploy.py``) executes change sets and runs no hook: it prints the same
+line, from :func:`instruction`, after it executes the domain stack.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ Then, layer by layer, it refuses a stack whose upstream outputs changed since th
 change set was computed from the old values) or whose change set can no longer be executed
 (CloudFormation marks it OBSOLETE when the stack changed meanwhile), executes the rest of the
 layer and waits for each stack. Approved stack deletions come last.
+
+Executing change sets runs no Sceptre hook, so what an ``after_create``/``after_update`` hook
+would print after a launch is printed here: the DNS record a custom domain needs
+(``hooks.dns_record.instruction``, from the executed stack's outputs).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hooks.dns_record import instruction as dns_instruction
 from review.change_sets import Call
 from review.environment import Environment
 from review.gate import ERROR, OK, REFUSED
@@ -232,6 +237,8 @@ def deploy(
             for reason in reasons:
                 log(f"    {reason}")
             failed = failed or status not in _SUCCESS
+            if status in _SUCCESS:
+                _log_dns_instruction(env, entry.stack, log)
         if refused is not None:
             log(f"deploy refused: {refused}")
             return REFUSED
@@ -247,6 +254,19 @@ def deploy(
     if not to_execute and not record.get("deletions"):
         log("nothing to deploy: the review found no changes")
     return result
+
+
+def _log_dns_instruction(env: Environment, stack: Any, log: Log) -> None:
+    """The line the domain stack's ``!dns_record`` hook prints after a launch, with the values
+    the execution produced (nothing for a stack without a custom domain's outputs)."""
+    try:
+        outputs = env.outputs(stack, refresh=True)
+    except (ClientError, BotoCoreError) as error:
+        log(f"{stack.name}: cannot read its outputs for the DNS instruction: {error}")
+        return
+    line = dns_instruction(outputs)
+    if line:
+        log(line)
 
 
 def _delete_approved(env: Environment, record: dict[str, Any], poll: float, log: Log) -> int:
