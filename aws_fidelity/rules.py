@@ -1333,6 +1333,53 @@ def check_presigned_endpoint(bucket: str, region: str, bucket_age_seconds: float
         )
 
 
+# --- Lambda: API request rates ---------------------------------------------------------------
+
+# Requests per second per account and region, none of them adjustable.
+LAMBDA_GET_FUNCTION_PER_SECOND = 100
+LAMBDA_GET_POLICY_PER_SECOND = 15
+LAMBDA_CONTROL_PLANE_PER_SECOND = 15  # every other control-plane operation, together
+# Invocations have their own quotas, from the concurrency: not counted here.
+LAMBDA_INVOCATIONS = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStream"})
+
+
+def lambda_request_quota(operation: str) -> tuple[str, int] | None:
+    """The quota a Lambda API operation counts against, (its name, requests per second); None
+    for an invocation."""
+    if operation in LAMBDA_INVOCATIONS:
+        return None
+    if operation == "GetFunction":
+        return "GetFunction", LAMBDA_GET_FUNCTION_PER_SECOND
+    if operation == "GetPolicy":
+        return "GetPolicy", LAMBDA_GET_POLICY_PER_SECOND
+    return "control plane", LAMBDA_CONTROL_PLANE_PER_SECOND
+
+
+def check_lambda_request_rate(operation: str, accepted_in_last_second: int) -> None:
+    """Lambda throttles its API per account and region: ``GetFunction`` at 100 requests per
+    second, ``GetPolicy`` at 15, and every other control-plane operation (all but the
+    invocations: ``GetFunctionConfiguration``, ``UpdateFunctionCode``, ``ListFunctions``...)
+    at 15 together. Beyond that: **429** ``TooManyRequestsException`` "Rate exceeded".
+    ``accepted_in_last_second`` is how many requests of the operation's quota were answered in
+    the second before this one. moto never throttles, so a tool that polls
+    GetFunctionConfiguration for five functions at 10/s (50/s) passes there and is throttled on
+    AWS.
+
+    Sources: "Lambda quotas", section "API requests" ("GetFunction API requests: 100 requests
+    per second", "GetPolicy API requests: 15 requests per second", "Remainder of the control
+    plane API requests (excludes invocation, GetFunction, and GetPolicy requests): 15 requests
+    per second"), https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html; the
+    error as AWS gives it for a control-plane call, "An error occurred
+    (TooManyRequestsException) when calling the ListVersionsByFunction operation: Rate
+    exceeded", in indeni/dragoneye#41, and its status, "Status Code: 429; Error Code:
+    TooManyRequestsException", in aws-samples/amazon-textract-idp-cdk-constructs#94. The window
+    (a sliding second) is the emulator's choice: AWS does not say how it counts.
+    """
+    quota = lambda_request_quota(operation)
+    if quota is not None and accepted_in_last_second >= quota[1]:
+        raise Refused("TooManyRequestsException", "Rate exceeded", 429)
+
+
 # --- CloudWatch Logs: a metric filter reads an existing log group ----------------------------
 
 

@@ -60,6 +60,7 @@ from moto.iam.models import iam_backends
 from moto.s3 import models as s3_models
 
 from aws_fidelity import rules
+from emulator import lambda_rates
 
 log = logging.getLogger(__name__)
 QUOTA_VARIABLE = "EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS"
@@ -644,5 +645,6 @@ def install() -> None:
     _install_apigateway()
     _install_lambda()
     _install_lambda_updates(read_update_seconds())
+    lambda_rates.install()
     _install_cloudformation()
     _install_template_parameters()

@@ -16,6 +16,15 @@ config): their code changes only through ``make review`` then ``make deploy``.
 Steps, one function each (as Sceptre's plan runs actions): read the environment's config, refuse a
 protected one, package, find the deployed functions and the artifacts bucket, compare each
 function's ``CodeSha256``, upload the missing zips, update and wait, report.
+
+Lambda limits its API per account and region: ``GetFunction`` to 100 requests per second, and all
+other control-plane calls together (``GetFunctionConfiguration`` and ``UpdateFunctionCode``
+among them) to 15 (``aws_fidelity.rules.check_lambda_request_rate``). So every read is a
+``GetFunction``, and the calls of all the concurrent updates share one pace per quota, at half of
+it: the rest is left to whatever else uses the account meanwhile. The deployer needs
+``cloudformation:DescribeStacks``, ``cloudformation:ListStackResources``, ``s3:GetObject`` (for
+``HeadObject``, and for Lambda to read the zip) and ``s3:PutObject`` on the artifacts bucket, and
+``lambda:GetFunction`` and ``lambda:UpdateFunctionCode`` on the environment's functions.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +42,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aws_fidelity import lambda_code
+from aws_fidelity import lambda_code, rules
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import Artifact, PackagingError, functions_root, package
 
@@ -50,6 +60,28 @@ CONFLICT_RETRIES = 3
 Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 # A file under functions/ (relative to the project) -> (mtime in ns, size).
 TreeState = dict[str, tuple[int, int]]
+
+
+class Pace:
+    """At most ``per_second`` calls, whichever thread makes them: each waits for its turn."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._next)
+            self._next = turn + self.interval
+        if turn > now:
+            time.sleep(turn - now)
+
+
+# Half of each of Lambda's per-account quotas: the other half is for everyone else.
+GET_FUNCTION_PACE = Pace(rules.LAMBDA_GET_FUNCTION_PER_SECOND / 2)
+CONTROL_PLANE_PACE = Pace(rules.LAMBDA_CONTROL_PLANE_PER_SECOND / 2)
 
 
 class SyncError(Exception):
@@ -227,7 +259,10 @@ def find_deployed(target: Target) -> Deployed:
 
 
 def function_configuration(target: Target, function_name: str) -> dict[str, Any]:
-    return target.call("lambda", "get_function_configuration", {"FunctionName": function_name})
+    """The function's configuration, read with GetFunction: its quota is not the 15 per second
+    that every other control-plane call shares (UpdateFunctionCode among them)."""
+    GET_FUNCTION_PACE.wait()
+    return target.call("lambda", "get_function", {"FunctionName": function_name})["Configuration"]
 
 
 def needs_update(configuration: dict[str, Any], artifact: Artifact, architecture: str) -> bool:
@@ -275,6 +310,7 @@ def update_code(target: Target, function_name: str, bucket: str, artifact: Artif
     request = {"FunctionName": function_name, "S3Bucket": bucket, "S3Key": artifact.key}
     for attempt in range(CONFLICT_RETRIES + 1):
         try:
+            CONTROL_PLANE_PACE.wait()
             target.call("lambda", "update_function_code", request)
             return
         except ClientError as error:
@@ -290,7 +326,7 @@ def update_code(target: Target, function_name: str, bucket: str, artifact: Artif
 def wait_until_updated(target: Target, function_name: str) -> dict[str, Any]:
     """Poll until LastUpdateStatus is Successful and State no longer Pending: every 0.1 s for
     the first 2 s (a code update usually takes about that long), then less often, up to every
-    1 s."""
+    1 s; all functions' polls together within ``GET_FUNCTION_PACE``."""
     deadline = time.monotonic() + UPDATE_TIMEOUT_SECONDS
     started = time.monotonic()
     delay = 0.1

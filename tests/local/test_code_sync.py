@@ -7,6 +7,7 @@ update in progress, and an update Lambda refuses, call its steps in-process.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import shutil
 import signal
@@ -299,3 +300,28 @@ def test_an_update_lambda_refuses_is_one_line_naming_the_function(launched, targ
         "function connect: UpdateFunctionCode refused (InvalidParameterValueException: "
     ), message
     assert "NoSuchKey" in message and "\n" not in message
+
+
+def test_sync_of_every_function_keeps_within_lambdas_request_rates(launched, target):
+    # The emulator throttles as Lambda does (aws_fidelity.rules.check_lambda_request_rate): 15
+    # control-plane calls per second, GetFunction 100. Without retries, any throttled call of
+    # the sync fails it, where retries would only hide it.
+    from botocore.config import Config
+
+    lam = launched.session.client(
+        "lambda",
+        endpoint_url=launched.environment["AWS_ENDPOINT_URL"],
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+    def call(service: str, command: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if service == "lambda":
+            return getattr(lam, command)(**kwargs)
+        return target.call(service, command, kwargs)
+
+    artifacts = {f.name: edit(launched, f.name, "# every function changed") for f in FUNCTIONS}
+    results = code_sync.sync(dataclasses.replace(target, call=call))
+    assert sorted(r.name for r in results if r.updated) == sorted(f.name for f in FUNCTIONS)
+    assert deployed_sha256(launched) == {
+        name: code_sync.code_sha256(artifact) for name, artifact in artifacts.items()
+    }
