@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from tunnel_shared.headers import FRAMING, HOP_BY_HOP
+
 from local_gateway.request_meta import request_time
 
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 # Connection-level headers belong to the gateway's own HTTP exchange, not to the integration.
-_HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
+_HOP_BY_HOP = HOP_BY_HOP | FRAMING
 
 
 class BadResponse(ValueError):

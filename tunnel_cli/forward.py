@@ -22,8 +22,9 @@ so, unread.
 aiohttp or httpx would also do, but both decompress by default and normalise URLs unless told
 not to, and each brings a dependency tree; urllib adds headers and follows redirects.
 
-Headers: every pair is sent, repeated ones included, except the hop-by-hop ones (RFC 9110
-§7.6.1; they described the public hop, not this one), ``Expect`` (the body is already here) and
+Headers: every pair is sent, repeated ones included, except the hop-by-hop ones and those
+``Connection`` names (tunnel_shared.headers; they described the public hop, not this one; the
+forwarding function drops the caller's already), ``Expect`` (the body is already here) and
 ``Content-Length`` (recomputed from the body actually sent). ``cookie`` is rebuilt from the
 request's ``cookies``, joined with ``"; "`` (RFC 6265 §5.4), because API Gateway's payload 2.0
 moves cookies out of the headers.
@@ -66,25 +67,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tunnel_shared.headers import FRAMING, HOP_BY_HOP, named_by_connection
 from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
 from tunnel_shared.protocol import response_message
 
 from tunnel_cli.bodies import CHUNK_BYTES, TransferError, download, upload
 from tunnel_cli.deadline import Deadline
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 # Methods whose requests carry a Content-Length even when empty (as http.client itself does).
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # A request id as long as the protocol allows, to size a response message before it exists.
@@ -172,13 +161,7 @@ def request_headers(
     request: LocalRequest, local_address: str, host_header: str = "preserve"
 ) -> list[tuple[str, str]]:
     """The header pairs to send to the local service (see the module docstring)."""
-    named_by_connection = {
-        token.strip().lower()
-        for name, value in request.headers
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    dropped = HOP_BY_HOP | named_by_connection | {"expect", "content-length"}
+    dropped = HOP_BY_HOP | FRAMING | named_by_connection(request.headers) | {"expect"}
     if request.cookies:
         dropped |= {"cookie"}
     public_host = next((v for n, v in request.headers if n.lower() == "host"), None)
@@ -202,13 +185,7 @@ def request_headers(
 
 def response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The local service's header pairs, hop-by-hop ones removed; repeats and order kept."""
-    named_by_connection = {
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    dropped = HOP_BY_HOP | named_by_connection
+    dropped = HOP_BY_HOP | named_by_connection(headers)
     return [(name, value) for name, value in headers if name.lower() not in dropped]
 
 
