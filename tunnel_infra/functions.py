@@ -94,8 +94,12 @@ FUNCTIONS: tuple[Function, ...] = (
         grants=(
             PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
             POST_TO_AGENTS.grant(execute_api.ManageConnections),
-            # DELETE: an agent whose token expired is told, then closed.
+            # DELETE: an agent whose token expired or was revoked is told, then closed.
             CLOSE_AGENTS.grant(execute_api.ManageConnections),
+            # GET: is a request's connection gone (410), now that the claim names another?
+            DESCRIBE_AGENTS.grant(execute_api.ManageConnections),
+            # GetItem: the claim's token record, which says whether it was revoked.
+            TOKENS.grant(dynamodb.GetItem),
             # GetItem: the subdomain's claim names its connection; UpdateItem: the tunnel's
             # in-flight leases (tunnel_shared.capacity); DeleteItem: an agent that is gone
             # (410) is cleaned up at once.

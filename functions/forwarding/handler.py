@@ -6,14 +6,19 @@
    (``claim#<subdomain>``, read consistently; a claim past its ``ttl`` or its token's expiry
    routes nothing). Under the path form a request whose first segment is no live tunnel is
    sent back (307) under the prefix of the tunnel its routing cookie names (one more claim
-   read), and redirects are brought back under the prefix (tunnel_shared.path_form). The
-   forwarding headers replace whatever the caller sent: ``X-Forwarded-For`` the source IP,
-   ``-Host`` the Host the caller used (port included), ``-Proto`` and ``-Port`` API Gateway's
-   (its own port locally), and under the path form ``X-Forwarded-Prefix: /<subdomain>``.
+   read), and redirects are brought back under the prefix (tunnel_shared.path_form). A claim
+   whose token was revoked routes nothing: its connection is told and closed (the token's
+   record is read at most every ``REVOCATION_CHECK_SECONDS`` per token and container). The
+   caller's hop-by-hop headers, those its ``Connection`` names and those that claim a client
+   address or a URL are dropped (tunnel_shared.headers), and the forwarding headers replace
+   whatever the caller sent: ``X-Forwarded-For`` the source IP, ``-Host`` the Host the caller
+   used (port included), ``-Proto`` and ``-Port`` API Gateway's (its own port locally), and
+   under the path form ``X-Forwarded-Prefix: /<subdomain>``.
 2. The tunnel gets a lease for the request (tunnel_shared.capacity): at most
-   ``IN_FLIGHT_PER_TUNNEL`` in flight; over it the caller waits for one while the tunnel is
-   answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS`` when it answers
-   nothing, then gets 429 with ``Retry-After``.
+   ``IN_FLIGHT_PER_TUNNEL`` in flight. Over it, a tunnel whose agent is silent refuses at once;
+   otherwise the caller waits for a slot, one of at most ``capacity.waiters_allowed`` callers,
+   while the tunnel is answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS``
+   when it answers nothing; refused, it gets 429 with ``Retry-After``.
 3. The request is stored as pending (short TTL), then posted to the agent as one message. A
    body too large for the message's 128 KB waits in S3 instead, and the message carries a
    presigned GET for it; every message carries a presigned PUT for the response body
@@ -22,13 +27,17 @@
    this function waits for it with consistent reads at a short first interval that grows to a
    cap, until a deadline under the HTTP API's 30 s limit (3 s when the agent is connected but
    has left requests unanswered for 10 s). A response body the agent uploaded is read from S3.
+   While waiting, a claim that names another connection (the same agent session reconnected)
+   or none stops the wait only once ``GetConnection`` says the request's connection is gone
+   (410): until then it is still open and may answer.
    Both objects are deleted before the answer goes. Its cookies are made host-only for the
    tunnel's own host (tunnel_shared.cookies).
 
 Bodies go up to ``MAX_BODY_BYTES`` each way (tunnel_shared.limits derives it from Lambda's 6 MB).
 Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request body over the
 limit, 429 tunnel at its cap, 502 agent gone (its connection is cleaned up) or response over the
-limit (with ``x-tunnel-error: response-too-large``), 504 no answer in time.
+limit (with ``x-tunnel-error: response-too-large``) or not uploaded though announced (with
+``x-tunnel-error: response-missing``), 403 a revoked token's tunnel, 504 no answer in time.
 """
 
 from __future__ import annotations
@@ -48,10 +57,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import capacity, cookies, path_form, protocol
+from tunnel_shared import capacity, cookies, path_form, protocol, token_records
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import claim_key
+from tunnel_shared.headers import (
+    FRAMING,
+    HOP_BY_HOP,
+    edge_dropped,
+    is_forwarding,
+    named_by_connection,
+)
 from tunnel_shared.limits import (
+    HTTP_API_TIMEOUT_SECONDS,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
     MAX_MESSAGE_BYTES,
@@ -59,7 +76,12 @@ from tunnel_shared.limits import (
 )
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import Located, PublicUrl, PublicUrlError, host_name
-from tunnel_shared.resources import agent_connections, connections_table, pending_table
+from tunnel_shared.resources import (
+    agent_connections,
+    connections_table,
+    pending_table,
+    tokens_table,
+)
 from tunnel_shared.tokens import SUBDOMAIN
 
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
@@ -69,7 +91,8 @@ DEADLINE_SECONDS = REQUEST_DEADLINE_SECONDS
 FIRST_POLL_SECONDS = float(os.environ.get("POLL_FIRST_SECONDS", "0.010"))
 POLL_GROWTH = float(os.environ.get("POLL_GROWTH", "1.5"))
 MAX_POLL_SECONDS = float(os.environ.get("POLL_MAX_SECONDS", "0.100"))
-PENDING_TTL_SECONDS = 60
+# A pending item outlives its request (the HTTP API's 30 s at most) by as long again.
+PENDING_TTL_SECONDS = 2 * HTTP_API_TIMEOUT_SECONDS
 # While waiting, look this often whether the agent's connection is still live: an agent that
 # dies mid-request ($disconnect removes its item) gets a 502 at once instead of a 504 at 27 s.
 LIVENESS_CHECK_SECONDS = 0.5
@@ -79,30 +102,28 @@ SLOT_WAIT_SECONDS = 2.5
 # A tunnel that keeps answering is waited for longer: the request still has its deadline after.
 MAX_SLOT_WAIT_SECONDS = 8.0
 SLOT_POLL_SECONDS = 0.05
-# The caller's own forwarding headers are replaced by the tunnel's (RFC 7239's too).
-FORWARDING_HEADERS = frozenset(
-    {
-        "forwarded",
-        "x-forwarded-for",
-        "x-forwarded-host",
-        "x-forwarded-port",
-        "x-forwarded-prefix",
-        "x-forwarded-proto",
-    }
-)
+# A revoked token's tunnel stops routing within this long in a warm container: its record is
+# read once per token for that long (a revocation is final: that answer is kept).
+REVOCATION_CHECK_SECONDS = 5.0
 _PORT = re.compile(r"[0-9]{1,5}")
+# What S3 answers for a key that is not there: 404 NoSuchKey to a caller with s3:ListBucket,
+# 403 AccessDenied to one without (this function's role).
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
 # Threads for the writes that can go at once (created on first use, kept while warm).
 _pool: ThreadPoolExecutor | None = None
-# Per-hop headers describe the agent's local connection, not the public one.
-HOP_BY_HOP = frozenset(
-    {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade", "te"}
-)
+
+
+class Revoked(Exception):
+    """The claim's token was revoked: the tunnel routes nothing."""
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     with Invocation("forwarding", context) as log:
         try:
             answer = _forward(event, log)
+        except Revoked:
+            log.note(outcome="revoked")
+            answer = _text(403, "This tunnel's token was revoked; it routes nothing.")
         except (BotoCoreError, ClientError) as error:
             log.note(outcome="error", error=type(error).__name__)
             answer = _text(502, "The tunnel could not reach its agent.")
@@ -235,26 +256,38 @@ def _together(*calls: Callable[[], Any]) -> None:
 
 
 def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
-    """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``. At the cap, wait while the tunnel
-    answers requests (a burst drains; a slot came free in the last SLOT_WAIT_SECONDS), at
-    most MAX_SLOT_WAIT_SECONDS; a tunnel that answers nothing gets None after SLOT_WAIT."""
+    """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``. At the cap: None at once when its
+    agent is silent (no slot will come free) or enough callers wait already; otherwise wait
+    while the tunnel answers requests (a burst drains; a slot came free in the last
+    SLOT_WAIT_SECONDS), at most MAX_SLOT_WAIT_SECONDS, and SLOT_WAIT when it answers nothing."""
     cap = _in_flight_per_tunnel()
+    table = connections_table()
     started = time.time()
-    give_up = started + SLOT_WAIT_SECONDS
-    while True:
-        lease = capacity.acquire(connections_table(), subdomain, request_id, cap, time.time())
-        if lease is not None:
-            return lease
-        # Leases of executions that died free their slots; answers show the tunnel drains.
-        removed, answered_at = capacity.reap(connections_table(), subdomain, time.time())
-        if removed:
-            continue
-        give_up = min(
-            started + MAX_SLOT_WAIT_SECONDS, max(give_up, answered_at + SLOT_WAIT_SECONDS)
-        )
-        if time.time() + SLOT_POLL_SECONDS > give_up:
-            return None
-        time.sleep(SLOT_POLL_SECONDS)
+    waiting = False
+    try:
+        while True:
+            lease = capacity.acquire(table, subdomain, request_id, cap, time.time())
+            if lease is not None:
+                return lease
+            # Leases of executions that died free their slots; answers show the tunnel drains.
+            occupancy = capacity.reap(table, subdomain, time.time())
+            if occupancy.removed:
+                continue
+            now = time.time()
+            if occupancy.silent(now):
+                return None
+            if not waiting:
+                if not capacity.wait(table, subdomain, request_id, cap, now):
+                    return None
+                waiting = True
+            last_answer = max(started, occupancy.answered_at)
+            give_up = min(started + MAX_SLOT_WAIT_SECONDS, last_answer + SLOT_WAIT_SECONDS)
+            if now + SLOT_POLL_SECONDS > give_up:
+                return None
+            time.sleep(SLOT_POLL_SECONDS)
+    finally:
+        if waiting:
+            capacity.leave(table, subdomain, request_id)
 
 
 def _in_flight_per_tunnel() -> int:
@@ -345,10 +378,16 @@ def _exchange(
             log.note(outcome="response too large", responseBytes=error.size)
             return _too_large(f"body is {error.size:,} bytes"), False
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            # Without s3:ListBucket (this function has none), S3 answers a missing key with
+            # 403 AccessDenied, not 404 NoSuchKey: the agent announced a body it did not store.
+            if error.response["Error"]["Code"] not in MISSING_OBJECT_CODES:
                 raise
-            log.note(outcome="response missing")
-            return _text(502, "The tunnel's agent did not upload the response body."), False
+            log.note(outcome="response missing", s3Error=error.response["Error"]["Code"])
+            answer = _text(
+                502, "The tunnel's agent said it stored the response body, but it is not there."
+            )
+            answer["headers"]["x-tunnel-error"] = "response-missing"
+            return answer, False
     answer = _http_response(response, body, request)
     if len(body) > MAX_MESSAGE_BYTES:
         # Lambda refuses a result over its limit (API Gateway then answers a bare 502): check
@@ -414,10 +453,14 @@ def _read_request(event: Any) -> Incoming | dict[str, Any]:
     if public_url.by_path:
         cookies, route_cookie = path_form.split_cookies(cookies, origin.scheme)
     # API Gateway joins repeated headers with commas and moves cookies out of the headers.
+    # The caller's hop-by-hop headers (and what its Connection names), forwarding headers and
+    # client claims go here, before the tunnel sets its own: none can reach the app, nor have
+    # the agent drop the tunnel's.
+    dropped = edge_dropped(headers.items())
     pairs = sorted(
         (name, value)
         for name, value in headers.items()
-        if name != "cookie" and name not in FORWARDING_HEADERS
+        if (key := name.lower()) != "cookie" and key not in dropped and not is_forwarding(key)
     )
     source_ip = http.get("sourceIp")
     pairs += [
@@ -581,7 +624,8 @@ def _claim(subdomain: str) -> dict[str, Any] | None:
 
 def _owner(subdomain: str, log: Invocation) -> str | None:
     """The connection that owns the subdomain's claim; an owner whose token has expired is
-    told and closed, and routes nothing."""
+    told and closed, and routes nothing. One whose token was revoked is told and closed too,
+    and the request is refused (``Revoked``)."""
     claim = _claim(subdomain)
     if claim is None:
         return None
@@ -590,7 +634,32 @@ def _owner(subdomain: str, log: Invocation) -> str | None:
         log.note(closed=owner, reason="token expired")
         close_connection(owner, "the token expired; issue a new one with `tunnel token`")
         return None
+    token_id = claim.get("tokenId")
+    if isinstance(token_id, str) and _revoked(token_id, time.monotonic()):
+        log.note(closed=owner, reason="token revoked", subdomain=subdomain)
+        close_connection(owner, "the token was revoked; issue a new one with `tunnel token`")
+        raise Revoked(subdomain)
     return owner
+
+
+# Per container: token id -> (revoked, when read, on the monotonic clock).
+_revocations: dict[str, tuple[bool, float]] = {}
+
+
+def _revoked(token_id: str, now: float) -> bool:
+    """Whether the token's record says it was revoked, read at most once per
+    REVOCATION_CHECK_SECONDS (a revoked one stays revoked). A token without a record was let
+    in by the authorizer, which admits recorded tokens only: its record is not yet readable
+    (eventually consistent), and it is not revoked."""
+    known = _revocations.get(token_id)
+    if known is not None and (known[0] or now - known[1] < REVOCATION_CHECK_SECONDS):
+        return known[0]
+    record = token_records.find(tokens_table(), token_id)
+    revoked = record is not None and record.revoked_at is not None
+    if len(_revocations) >= 10_000:
+        _revocations.clear()  # a warm container's memory, not a record of every token
+    _revocations[token_id] = (revoked, now)
+    return revoked
 
 
 def close_connection(connection_id: str, reason: str) -> None:
@@ -612,8 +681,10 @@ _GONE: dict[str, Any] = {}
 
 
 def _wait(request_id: str, subdomain: str, connection_id: str, seconds: float) -> tuple[Any, int]:
-    """The agent's response, ``_GONE`` if its connection went away (or no longer owns the
-    claim), or None after ``seconds``; and how many reads it took."""
+    """The agent's response, ``_GONE`` if its connection went away, or None after ``seconds``;
+    and how many reads it took. A claim that no longer names the connection (a reconnect of
+    the same session took it over, or $disconnect released it) is a reason to ask API Gateway,
+    not proof: the replaced connection stays open and answers what it was sent."""
     started = time.monotonic()
     deadline = started + seconds
     next_liveness_check = started + LIVENESS_CHECK_SECONDS
@@ -634,9 +705,20 @@ def _wait(request_id: str, subdomain: str, connection_id: str, seconds: float) -
             reads += 1
             claim = _claim(subdomain)
             if claim is None or claim["owner"] != connection_id:
-                return _GONE, reads
+                reads += 1
+                if _gone(connection_id):
+                    return _GONE, reads
             next_liveness_check = now + LIVENESS_CHECK_SECONDS
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
+
+
+def _gone(connection_id: str) -> bool:
+    """Only a 410 from GetConnection says a connection is gone."""
+    try:
+        agent_connections().get_connection(ConnectionId=connection_id)
+    except agent_connections().exceptions.GoneException:
+        return True
+    return False
 
 
 def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest) -> dict[str, Any]:
@@ -646,9 +728,12 @@ def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest
     headers: dict[str, str] = {}
     set_cookies: list[str] = []
     prefix = request.cookie_path
-    for name, value in response.get("headers", []):
+    pairs = response.get("headers", [])
+    # Per-hop headers describe the agent's local connection, not the public one.
+    dropped = HOP_BY_HOP | FRAMING | named_by_connection(pairs)
+    for name, value in pairs:
         key = name.lower()
-        if key in HOP_BY_HOP:
+        if key in dropped:
             continue
         if key == "set-cookie":
             if prefix and path_form.is_route_cookie(value):

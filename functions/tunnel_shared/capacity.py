@@ -19,7 +19,14 @@ monitoring stack alarms on it.
 
 The same item tells a tunnel whose agent is connected but silent: leases older than
 ``SILENT_AFTER_SECONDS`` and no answer since. A request to such a tunnel waits for it only
-``SILENT_DEADLINE_SECONDS``, not the full deadline.
+``SILENT_DEADLINE_SECONDS``, not the full deadline; and a caller who finds it full and silent
+is refused at once (``Occupancy.silent``), not held waiting for a slot.
+
+Callers who find the tunnel full and still answering may wait for a slot, but only
+``waiters_allowed(cap)`` at a time, each holding an execution: they are counted in the same
+item as the leases are (``waiting``, one ``waiter_<requestId>`` attribute each, removed by
+``leave``, or by the next ``reap`` once expired), so a tunnel holds at most
+``executions_per_tunnel(cap)`` forwarding executions.
 """
 
 from __future__ import annotations
@@ -29,10 +36,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS
+
 ITEM_PREFIX = "inflight#"
 LEASE_PREFIX = "lease_"
-# The longest a request may hold its lease: the HTTP API's 30 s, and a margin.
-LEASE_SECONDS = 40
+WAITER_PREFIX = "waiter_"
+# The longest a request may hold its lease (or wait for one): the HTTP API's 30 s, and a margin.
+LEASE_SECONDS = HTTP_API_TIMEOUT_SECONDS + 10
 SILENT_AFTER_SECONDS = 10
 SILENT_DEADLINE_SECONDS = 3.0
 METRIC_NAMESPACE = "http-tunnel"
@@ -96,30 +106,86 @@ def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -
     return Lease(subdomain, request_id, _silent(item, request_id, now))
 
 
-def reap(table: Any, subdomain: str, now: float) -> tuple[int, int]:
-    """Remove the leases that have expired (their executions died): how many were removed, and
-    when the tunnel last answered a request (0: never), which tells a busy tunnel from a stuck
-    one."""
+def waiters_allowed(cap: int) -> int:
+    """How many callers may wait for a slot of a full tunnel: half its cap, at least one (a
+    page load's burst past the cap queues; a flood is refused at once)."""
+    return max(1, cap // 2)
+
+
+def executions_per_tunnel(cap: int) -> int:
+    """The most forwarding executions one tunnel holds: its leases and its waiters."""
+    return cap + waiters_allowed(cap)
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """What ``reap`` found in a full tunnel's item."""
+
+    removed: int  # expired leases and waiters removed (their executions died)
+    answered_at: int  # when the tunnel last answered a request (0: never)
+    oldest_lease: int | None  # when the oldest lease still held was taken
+
+    def silent(self, now: float) -> bool:
+        """The agent has left a request unanswered for ``SILENT_AFTER_SECONDS`` and answered
+        nothing since it took it: waiting for a slot would hold an execution for nothing."""
+        if self.oldest_lease is None or now - self.oldest_lease < SILENT_AFTER_SECONDS:
+            return False
+        return self.answered_at < self.oldest_lease
+
+
+def reap(table: Any, subdomain: str, now: float) -> Occupancy:
+    """Remove the leases and waiters that have expired (their executions died), and tell a
+    busy tunnel from a stuck one."""
     item = table.get_item(Key=key(subdomain), ConsistentRead=True).get("Item") or {}
-    expired = [
-        name
-        for name, expires in item.items()
-        if name.startswith(LEASE_PREFIX) and int(expires) < now
-    ]
     removed = 0
-    for name in expired:
-        if _remove(table, subdomain, name, {}):
-            removed += 1
-    return removed, int(item.get("answeredAt", 0))
+    for name, expires in item.items():
+        counter = "count" if name.startswith(LEASE_PREFIX) else "waiting"
+        if name.startswith((LEASE_PREFIX, WAITER_PREFIX)) and int(expires) < now:
+            removed += _remove(table, subdomain, name, {}, counter)
+    held = [
+        int(expires) - LEASE_SECONDS
+        for name, expires in item.items()
+        if name.startswith(LEASE_PREFIX) and int(expires) >= now
+    ]
+    return Occupancy(removed, int(item.get("answeredAt", 0)), min(held) if held else None)
+
+
+def wait(table: Any, subdomain: str, request_id: str, cap: int, now: float) -> bool:
+    """Count this caller among the tunnel's waiters; False when ``waiters_allowed(cap)`` wait
+    already."""
+    try:
+        table.update_item(
+            Key=key(subdomain),
+            UpdateExpression="SET #waiter = :expires ADD #waiting :one",
+            ConditionExpression="attribute_not_exists(#waiting) OR #waiting < :most",
+            ExpressionAttributeNames={"#waiter": WAITER_PREFIX + request_id, "#waiting": "waiting"},
+            ExpressionAttributeValues={
+                ":expires": int(now) + LEASE_SECONDS,
+                ":one": 1,
+                ":most": waiters_allowed(cap),
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def leave(table: Any, subdomain: str, request_id: str) -> None:
+    """No longer among the waiters (it got a lease, or gave up)."""
+    _remove(table, subdomain, WAITER_PREFIX + request_id, {}, "waiting")
 
 
 def release(table: Any, lease: Lease, now: float) -> None:
     _remove(table, lease.subdomain, LEASE_PREFIX + lease.request_id, {":now": int(now)})
 
 
-def _remove(table: Any, subdomain: str, lease: str, answered: dict[str, int]) -> bool:
+def _remove(
+    table: Any, subdomain: str, lease: str, answered: dict[str, int], counter: str = "count"
+) -> bool:
     update = "REMOVE #lease ADD #count :minus_one"
-    names = {"#lease": lease, "#count": "count"}
+    names = {"#lease": lease, "#count": counter}
     if answered:
         update += " SET answeredAt = :now"
     try:

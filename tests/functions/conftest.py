@@ -39,6 +39,7 @@ class ConnectionsEndpoint:
     posted: dict[str, list[bytes]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
     closed: list[str] = field(default_factory=list)
+    described: list[str] = field(default_factory=list)  # GetConnection's, in order
     url: str = ""
 
     def start(self) -> ThreadingHTTPServer:
@@ -62,6 +63,7 @@ class ConnectionsEndpoint:
 
             def do_GET(self) -> None:  # noqa: N802 - GetConnection
                 connection_id = unquote(self.path.rsplit("/", 1)[-1])
+                endpoint.described.append(connection_id)
                 if connection_id in endpoint.gone:
                     self._gone()
                     return

@@ -105,3 +105,75 @@ def test_a_connected_but_silent_agent_is_waited_for_briefly(functions, monkeypat
     answer = functions.invoke("forwarding", http_event("silent"))
     assert answer["statusCode"] == 504
     assert time.monotonic() - started < capacity.SILENT_DEADLINE_SECONDS + 2
+
+
+def refused_at_once(functions, subdomain: str) -> dict:
+    """Forwarding's answer for ``subdomain``, which must come without waiting for a slot (the
+    waits are an hour long here: a caller held waiting would not be back in 15 s)."""
+    answers: list = []
+    thread = hang(functions, subdomain, answers)
+    thread.join(15)
+    assert answers, "the caller was held waiting for a slot"
+    return answers[0]
+
+
+def test_a_full_tunnel_whose_agent_is_silent_refuses_at_once(functions, monkeypatch):
+    monkeypatch.setenv("IN_FLIGHT_PER_TUNNEL", "1")
+    monkeypatch.setattr(functions.modules["forwarding"], "SLOT_WAIT_SECONDS", 3600)
+    monkeypatch.setattr(functions.modules["forwarding"], "MAX_SLOT_WAIT_SECONDS", 3600)
+    connect(functions, "mute", "hushed")
+    # Full: its one request has waited 15 s, and the agent has answered nothing since.
+    taken = int(time.time()) - 15
+    functions.connections.put_item(
+        Item={**capacity.key("hushed"), "count": 1, "lease_old": taken + capacity.LEASE_SECONDS}
+    )
+    answer = refused_at_once(functions, "hushed")
+    assert answer["statusCode"] == 429
+    item = functions.connections.get_item(Key=capacity.key("hushed"), ConsistentRead=True)["Item"]
+    assert int(item.get("waiting", 0)) == 0
+
+
+def test_only_so_many_callers_wait_for_a_full_tunnel(functions, monkeypatch):
+    monkeypatch.setenv("IN_FLIGHT_PER_TUNNEL", "2")
+    monkeypatch.setattr(functions.modules["forwarding"], "SLOT_WAIT_SECONDS", 3600)
+    monkeypatch.setattr(functions.modules["forwarding"], "MAX_SLOT_WAIT_SECONDS", 3600)
+    connect(functions, "busy", "bustling")
+    now = int(time.time())
+    # Full and answering, and as many callers wait already as may (one, for a cap of 2).
+    assert capacity.waiters_allowed(2) == 1
+    functions.connections.put_item(
+        Item={
+            **capacity.key("bustling"),
+            "count": 2,
+            "lease_a": now + capacity.LEASE_SECONDS,
+            "lease_b": now + capacity.LEASE_SECONDS,
+            "answeredAt": now,
+            "waiting": 1,
+            "waiter_w": now + capacity.LEASE_SECONDS,
+        }
+    )
+    assert refused_at_once(functions, "bustling")["statusCode"] == 429
+
+
+def test_a_waiter_whose_execution_died_leaves_room(functions, monkeypatch):
+    monkeypatch.setenv("IN_FLIGHT_PER_TUNNEL", "2")
+    owner, _ = connect(functions, "busy", "bustled")
+    now = int(time.time())
+    long_ago = now - 100
+    functions.connections.put_item(
+        Item={
+            **capacity.key("bustled"),
+            "count": 2,
+            "lease_a": now + capacity.LEASE_SECONDS,
+            "lease_dead": long_ago,
+            "answeredAt": now,
+            "waiting": 1,
+            "waiter_dead": long_ago,
+        }
+    )
+    agent = answer_requests(functions, owner)
+    assert functions.invoke("forwarding", http_event("bustled"))["statusCode"] == 200
+    agent.join()
+    item = functions.connections.get_item(Key=capacity.key("bustled"), ConsistentRead=True)["Item"]
+    assert int(item["waiting"]) == 0 and "waiter_dead" not in item
+    assert int(item["count"]) == 1  # lease_a is still held

@@ -8,6 +8,7 @@ statements are checked by tests/test_roles.py instead.
 
 from __future__ import annotations
 
+import threading
 import time
 from fnmatch import fnmatchcase
 
@@ -43,6 +44,19 @@ def toured(functions):
     functions.invoke("response", websocket_event("$default", connection_id, stray))
     functions.endpoint.gone.add(connection_id)
     functions.invoke("forwarding", http_event("tour"))  # gone: cleans up the connection
+    again, _ = connect(functions, "tour", "tour")
+    # Its connection closes while a request waits: the claim is released, and forwarding asks
+    # GetConnection, whose 410 says it is gone.
+    waiting = threading.Thread(
+        target=lambda: functions.invoke("forwarding", http_event("tour")), daemon=True
+    )
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not functions.endpoint.messages(again) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    functions.endpoint.gone.add(again)
+    functions.invoke("disconnect", websocket_event("$disconnect", again))
+    waiting.join(10)
     again, _ = connect(functions, "tour", "tour")
     # Another session while the owner is live: connect asks whether it still is (409).
     _, refused = connect(functions, "tour", "tour", session="another-session-entirely")
