@@ -516,9 +516,9 @@ class LambdaRuntime:
 
     async def _check_code(self, arn: str, function: DeployedFunction) -> bool:
         try:
-            configuration = await asyncio.to_thread(
-                self._lambda.get_function_configuration, FunctionName=arn
-            )
+            # GetFunction: its own 100/s quota, not the control plane's shared 15/s.
+            answer = await asyncio.to_thread(self._lambda.get_function, FunctionName=arn)
+            configuration = answer["Configuration"]
         except Exception:  # noqa: BLE001 - the emulator went away, a throttle: try again later
             return False
         if configuration.get("LastUpdateStatus") == "InProgress":

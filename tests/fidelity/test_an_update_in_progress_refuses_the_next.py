@@ -19,7 +19,7 @@ from tests.emulator.test_function_code_location import function, zip_of  # noqa:
 def wait_until_successful(lam: Any, name: str, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        configuration = lam.get_function_configuration(FunctionName=name)
+        configuration = lam.get_function(FunctionName=name)["Configuration"]
         if configuration.get("LastUpdateStatus", "Successful") == "Successful":
             return configuration
         assert time.monotonic() < deadline, "the update never completed"
