@@ -3,10 +3,16 @@ app (``forward_blocking``, captured as the agent captures them)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shlex
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -224,3 +230,157 @@ def test_a_request_in_flight_counts_up_then_shows_how_it_ended(page: InspectorPa
     page.open(0)
     assert page.text("response-line") == f"No response: {reason} (the caller got the tunnel's 504)"
     assert reason in page.text("summary")
+
+
+# Another site's page (S8) ------------------------------------------------------------------
+
+HOSTILE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>elsewhere</title></head><body>
+<script>
+const INSPECTOR = %(inspector)s;
+(async () => {
+  // XS-Search: time the filtered list with and without a match; the answer is never readable.
+  for (const path of ["/secret", "/nothing"]) {
+    await fetch(INSPECTOR + "/api/requests/http?path=" + path, {mode: "no-cors"}).catch(() => 0);
+  }
+  await new Promise((done) => {
+    const image = new Image();
+    image.onload = image.onerror = done;
+    image.src = INSPECTOR + "/api/requests/http?limit=1";
+  });
+  document.title = "done";
+})();
+</script></body></html>
+"""
+
+
+class Proxy:
+    """A loopback TCP relay in front of the inspector that notes, connection by connection,
+    each request line and the status it was answered with, as the browser sent and got them."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[tuple[list[bytes], list[bytes]]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            sent: list[bytes] = []
+            answered: list[bytes] = []
+            self.connections.append((sent, answered))
+            for source, sink, pattern, notes in (
+                (client, server, REQUEST_LINE, sent),
+                (server, client, STATUS_LINE, answered),
+            ):
+                threading.Thread(
+                    target=self._pipe, args=(source, sink, pattern, notes), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pipe(
+        source: socket.socket, sink: socket.socket, pattern: re.Pattern[bytes], notes: list[bytes]
+    ) -> None:
+        try:
+            while data := source.recv(65536):
+                notes.extend(pattern.findall(data))  # before the browser sees it
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def exchanges(self) -> list[tuple[bytes, bytes]]:
+        """(request target, status) of every answered request."""
+        return [
+            pair
+            for sent, answered in list(self.connections)
+            for pair in zip(sent, answered, strict=False)
+        ]
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+REQUEST_LINE = re.compile(rb"(?m)^[A-Z]+ (/\S*) HTTP/1\.1\r$")
+STATUS_LINE = re.compile(rb"(?m)^HTTP/1\.[01] (\d{3}) ")
+
+
+@pytest.fixture
+def proxy(setup) -> Iterator[Proxy]:
+    _, _, inspector = setup
+    relay = Proxy(inspector.port)
+    try:
+        yield relay
+    finally:
+        relay.close()
+
+
+@pytest.fixture
+def hostile_page() -> Iterator[Callable[[str, str], str]]:
+    """``hostile_page(host, inspector_url)``: the URL of a page on ``host`` (another port)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(host: str, inspector_url: str) -> str:
+        html = (HOSTILE % {"inspector": json.dumps(inspector_url)}).encode()
+
+        class Page(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://{host}:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("page_host", "inspector_host"),
+    [("127.0.0.1", "localhost"), ("localhost", "localhost")],
+    ids=["cross-site", "same-site"],
+)
+def test_another_sites_page_is_refused_every_read(
+    driver, setup, proxy: Proxy, hostile_page, page_host: str, inspector_host: str
+) -> None:
+    traffic, view, _ = setup
+    traffic.add(exchange(target="/secret"))
+    driver.get(hostile_page(page_host, f"http://{inspector_host}:{proxy.port}"))
+    wait_until(lambda: driver.title == "done")
+    wait_until(lambda: len(proxy.exchanges()) >= 3)
+    assert sorted(proxy.exchanges()) == [
+        (b"/api/requests/http?limit=1", b"403"),
+        (b"/api/requests/http?path=/nothing", b"403"),
+        (b"/api/requests/http?path=/secret", b"403"),
+    ]
+
+
+def test_the_page_keeps_working_through_the_guard(driver, setup, proxy: Proxy) -> None:
+    traffic, view, _ = setup
+    traffic.add(exchange(target="/secret"))
+    page = InspectorPage(driver, f"http://localhost:{proxy.port}/").load()
+    assert page.wait_rows(1)[0]["path"] == "/secret"
+    page.open(0)
+    # Chromium's own /favicon.ico is no request of the page's: the inspector has none.
+    refused = [pair for pair in proxy.exchanges() if pair[1] != b"200"]
+    assert refused in ([], [(b"/favicon.ico", b"404")])
+    lists = [line for line, _ in proxy.exchanges() if line.startswith(b"/api/requests/http?")]
+    assert lists and (b"/api/tunnels", b"200") in proxy.exchanges()

@@ -310,6 +310,54 @@ def test_the_origin_guard(inspector: Inspector, traffic: Traffic) -> None:
     assert len(traffic) == 1
 
 
+SAFARI_16 = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/16.3"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "allowed"),
+    [
+        # XS-Search: a page elsewhere times a filtered list; same-site is another port's page.
+        ("/api/requests/http?path=/secret", {"Sec-Fetch-Site": "cross-site"}, False),
+        ("/api/requests/http?path=/secret", {"Sec-Fetch-Site": "same-site"}, False),
+        ("/api/requests/http/req_x", {"Sec-Fetch-Site": "cross-site"}, False),
+        ("/api/tunnels", {"Sec-Fetch-Site": "same-site"}, False),
+        ("/api/events", {"Sec-Fetch-Site": "cross-site"}, False),
+        # A browser too old to say where it comes from needs the page's marker.
+        ("/api/requests/http?path=/secret", {"User-Agent": SAFARI_16}, False),
+        ("/api/requests/http", {"User-Agent": SAFARI_16, "X-Tunnel-Inspector": "page"}, True),
+        ("/api/events", {"User-Agent": SAFARI_16}, True),  # EventSource cannot add it
+        # The page's own scripts, an address typed in, curl and scripts.
+        ("/api/requests/http?path=/secret", {"Sec-Fetch-Site": "same-origin"}, True),
+        ("/api/requests/http", {"Sec-Fetch-Site": "none"}, True),
+        ("/api/requests/http?path=/secret", {"User-Agent": "curl/7.88.1"}, True),
+        ("/api/tunnels", {}, True),
+        # The page and its files hold no captured data: a link from elsewhere still opens it.
+        ("/", {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, True),
+        ("/inspect/http", {"User-Agent": SAFARI_16}, True),
+        ("/static/inspector.js", {"Sec-Fetch-Site": "same-site"}, True),
+    ],
+)
+def test_another_sites_reads_are_refused(
+    inspector: Inspector, traffic: Traffic, path: str, headers: dict[str, str], allowed: bool
+) -> None:
+    traffic.add(exchange(target="/secret"))
+    connection = http.client.HTTPConnection("127.0.0.1", inspector.port, timeout=5)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    if path == "/api/events":  # an endless stream when admitted: its status is enough
+        connection.close()
+        assert response.status == (200 if allowed else 403)
+        return
+    data = response.read()
+    connection.close()
+    if allowed:
+        assert response.status in (200, 404), data  # 404: req_x is no captured request
+        return
+    assert response.status == 403
+    assert b"secret" not in data.replace(b"/secret", b"")  # says no more than the refusal
+    assert "open the inspector's own page" in json.loads(data)["msg"]
+
+
 def test_state_changing_requests_need_json(inspector: Inspector, traffic: Traffic) -> None:
     rid = traffic.add(exchange())
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):

@@ -211,12 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = self._content_length()
             has_body = length > 0 or "Transfer-Encoding" in self.headers
-            refused = guard.refusal(method, self.headers, self.inspector.host, has_body)
+            url = urlsplit(self.path)
+            path = unquote(url.path)
+            refused = guard.refusal(method, self.headers, self.inspector.host, has_body, path)
             if refused is not None:
                 self._drain(length)
                 raise _ApiError(*refused)
-            url = urlsplit(self.path)
-            path = unquote(url.path)
             query = {key: values[-1] for key, values in parse_qs(url.query).items()}
             self._route(method, path, query, length)
         except _ApiError as error:

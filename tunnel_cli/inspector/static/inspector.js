@@ -22,8 +22,11 @@ function el(tag, props, ...children) {
   return node;
 }
 
-async function api(path, options) {
-  const response = await fetch(path, options);
+async function api(path, options = {}) {
+  // The page's marker (guard.py): a browser too old for Sec-Fetch-Site is let in with it, and
+  // no page elsewhere can send it.
+  const headers = { "X-Tunnel-Inspector": "page", ...(options.headers || {}) };
+  const response = await fetch(path, { ...options, headers });
   if (!response.ok) {
     let message = `HTTP ${response.status}`;
     try { message = (await response.json()).msg || message; } catch (_) { /* not JSON */ }
