@@ -91,7 +91,7 @@ def evaluate(review: Review, approvals: Approvals) -> list[Finding]:
                         BROADENING,
                         stack.name,
                         role,
-                        f"IAM role {role} gains {len(diff.broader)} permission(s)",
+                        f"IAM policy of {role} gains {len(diff.broader)} permission(s)",
                         "--approve-broadening",
                         approvals.broadening,
                         pending,

@@ -49,7 +49,10 @@ def _stack_section(stack: StackReview) -> list[str]:
             )
         lines.append("")
     if stack.iam:
-        lines += ["| IAM role | | Action | Resource |", "|---|---|---|---|"]
+        lines += [
+            "| IAM policy of (role, user, group or resource) | | Action | Resource |",
+            "|---|---|---|---|",
+        ]
         for role, diff in stack.iam.items():
             kind = "**broadening**" if diff.broadening else "narrowing"
             for action, resource in diff.added:

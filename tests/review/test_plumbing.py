@@ -76,9 +76,9 @@ def test_pending_stacks_say_what_they_wait_for_and_are_gated_later(deployed):
     assert re.search(rf"dev/functions +pending: waits for {waits}", output), output
     # Their roles are new (broadening), but deploy will not touch them yet: not blocking now.
     assert "Gated once their stacks can be reviewed (pending):" in output
-    assert "dev/functions: IAM role ForwardingRole gains" in output
+    assert "dev/functions: IAM policy of ForwardingRole gains" in output
     _, output = deployed.rounds[1]
-    assert "ok dev/functions: IAM role ForwardingRole gains" in output  # approved by the flag
+    assert "ok dev/functions: IAM policy of ForwardingRole gains" in output  # approved by the flag
 
 
 def test_a_second_review_without_changes_reports_no_changes_and_passes(deployed):
