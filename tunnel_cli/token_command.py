@@ -14,6 +14,12 @@ recorded by its id in ``http-tunnel-tokens-<environment>`` (tunnel_shared.token_
   found from the apis stack). When that connection cannot be closed, the revocation stands
   and the command says so in one line, exit code 1: the agent keeps serving until it
   disconnects (it is refused when it reconnects).
+
+The live connection is the one the subdomain's claim names while the claim carries the token's
+id, read after the revocation. A connection that took the claim before the revocation may
+still be in its ``$connect`` (@connections answers 410 until that returns), so a 410 is tried
+again while the claim names it, for as long as a ``$connect`` can take; one that took it after
+refuses itself (``$connect`` reads the token again once it holds the claim).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, TextIO
 
 from tunnel_shared import protocol, token_records
 from tunnel_shared.connections import claim_key
+from tunnel_shared.limits import WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS
 from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID, TokenError, issue, read_claims, verify
 
 DURATION = re.compile(r"^\s*(\d+)\s*([dhms]?)\s*$")
@@ -40,6 +47,11 @@ CONNECTIONS_ENDPOINT_HINT = (
     "Give the WebSocket API's @connections URL with --connections-endpoint or "
     f"{CONNECTIONS_ENDPOINT_ENV} (the local gateway's: http://127.0.0.1:<port>/dev)"
 )
+# How often `revoke` asks again about a connection still in its $connect.
+RETRY_SECONDS = 0.2
+# Connections that took the claim before the revocation, closed one after another, before
+# `revoke` gives up: more means the claim keeps changing, which it cannot once revoked.
+MAX_CLOSES = 10
 # A token outliving a year is more likely a typo than a plan.
 MAX_TTL_SECONDS = 366 * 86400
 
@@ -205,8 +217,11 @@ def revoke_token(
     connections_endpoint: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    connecting_seconds: float = WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS,
 ) -> int:
-    """``tunnel token revoke``: refuse the token from now on, and close its live connection."""
+    """``tunnel token revoke``: refuse the token from now on, and close its live connection.
+    ``connecting_seconds``: how long a connection answering 410 may still be in its
+    ``$connect`` (at most the integration timeout), after which it is gone."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         token_id = _token_id(token_or_id)
@@ -226,13 +241,21 @@ def revoke_token(
         flush=True,
     )
     try:
-        closed = _close_live_connection(session, revoked, environment, connections_endpoint)
+        closed, gone = _close_live_connections(
+            session, revoked, environment, connections_endpoint, connecting_seconds
+        )
     except CommandError as exc:
         # The record is revoked either way; what is left running is the live connection.
         print(f"tunnel token revoke: the token is revoked, but {exc}", file=err, flush=True)
         return 1
-    if closed:
-        print(f"Closed its live connection {closed}.", file=out, flush=True)
+    for connection_id in closed:
+        print(f"Closed its live connection {connection_id}.", file=out, flush=True)
+    if gone:
+        print(
+            f"Its connection {gone} is gone (410 for longer than a $connect can take).",
+            file=out,
+            flush=True,
+        )
     return 0
 
 
@@ -246,47 +269,84 @@ def _token_id(token_or_id: str) -> str:
         raise CommandError("give a token or a token id (32 hex digits)") from None
 
 
-def _close_live_connection(
-    session: Any, revoked: token_records.TokenRecord, environment: str, endpoint: str | None
-) -> str | None:
-    """The connection that used the token, told and closed; None if none is live. Raises
+def _close_live_connections(
+    session: Any,
+    revoked: token_records.TokenRecord,
+    environment: str,
+    endpoint: str | None,
+    connecting_seconds: float,
+) -> tuple[list[str], str | None]:
+    """Close, one by one, the connections the subdomain's claim names while it carries the
+    token (module docstring): those closed, and the one found gone, if any. Raises
     CommandError, saying what could not be done and why, to follow "the token is revoked, but".
     """
-    from botocore.config import Config
-    from botocore.exceptions import ClientError, EndpointConnectionError
-
     connections = _resource(session, environment, "connections")
-    try:
-        claim = _aws(
-            lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
-            "reading the subdomain's claim",
-        ).get("Item")
-    except CommandError as exc:
-        raise CommandError(f"whether it has a live connection is unknown: {exc}") from None
-    if not claim or claim.get("tokenId") != revoked.token_id:
-        return None
-    owner = str(claim["owner"])
-    cannot = f"its live connection {owner} could not be closed"
+    closed: list[str] = []
+    connecting_since: dict[str, float] = {}
+    management: Any = None
+    while True:
+        try:
+            claim = _aws(
+                lambda: connections.get_item(Key=claim_key(revoked.subdomain), ConsistentRead=True),
+                "reading the subdomain's claim",
+            ).get("Item")
+        except CommandError as exc:
+            raise CommandError(f"whether it has a live connection is unknown: {exc}") from None
+        if not claim or claim.get("tokenId") != revoked.token_id:
+            return closed, None
+        owner = str(claim["owner"])
+        if owner in closed:  # its $disconnect has not released the claim yet
+            return closed, None
+        if len(closed) >= MAX_CLOSES:
+            raise CommandError(
+                f"its subdomain's claim still names new connections after {MAX_CLOSES} were "
+                f"closed (the last, {owner}, is live); run the command again"
+            )
+        management = management or _management(session, environment, endpoint, owner)
+        if _close(management, owner, endpoint):
+            closed.append(owner)
+            continue  # the claim may name another that connected before the revocation
+        # 410: still in its $connect, or gone without a $disconnect.
+        first = connecting_since.setdefault(owner, time.monotonic())
+        if time.monotonic() - first > connecting_seconds:
+            return closed, owner
+        time.sleep(RETRY_SECONDS)
+
+
+def _management(session: Any, environment: str, endpoint: str | None, owner: str) -> Any:
+    from botocore.config import Config
+
     try:
         endpoint = endpoint or _connections_endpoint(session, environment)
     except CommandError as exc:
-        raise CommandError(f"{cannot}: {exc}; {CONNECTIONS_ENDPOINT_HINT}") from None
-    management = session.client(
+        raise CommandError(
+            f"its live connection {owner} could not be closed: {exc}; {CONNECTIONS_ENDPOINT_HINT}"
+        ) from None
+    return session.client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint,
         config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=15),
     )
-    reason = "the token was revoked; ask for a new one"
+
+
+def _close(management: Any, owner: str, endpoint: str | None) -> bool:
+    """Tell ``owner`` why and close it: True once done, False if @connections answered 410
+    before it was told. Raises CommandError when it cannot be done."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    endpoint = endpoint or management.meta.endpoint_url
+    cannot = f"its live connection {owner} could not be closed"
     told = False
     try:
         management.post_to_connection(
-            ConnectionId=owner, Data=protocol.encode({"type": "closed", "reason": reason}).encode()
+            ConnectionId=owner,
+            Data=protocol.closed_message("the token was revoked; ask for a new one").encode(),
         )
         told = True
         management.delete_connection(ConnectionId=owner)
     except management.exceptions.GoneException:
         # Once told, the agent closes the connection itself, often before the delete arrives.
-        return owner if told else None
+        return told
     except EndpointConnectionError:
         raise CommandError(
             f"{cannot}: cannot reach {endpoint}; it serves until it disconnects. "
@@ -301,7 +361,7 @@ def _close_live_connection(
         raise CommandError(
             f"{cannot} ({type(exc).__name__}); it serves until it disconnects"
         ) from None
-    return owner
+    return True
 
 
 def _connections_endpoint(session: Any, environment: str) -> str:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 import pytest
 from tunnel_shared.tokens import read_claims, verify
 
 from emulator import process
-from tunnel_cli.token_command import CommandError, parse_ttl
+from tunnel_cli.token_command import CommandError, parse_ttl, revoke_token
 
 TUNNEL = str(Path(sys.executable).parent / "tunnel")
 KEY = "k" * 64
@@ -51,6 +58,19 @@ def aws_env():
         yield env
     finally:
         process.stop(handle)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` as ``values`` for an in-process command, then as it was."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def tunnel_token(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -201,3 +221,102 @@ def test_revoke_when_the_live_connection_cannot_be_closed_is_one_line_exit_1(aws
     ), revoked.stderr
     assert "Traceback" not in revoked.stderr and issued not in revoked.stderr
     assert token_id not in tunnel_token("list", env=aws_env).stdout  # the revocation holds
+
+
+class ConnectingThenLive:
+    """@connections for one connection still in its ``$connect`` (API Gateway answers 410)
+    for its first ``connecting`` requests, then live; records what it was told and closed."""
+
+    def __init__(self, connecting: int) -> None:
+        self.connecting = connecting
+        self.seen: list[str] = []
+        self.told: list[bytes] = []
+        self.closed: list[str] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, method: str) -> None:
+                connection_id = unquote(self.path.rsplit("/", 1)[-1])
+                data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                endpoint.seen.append(method)
+                if len(endpoint.seen) <= endpoint.connecting or connection_id in endpoint.closed:
+                    body = b'{"message":"Gone"}'
+                    self.send_response(410)
+                    self.send_header("x-amzn-ErrorType", "GoneException")
+                else:
+                    body = b""
+                    if method == "DELETE":
+                        endpoint.closed.append(connection_id)
+                    else:
+                        endpoint.told.append(data)
+                    self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self._answer("POST")
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self._answer("DELETE")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dev"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def put_claim(aws_env: dict[str, str], subdomain: str, owner: str, token_id: str) -> None:
+    boto3.client(
+        "dynamodb",
+        endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).put_item(
+        TableName="http-tunnel-connections-dev",
+        Item={
+            "connectionId": {"S": f"claim#{subdomain}"},
+            "owner": {"S": owner},
+            "tokenId": {"S": token_id},
+        },
+    )
+
+
+def test_revoke_closes_a_connection_still_in_its_connect(aws_env):
+    # An agent reconnecting as the revocation runs: the claim names a connection whose
+    # $connect has not returned yet, so @connections answers 410 for a while. That is not
+    # "none live": the revoke tries again until it is closed.
+    issued = tunnel_token("--subdomain", "connecting", env=aws_env).stdout.splitlines()[-1]
+    token_id = read_claims(issued).token_id
+    put_claim(aws_env, "connecting", "conn-connecting=", token_id)
+    endpoint = ConnectingThenLive(connecting=3)
+    try:
+        env = {**aws_env, "TUNNEL_CONNECTIONS_ENDPOINT": endpoint.url}
+        revoked = tunnel_token("revoke", token_id, env=env)
+    finally:
+        endpoint.server.shutdown()
+    assert revoked.returncode == 0, revoked.stderr
+    assert endpoint.closed == ["conn-connecting="]
+    assert [json.loads(data)["type"] for data in endpoint.told] == ["closed"]
+    assert "Closed its live connection conn-connecting=." in revoked.stdout
+
+
+def test_revoke_asks_again_while_a_connect_can_last_then_calls_the_connection_gone(aws_env):
+    issued = tunnel_token("--subdomain", "never-up", env=aws_env).stdout.splitlines()[-1]
+    token_id = read_claims(issued).token_id
+    put_claim(aws_env, "never-up", "conn-never-up=", token_id)
+    endpoint = ConnectingThenLive(connecting=10**6)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with environment(aws_env):
+            code = revoke_token(token_id, "dev", endpoint.url, out, err, connecting_seconds=0.5)
+    finally:
+        endpoint.server.shutdown()
+    assert len(endpoint.seen) > 1, (out.getvalue(), err.getvalue())  # it tried again
+    # Answering 410 for longer than a $connect can take: gone, without a $disconnect. The
+    # claim it left cannot route anything (forwarding gets the same 410).
+    assert code == 0, err.getvalue()
+    assert "conn-never-up= is gone" in out.getvalue()
