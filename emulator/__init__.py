@@ -6,3 +6,12 @@ Run it from its own virtualenv (``emulator/requirements.txt``) with
 and ``emulator.process`` import no moto, so the project's venv can use them to
 start and stop the emulator as a subprocess.
 """
+
+import sys
+from pathlib import Path
+
+# The platform's limits and names (tunnel_shared) live in functions/, which ship in the function
+# zips: the emulator's own virtualenv reads them from there.
+_FUNCTIONS = str(Path(__file__).resolve().parent.parent / "functions")
+if _FUNCTIONS not in sys.path:
+    sys.path.append(_FUNCTIONS)

@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.hooks import Hook
+from tunnel_shared.names import resource_name
 
 from aws_fidelity import rules
 from tunnel_infra import public_suffix
@@ -270,7 +271,7 @@ def _reserved_now(call: Call, environment: str, function: str) -> int:
         found = call(
             "lambda",
             "get_function_concurrency",
-            {"FunctionName": f"http-tunnel-{function}-{environment}"},
+            {"FunctionName": resource_name(function, environment)},
         )
     except ClientError as error:
         if _code(error) == "ResourceNotFoundException":

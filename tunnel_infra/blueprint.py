@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
+from tunnel_shared.names import PROJECT, resource_name
 
 from tunnel_infra import cfn_yaml
 from tunnel_infra.settings import Settings, parse_settings
 
-PROJECT = "http-tunnel"
 MANAGED_BY = "sceptre"
 ACCOUNT_SCOPE = "account"
 
@@ -51,7 +51,7 @@ class Blueprint:
 
     def name(self, thing: str) -> str:
         """The physical name of a thing: ``http-tunnel-<thing>-<env>``."""
-        return f"{PROJECT}-{thing}-{self.environment}"
+        return resource_name(thing, self.environment)
 
     def tags(self, **extra: str) -> dict[str, str]:
         return {

@@ -7,8 +7,7 @@ import sys
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-
-from tunnel_infra.blueprint import PROJECT
+from tunnel_shared.names import stack_name
 
 # (stack, output, label), in the order a user needs them.
 SHOWN = (
@@ -27,7 +26,7 @@ def stack_outputs(environment: str) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for stack in {stack for stack, _, _ in SHOWN}:
         try:
-            described = cloudformation.describe_stacks(StackName=f"{PROJECT}-{environment}-{stack}")
+            described = cloudformation.describe_stacks(StackName=stack_name(environment, stack))
         except ClientError:
             continue  # not launched here (the domain stack, where no custom domain is set)
         outputs = described["Stacks"][0].get("Outputs", [])

@@ -29,6 +29,7 @@ from moto.apigatewayv2.models import (
 )
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.core.common_models import CloudFormationModel
+from tunnel_shared.names import execute_api_host
 
 from aws_fidelity import rules
 from emulator import strict
@@ -108,7 +109,7 @@ class ApiGatewayV2Api(ProviderResource, CloudFormationModel):
         )
         if api.protocol_type == "WEBSOCKET":
             # moto always builds https://; real WebSocket APIs answer on wss://.
-            api.api_endpoint = f"wss://{api.api_id}.execute-api.{self.region_name}.amazonaws.com"
+            api.api_endpoint = f"wss://{execute_api_host(api.api_id, self.region_name)}"
         self.api_id = api.api_id
 
     def apply_update(self, old: Properties) -> None:
@@ -452,9 +453,7 @@ class ApiGatewayV2DomainName(ProviderResource, CloudFormationModel):
 
     def create(self) -> None:
         self._check_certificates()
-        self.regional_domain_name = (
-            f"d-{_random_id(10)}.execute-api.{self.region_name}.amazonaws.com"
-        )
+        self.regional_domain_name = execute_api_host(f"d-{_random_id(10)}", self.region_name)
         _backend(self.account_id, self.region_name).create_domain_name(
             domain_name=self.physical_resource_id,
             domain_name_configurations=self._configurations(),

@@ -21,6 +21,7 @@ from troposphere.apigatewayv2 import (
 )
 from troposphere.logs import LogGroup
 from tunnel_shared import limits
+from tunnel_shared.names import EXECUTE_API_HOST
 
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.settings import Settings, StageLimit
@@ -87,9 +88,16 @@ def websocket_access_log_name(stack: Blueprint) -> str:
     return f"/aws/apigateway/{stack.name('ws-access')}"
 
 
+def _execute_api_host(api_id_variable: str) -> str:
+    """tunnel_shared.names' host, as Sub text in the stack's region and partition."""
+    return EXECUTE_API_HOST.format(
+        api_id=f"${{{api_id_variable}}}", region="${AWS::Region}", url_suffix="${AWS::URLSuffix}"
+    )
+
+
 def execute_api_host(api_id: AWSHelperFn | str) -> Sub:
     """An API's own endpoint host: ``<api-id>.execute-api.<region>.amazonaws.com``."""
-    return Sub("${ApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}", ApiId=api_id)
+    return Sub(_execute_api_host("ApiId"), ApiId=api_id)
 
 
 def public_endpoint(settings: Settings, http_api: Api) -> AWSHelperFn | str:
@@ -109,10 +117,7 @@ def public_url_format(settings: Settings, http_api_id: AWSHelperFn | None) -> AW
         return f"https://{{subdomain}}.{settings.custom_domain.domain_name}"
     if http_api_id is None:
         raise ValueError("without a custom domain the URL names the HTTP API: give its id")
-    return Sub(
-        "https://${HttpApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}/{subdomain}",
-        HttpApiId=http_api_id,
-    )
+    return Sub(f"https://{_execute_api_host('HttpApiId')}/{{subdomain}}", HttpApiId=http_api_id)
 
 
 def websocket_api(stack: Blueprint, logical_id: str) -> Api:

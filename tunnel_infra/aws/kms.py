@@ -14,8 +14,9 @@ from awacs.aws import (
 )
 from troposphere import Ref, Retain, RetainExceptOnCreate, Sub
 from troposphere.kms import Alias, Key
+from tunnel_shared.names import PROJECT
 
-from tunnel_infra.blueprint import PROJECT, Blueprint
+from tunnel_infra.blueprint import Blueprint
 
 # Key administration by the account, listed; without PutKeyPolicy CloudFormation is locked out.
 ADMINISTRATION = (
