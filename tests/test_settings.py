@@ -130,7 +130,15 @@ def test_a_burst_over_the_reservation_is_refused():
 def test_one_tunnels_cap_must_leave_forwarding_for_the_others():
     assert parse_settings(PROD).throttling.tunnel_in_flight == 50
     data = changed(PROD, "throttling.tunnel_in_flight", 300)
-    with pytest.raises(SettingsError, match=r"tunnel_in_flight is 300, not below"):
+    with pytest.raises(SettingsError, match=r"tunnel_in_flight is 300: one tunnel at its cap"):
+        parse_settings(data)
+
+
+def test_one_tunnels_waiting_callers_count_against_forwarding_too():
+    # 200 leases and 100 waiters hold all 300 of prod's reserved forwarding executions.
+    assert parse_settings(PROD).reserved_concurrency["forwarding"] == 300
+    data = changed(PROD, "throttling.tunnel_in_flight", 200)
+    with pytest.raises(SettingsError, match=r"holds 300 forwarding executions"):
         parse_settings(data)
 
 

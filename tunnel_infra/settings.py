@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
+from tunnel_shared import capacity, limits
+
 from tunnel_infra.functions import FUNCTIONS
 
 # The functions that can hold a reservation.
@@ -22,7 +24,7 @@ CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate
 HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 # Each public request holds a forwarding execution until the agent answers, at most this long
 # (forwarding's deadline, under the HTTP API's 30 s).
-MAX_REQUEST_SECONDS = 27
+MAX_REQUEST_SECONDS = limits.REQUEST_DEADLINE_SECONDS
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 # API Gateway's throttle for one account and region, across all its APIs (API Gateway quotas):
 # no stage limit can go past it.
@@ -200,11 +202,13 @@ def _check_capacity(settings: Settings) -> None:
             f"{throttling.in_flight} requests in flight, but reserved_concurrency.forwarding is "
             f"{forwarding}: lower rate_limit or request_seconds, or reserve more",
         )
-    if throttling.tunnel_in_flight >= forwarding:
+    held = capacity.executions_per_tunnel(throttling.tunnel_in_flight)
+    if held >= forwarding:
         raise SettingsError(
             "throttling.tunnel_in_flight",
-            f"is {throttling.tunnel_in_flight}, not below reserved_concurrency.forwarding "
-            f"({forwarding}): one tunnel at its cap would take every forwarding execution",
+            f"is {throttling.tunnel_in_flight}: one tunnel at its cap holds {held} forwarding "
+            f"executions with its waiting callers, not below reserved_concurrency.forwarding "
+            f"({forwarding}), so it would take every one",
         )
     if throttling.burst_limit > forwarding:
         raise SettingsError(
