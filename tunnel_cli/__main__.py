@@ -14,7 +14,7 @@ from tunnel_shared.tokens import TokenError, read_claims
 
 from tunnel_cli import agent as agent_module
 from tunnel_cli import config as config_module
-from tunnel_cli import runner
+from tunnel_cli import exposure, runner
 from tunnel_cli.forward import HOST_HEADER_POLICIES
 from tunnel_cli.terminal import printable
 from tunnel_cli.websocket_url import shown_url, url_problem
@@ -47,6 +47,7 @@ Run the tunnels described in tunnel.yml (./tunnel.yml, else ~/.config/tunnel/tun
 
 Each tunnel has its own connection; its lines start with [NAME]; they share one inspector.
 Keys of a tunnel: {", ".join(sorted(config_module.TUNNEL_KEYS))}.
+Keys of the file: {", ".join(sorted(config_module.TOP_KEYS))}.
 One tunnel that is refused or ends does not stop the others. Exit codes as for `tunnel http`.
 """
 
@@ -177,6 +178,18 @@ def _add_running_options(command: argparse.ArgumentParser) -> None:
         "next free port)",
     )
     inspect.add_argument("--no-inspect", action="store_true", help="do not run the inspector")
+    inspect.add_argument(
+        exposure.REMOTE_INSPECTOR_FLAG,
+        action="store_true",
+        help="let --inspect-addr be an address other machines reach (it serves captured "
+        "cookies and tokens, and replays requests)",
+    )
+    command.add_argument(
+        exposure.CLEARTEXT_FLAG,
+        action="store_true",
+        help="let a ws:// URL name another machine (the token then crosses the network "
+        "unencrypted)",
+    )
     tuning = command.add_argument_group("connection tuning (defaults suit API Gateway)")
     _env_seconds(
         tuning,
@@ -234,6 +247,9 @@ def _http(args: argparse.Namespace) -> int:
             flush=True,
         )
         return 2
+    problem = None if args.allow_cleartext else exposure.cleartext_problem(args.url)
+    if problem is not None:
+        return _fail(f"--url {shown_url(args.url)}: {problem}")
     if not args.token:
         return _fail(
             "no token: set TUNNEL_TOKEN or pass --token (issue one with "
@@ -250,7 +266,7 @@ def _http(args: argparse.Namespace) -> int:
             f"`tunnel token --subdomain {args.subdomain}`)"
         )
     try:
-        inspect = _inspect_at(args.inspect_addr, args.no_inspect)
+        inspect = _inspect_at(args.inspect_addr, args.no_inspect, args.allow_remote_inspector)
     except ValueError as error:
         return _fail(f"--inspect-addr: {error}")
     # An expired token is the agent's to report (exit 1): it also times the expiry.
@@ -271,13 +287,19 @@ def _start(args: argparse.Namespace) -> int:
         config = config_module.load(config_module.find(args.config))
         names = _chosen(config, args.names, args.all)
         inspect = _inspect_at(
-            args.inspect_addr or config.inspect_addr, args.no_inspect or not config.inspect
+            args.inspect_addr or config.inspect_addr,
+            args.no_inspect or not config.inspect,
+            args.allow_remote_inspector or config.allow_remote_inspector,
         )
+        cleartext = exposure.cleartext_problem(config.url)
+        if cleartext is not None and not (args.allow_cleartext or config.allow_cleartext):
+            raise config_module.ConfigError(f"{config.path}: url: {cleartext}")
     except config_module.ConfigError as error:
         print(printable(f"tunnel: error: {error}"), file=sys.stderr, flush=True)
         return 2
-    except ValueError as error:
-        return _fail(f"--inspect-addr: {error}")
+    except ValueError as error:  # the inspector's address, from the command line or the file
+        where = "--inspect-addr" if args.inspect_addr else f"{config.path}: inspect_addr"
+        return _fail(f"{where}: {error}")
     if config.warning:
         print(printable(f"tunnel: warning: {config.warning}"), file=sys.stderr, flush=True)
     tunnels = []
@@ -315,12 +337,17 @@ def _chosen(config: config_module.Config, names: list[str], everything: bool) ->
     return list(dict.fromkeys(names))
 
 
-def _inspect_at(address: str | None, off: bool) -> runner.InspectAt | None:
+def _inspect_at(address: str | None, off: bool, remote: bool) -> runner.InspectAt | None:
+    """Where the inspector listens (None: off); ``ValueError`` for an address that is not
+    HOST:PORT, or not loopback unless ``remote`` allows it."""
     if off:
         return None
     if address is None:
         return runner.InspectAt()
     host, port = config_module.parse_addr(address, any_port=True)
+    problem = None if remote else exposure.remote_inspector_problem(host)
+    if problem is not None:
+        raise ValueError(problem)
     return runner.InspectAt(host, port, chosen=True)
 
 

@@ -59,7 +59,6 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
-import ipaddress
 import random
 import re
 import secrets
@@ -84,6 +83,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from tunnel_cli.deadline import Deadline
+from tunnel_cli.exposure import is_loopback
 from tunnel_cli.forward import (
     BodyTap,
     LocalRequest,
@@ -799,7 +799,9 @@ def _nothing_there(exc: BaseException, url: str) -> str | None:
     if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_NONAME:
         return f"cannot reach {public}: no such host {host!r}; {URL_HINT}"
     if isinstance(exc, OSError) and _refused(exc):
-        hint = "is the local gateway running (make tunnel-local)?" if _loopback(host) else URL_HINT
+        hint = (
+            "is the local gateway running (make tunnel-local)?" if is_loopback(host) else URL_HINT
+        )
         return f"cannot reach {public}: connection refused; {hint}"
     return None
 
@@ -812,15 +814,6 @@ def _refused(exc: OSError) -> bool:
     codes = [int(code) for code in re.findall(r"\[Errno (\d+)\]", str(exc))]
     unroutable = {errno.ECONNREFUSED, errno.EADDRNOTAVAIL, errno.ENETUNREACH, errno.EHOSTUNREACH}
     return errno.ECONNREFUSED in codes and set(codes) <= unroutable
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # A URL's query (where the token is), wherever a library's message quotes the URL.

@@ -2,6 +2,8 @@
 
     url: wss://abc123.execute-api.eu-west-1.amazonaws.com/dev
     inspect_addr: 127.0.0.1:4040        # optional; `inspect: false` turns the inspector off
+    allow_remote_inspector: false       # true: inspect_addr may be reached from elsewhere
+    allow_cleartext: false              # true: url may be ws:// to another machine
     tunnels:
       web:
         port: 3000                      # or addr: 127.0.0.1:3000, localhost:3000, 3000
@@ -34,12 +36,15 @@ import yaml
 from tunnel_shared.tokens import TokenError, read_claims
 
 from tunnel_cli.agent import DEFAULT_LOCAL_TIMEOUT_SECONDS
+from tunnel_cli.exposure import CLEARTEXT_KEY, REMOTE_INSPECTOR_KEY
 from tunnel_cli.forward import HOST_HEADER_POLICIES
 from tunnel_cli.websocket_url import url_problem
 
 FILE_NAME = "tunnel.yml"
 DEFAULT_LOCAL_TIMEOUT = DEFAULT_LOCAL_TIMEOUT_SECONDS
-TOP_KEYS = frozenset({"url", "inspect_addr", "inspect", "tunnels"})
+TOP_KEYS = frozenset(
+    {"url", "inspect_addr", "inspect", "tunnels", REMOTE_INSPECTOR_KEY, CLEARTEXT_KEY}
+)
 TUNNEL_KEYS = frozenset(
     {"port", "addr", "subdomain", "token", "token_env", "host_header", "local_timeout"}
 )
@@ -76,6 +81,9 @@ class Config:
     inspect: bool = True
     # Set when a token is written in the file and others may read the file.
     warning: str | None = None
+    # What tunnel_cli.exposure refuses unless allowed: an inspector others reach, ws:// afar.
+    allow_remote_inspector: bool = False
+    allow_cleartext: bool = False
 
 
 def find(explicit: str | None, cwd: Path | None = None, home: Path | None = None) -> Path:
@@ -133,6 +141,11 @@ def _parse(path: Path, document: Any, environ: Mapping[str, str]) -> Config:
     inspect = document.get("inspect", True)
     if not isinstance(inspect, bool):
         raise fail("inspect", "must be true or false")
+    allowed = {}
+    for key in (REMOTE_INSPECTOR_KEY, CLEARTEXT_KEY):
+        allowed[key] = document.get(key, False)
+        if not isinstance(allowed[key], bool):
+            raise fail(key, "must be true or false")
     inspect_addr = document.get("inspect_addr")
     if inspect_addr is not None:
         if not isinstance(inspect_addr, str | int) or isinstance(inspect_addr, bool):
@@ -152,7 +165,16 @@ def _parse(path: Path, document: Any, environ: Mapping[str, str]) -> Config:
     warning = None
     if any(isinstance(t, dict) and "token" in t for t in tunnels.values()):
         warning = _readable_by_others(path)
-    return Config(path, url, parsed, inspect_addr and str(inspect_addr), inspect, warning)
+    return Config(
+        path,
+        url,
+        parsed,
+        inspect_addr and str(inspect_addr),
+        inspect,
+        warning,
+        allow_remote_inspector=allowed[REMOTE_INSPECTOR_KEY],
+        allow_cleartext=allowed[CLEARTEXT_KEY],
+    )
 
 
 def _tunnel(name: str, settings: Any, environ: Mapping[str, str], fail: Fail) -> TunnelConfig:

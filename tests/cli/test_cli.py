@@ -111,7 +111,7 @@ def test_matching_subdomain_is_accepted_until_connecting(monkeypatch):
         (["--token", make_token()], {}, "no WebSocket URL: pass --url"),
         ([], {"TUNNEL_URL": "ws://127.0.0.1:1/dev"}, "no token: set TUNNEL_TOKEN"),
         (["--url", "http://x/dev", "--token", make_token()], {}, "must be a ws:// or wss://"),
-        (["--url", "ws://x/dev", "--token", "nonsense"], {}, "unusable: malformed token"),
+        (["--url", "wss://x/dev", "--token", "nonsense"], {}, "unusable: malformed token"),
     ],
 )
 def test_missing_or_bad_arguments_exit_2_with_one_line(capsys, monkeypatch, args, env, expected):
@@ -247,7 +247,7 @@ def test_nothing_to_connect_to_on_the_first_connection_exits_1_with_one_line(whe
     url = (
         f"ws://127.0.0.1:{closed_port()}/dev"
         if where == "closed-port"
-        else "ws://no-such-host.invalid/dev"
+        else "wss://no-such-host.invalid/dev"
     )
     ran, elapsed = run_agent_against(url)
     assert ran.returncode == 1, ran.stderr

@@ -23,8 +23,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
+
+from tunnel_cli.exposure import is_loopback
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sec-Fetch-Site values of a browser's request that this origin's page (or the user) made.
@@ -46,15 +47,6 @@ def host_name(host: str) -> str:
     if host.count(":") == 1:
         host = host.partition(":")[0]
     return host.rstrip(".")
-
-
-def is_loopback(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def refusal(
