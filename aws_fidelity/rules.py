@@ -240,11 +240,6 @@ def check_reservation(quota: int, reserved_by_others: int, requested: int) -> No
 DEFAULT_STAGE = "$default"
 
 
-def execute_api_host(api_id: str, region: str, url_suffix: str = "amazonaws.com") -> str:
-    """An API's own endpoint: ``<api-id>.execute-api.<region>.amazonaws.com``."""
-    return f"{api_id}.execute-api.{region}.{url_suffix}"
-
-
 def http_api_stage(stage_names: set[str], path: str) -> tuple[str, str] | None:
     """The stage a request to an HTTP API's own endpoint reaches, and the rawPath it delivers.
 
@@ -290,8 +285,10 @@ def http_api_host(
     ... https://api-id.execute-api.region.amazonaws.com"; wildcard custom domains),
     https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-custom-domain-names.html.
     """
+    from tunnel_shared import names  # not at import: see _limits
+
     host = request_host.split(":")[0].lower()
-    if host == execute_api_host(api_id, region):
+    if host == names.execute_api_host(api_id, region):
         return host
     for domain in custom_domains:
         if domain.startswith("*."):

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
+from tunnel_shared import names
 from tunnel_shared.limits import HTTP_API_PAYLOAD_BYTES, HTTP_API_TIMEOUT_SECONDS
 
 from aws_fidelity import rules
@@ -106,7 +107,7 @@ class HttpApi:
         self._deployment = deployment
         self._api = deployment.http
         self._runtime = runtime
-        self._own_host = rules.execute_api_host(self._api.api_id, deployment.region)
+        self._own_host = names.execute_api_host(self._api.api_id, deployment.region)
 
     def serves(self, hostname: str) -> bool:
         return self._aws_host(hostname) is not None
