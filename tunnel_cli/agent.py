@@ -65,7 +65,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -77,7 +77,16 @@ from tunnel_shared.limits import (
     MAX_CONNECTION_SECONDS,
     REQUEST_DEADLINE_SECONDS,
 )
-from tunnel_shared.protocol import encode
+from tunnel_shared.protocol import (
+    Closed,
+    ProtocolError,
+    Rejected,
+    parse_closed,
+    parse_registered,
+    parse_rejected,
+    ping_message,
+    ready_message,
+)
 from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -110,8 +119,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-READY = encode({"action": "ready"})
-PING = encode({"action": "ping"})
+READY = ready_message()
+PING = ping_message()
 # Statuses on the upgrade that retrying cannot fix.
 TOKEN_REFUSED_STATUSES = (401, 403)
 SUBDOMAIN_IN_USE_STATUS = 409
@@ -126,8 +135,6 @@ SUBDOMAIN_IN_USE = (
     "the subdomain is in use by another agent that is still connected; stop it or use another "
     "subdomain"
 )
-# A server's reason, as printed.
-MAX_REASON_CHARS = 200
 # What a secret is printed as: the token, the session secret, a credential in a query.
 HIDDEN = "…"
 # Query parameters whose values the request log line hides (``logged_target``): credentials by
@@ -556,23 +563,21 @@ class Session:
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
         elif kind == "registered":
-            url = message.get("url")
-            if not isinstance(url, str) or not url:
-                self.agent.say_error("the server's 'registered' message has no url")
+            try:
+                registered = parse_registered(message)
+            except ProtocolError as exc:
+                self.agent.say_error(str(exc))
                 return
-            self.url = url
-            subdomain = message.get("subdomain")
-            self.subdomain = subdomain if isinstance(subdomain, str) else None
+            self.url, self.subdomain = registered.url, registered.subdomain
             self.registered.set()
             if self.agent.view is not None:
-                self.agent.view.public_url = url
-            self.agent.say(f"Forwarding {url} -> {self.agent.settings.local_url}")
+                self.agent.view.public_url = registered.url
+            self.agent.say(f"Forwarding {registered.url} -> {self.agent.settings.local_url}")
         elif kind == "rejected":
-            reason = message.get("reason")
-            self.agent.say_error(f"the server rejected a message: {_reason(reason)}")
+            reason = _reason(message, parse_rejected)
+            self.agent.say_error(f"the server rejected a message: {reason}")
         elif kind == "closed":
-            reason = message.get("reason")
-            self.agent.finish(f"the server closed the tunnel: {_reason(reason)}")
+            self.agent.finish(f"the server closed the tunnel: {_reason(message, parse_closed)}")
         elif kind == "replaced":
             # Another connection of this agent holds the subdomain: ``_retire`` closes an older
             # connection, the run loop reconnects from the newest (module docstring).
@@ -770,9 +775,14 @@ def _refusal(status: int) -> str:
     )
 
 
-def _reason(reason: object) -> str:
-    """A reason the server gave, as one printable line of at most ``MAX_REASON_CHARS``."""
-    return " ".join(str(reason).split())[:MAX_REASON_CHARS]
+def _reason(message: dict[str, Any], parse: Callable[[dict[str, Any]], Closed | Rejected]) -> str:
+    """The reason a ``closed`` or ``rejected`` message gives (``parse``: the protocol's parser),
+    on one line; "none given" when it gives no text."""
+    try:
+        reason = parse(message).reason
+    except ProtocolError:
+        reason = ""
+    return " ".join(reason.split()) or "none given"
 
 
 def _public(url: str) -> str:

@@ -16,16 +16,13 @@ of the server's (the agent then falls back to its own).
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from tunnel_shared import protocol
 from tunnel_shared.limits import MAX_MESSAGE_BYTES, REQUEST_DEADLINE_SECONDS
 from tunnel_shared.protocol import (
     ProtocolError,
-    base64_body,
-    header_pairs,
     request_deadline_ms,
     request_in_flight_per_tunnel,
     response_message,
@@ -33,63 +30,42 @@ from tunnel_shared.protocol import (
 
 from tunnel_cli.forward import LocalRequest, LocalResponse, too_large
 
-METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
-
 
 class MessageError(ValueError):
     """A message from the API that the agent cannot use; the message says why."""
 
 
 def parse_server_message(raw: str | bytes) -> dict[str, Any]:
-    """A JSON object with a string ``type``, from the API."""
+    """A JSON object with a string ``type``, from the API (``protocol.parse_server_message``)."""
     try:
-        message = json.loads(raw)
-    except ValueError:
-        raise MessageError("not JSON") from None
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        raise MessageError("not a JSON object with a type")
-    return message
+        return protocol.parse_server_message(raw)
+    except ProtocolError as error:
+        raise MessageError(str(error)) from None
 
 
 def request_id_of(message: dict[str, Any]) -> str | None:
-    request_id = message.get("requestId")
-    if isinstance(request_id, str) and 0 < len(request_id) <= 64:
-        return request_id
-    return None
+    return protocol.valid_request_id(message.get("requestId"))
 
 
 def parse_request(message: dict[str, Any]) -> LocalRequest:
-    """The fields of a ``request`` message, checked (its requestId via ``request_id_of``)."""
-    method = message.get("method")
-    if not isinstance(method, str) or not METHOD.match(method):
-        raise MessageError("request without a valid method")
-    raw_path = message.get("rawPath", "/")
-    raw_query = message.get("rawQueryString", "")
-    if not isinstance(raw_path, str) or not isinstance(raw_query, str):
-        raise MessageError("rawPath and rawQueryString must be strings")
-    cookies = message.get("cookies") or []
-    if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
-        raise MessageError("request cookies must be a list of strings")
-    response_url = message.get("responseBodyUrl", "")
-    if not isinstance(response_url, str):
-        raise MessageError("request responseBodyUrl must be a string")
+    """A ``request`` message as the local request it describes (``protocol.parse_request``
+    checks it, its requestId and budget included)."""
     try:
-        headers = header_pairs(message.get("headers", []), "request")
+        request = protocol.parse_request(message)
     except ProtocolError as error:
         raise MessageError(str(error)) from None
-    parts = (method, raw_path, raw_query, headers, list(cookies))
-    if "bodyUrl" in message:
-        body_url, size = message.get("bodyUrl"), message.get("bodyBytes")
-        if not isinstance(body_url, str) or not body_url.startswith(("https://", "http://")):
-            raise MessageError("request bodyUrl must be an http(s) URL")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise MessageError("request bodyBytes must be a byte count")
-        return LocalRequest(*parts, b"", body_url, size, response_url)
-    try:
-        body = base64_body(message.get("body") or "", "request")
-    except ProtocolError as error:
-        raise MessageError(str(error)) from None
-    return LocalRequest(*parts, body, response_url=response_url)
+    parts = (
+        request.method,
+        request.raw_path,
+        request.raw_query_string,
+        request.headers,
+        request.cookies,
+        request.body,
+    )
+    stored = request.stored_body
+    if stored is not None:
+        return LocalRequest(*parts, stored.url, stored.size, request.response_body_url)
+    return LocalRequest(*parts, response_url=request.response_body_url)
 
 
 @dataclass(frozen=True)
