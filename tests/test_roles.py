@@ -36,9 +36,12 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
         "Connect": {
             ("dynamodb:PutItem", CONNECTIONS),
             ("dynamodb:GetItem", CONNECTIONS),
+            ("dynamodb:UpdateItem", CONNECTIONS),
             ("dynamodb:DeleteItem", CONNECTIONS),
+            ("dynamodb:GetItem", TOKENS),
             ("execute-api:ManageConnections", connections(environment, "GET")),
             ("execute-api:ManageConnections", connections(environment, "POST")),
+            ("execute-api:ManageConnections", connections(environment, "DELETE")),
         },
         "Disconnect": {("dynamodb:DeleteItem", CONNECTIONS)},
         "Forwarding": {
@@ -58,8 +61,9 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
         },
         "Response": {
             ("dynamodb:UpdateItem", PENDING),
-            ("dynamodb:GetItem", CONNECTIONS),
+            ("dynamodb:UpdateItem", CONNECTIONS),
             ("execute-api:ManageConnections", connections(environment, "POST")),
+            ("execute-api:ManageConnections", connections(environment, "DELETE")),
         },
     }
     customer_key = {("kms:Decrypt", "Ref DataKeyArn")} if environment == "prod" else set()

@@ -135,9 +135,9 @@ def test_one_tunnels_cap_must_leave_forwarding_for_the_others():
 
 
 def test_one_tunnels_waiting_callers_count_against_forwarding_too():
-    # 200 leases and 100 waiters hold all 300 of prod's reserved forwarding executions.
+    # 150 leases and as many waiters hold all 300 of prod's reserved forwarding executions.
     assert parse_settings(PROD).reserved_concurrency["forwarding"] == 300
-    data = changed(PROD, "throttling.tunnel_in_flight", 200)
+    data = changed(PROD, "throttling.tunnel_in_flight", 150)
     with pytest.raises(SettingsError, match=r"holds 300 forwarding executions"):
         parse_settings(data)
 

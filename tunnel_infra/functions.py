@@ -75,12 +75,18 @@ FUNCTIONS: tuple[Function, ...] = (
         "connect",
         "Registers an agent's connection and claims its subdomain",
         grants=(
-            # GetItem: the claim's owner when it is taken; DeleteItem: the connection a
-            # reconnect of the same session replaces.
-            CONNECTIONS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
-            # GET: is the claim's owner still connected? POST: tell a replaced one.
+            # GetItem: the claim's owner when it is taken; UpdateItem: a replaced connection
+            # marked as draining; DeleteItem: a connection gone, or a claim given back.
+            CONNECTIONS.grant(
+                dynamodb.PutItem, dynamodb.GetItem, dynamodb.UpdateItem, dynamodb.DeleteItem
+            ),
+            # GetItem: the token read again once the claim is taken (revoked meanwhile?).
+            TOKENS.grant(dynamodb.GetItem),
+            # GET: is the claim's owner still connected? POST: tell a replaced one. DELETE:
+            # close the oldest of three connections (at most two live per token).
             DESCRIBE_AGENTS.grant(execute_api.ManageConnections),
             POST_TO_AGENTS.grant(execute_api.ManageConnections),
+            CLOSE_AGENTS.grant(execute_api.ManageConnections),
         ),
     ),
     Function(
@@ -119,9 +125,12 @@ FUNCTIONS: tuple[Function, ...] = (
         "Registers a ready agent and stores its responses to pending requests",
         grants=(
             PENDING_REQUESTS.grant(dynamodb.UpdateItem),
-            # ready -> registered: read the connection's subdomain, post the public URL back.
-            CONNECTIONS.grant(dynamodb.GetItem),
+            # UpdateItem: the connection's allowance for messages that answer no request
+            # (its subdomain comes back with it, for ready -> registered).
+            CONNECTIONS.grant(dynamodb.UpdateItem),
             POST_TO_AGENTS.grant(execute_api.ManageConnections),
+            # DELETE: close an agent over its allowance, or a replaced one past its drain.
+            CLOSE_AGENTS.grant(execute_api.ManageConnections),
         ),
         public_url=True,  # tells the agent its URL
     ),

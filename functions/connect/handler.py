@@ -27,7 +27,6 @@ returned.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from typing import Any
@@ -211,11 +210,6 @@ def _alive(connection_id: str) -> bool:
 
 def _revoked(token_id: str, log: Invocation) -> bool:
     """Is the token revoked (or its record gone) now? A consistent read (module docstring)."""
-    if not os.environ.get("TOKENS_TABLE"):
-        # Only until the connect role is granted the tokens table (tunnel_infra/functions.py):
-        # the authorizer's check still stands, the race it leaves is not closed.
-        log.note(revocationRecheck="skipped: TOKENS_TABLE not set")
-        return False
     record = token_records.find(tokens_table(), token_id)
     return record is None or record.revoked_at is not None
 

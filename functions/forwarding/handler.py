@@ -667,7 +667,7 @@ def close_connection(connection_id: str, reason: str) -> None:
     for call in (
         lambda: agent_connections().post_to_connection(
             ConnectionId=connection_id,
-            Data=protocol.encode({"type": "closed", "reason": reason}).encode(),
+            Data=protocol.closed_message(reason).encode(),
         ),
         lambda: agent_connections().delete_connection(ConnectionId=connection_id),
     ):

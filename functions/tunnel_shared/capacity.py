@@ -107,9 +107,10 @@ def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -
 
 
 def waiters_allowed(cap: int) -> int:
-    """How many callers may wait for a slot of a full tunnel: half its cap, at least one (a
-    page load's burst past the cap queues; a flood is refused at once)."""
-    return max(1, cap // 2)
+    """How many callers may wait for a slot of a full tunnel: as many as its cap. A page load's
+    burst past the cap queues (a dev server's page asks for dozens of modules at once); a flood
+    beyond twice the cap is refused at once, so one tunnel holds at most twice its cap."""
+    return cap
 
 
 def executions_per_tunnel(cap: int) -> int:

@@ -30,7 +30,9 @@ RUNTIME_PREFIXES = ("logs:", "xray:", "kms:")
 def toured(functions):
     """Every path of every function, whatever else ran before."""
     stale, _ = connect(functions, "tour", "tour")
-    connection_id, _ = connect(functions, "tour", "tour")  # drops the stale connection
+    middle, _ = connect(functions, "tour", "tour")  # replaces the stale one, which drains
+    # A third: at most two live per token, so the stale one is closed.
+    connection_id, _ = connect(functions, "tour", "tour")
     functions.invoke("response", websocket_event("$default", connection_id, '{"action":"ready"}'))
     agent = answer_requests(functions, connection_id)
     functions.invoke("forwarding", http_event("tour"))
@@ -42,6 +44,8 @@ def toured(functions):
     agent.join()
     stray = protocol.response_message("no-such-request", 200, [], b"")
     functions.invoke("response", websocket_event("$default", connection_id, stray))
+    # A connection the table does not know speaks: response closes it.
+    functions.invoke("response", websocket_event("$default", "unknown=", protocol.ping_message()))
     functions.endpoint.gone.add(connection_id)
     functions.invoke("forwarding", http_event("tour"))  # gone: cleans up the connection
     again, _ = connect(functions, "tour", "tour")
@@ -61,6 +65,11 @@ def toured(functions):
     # Another session while the owner is live: connect asks whether it still is (409).
     _, refused = connect(functions, "tour", "tour", session="another-session-entirely")
     assert refused == {"statusCode": 409}
+    # The owner vanished without its $disconnect (410): another session takes the claim and
+    # deletes the gone connection's item.
+    functions.endpoint.gone.add(again)
+    again, taken = connect(functions, "tour", "tour", session="another-session-entirely")
+    assert taken["statusCode"] == 200
     # Its token has expired: forwarding tells the agent, closes it and routes nothing.
     functions.connections.update_item(
         Key=claim_key("tour"),

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets.sync.client
-from tunnel_shared import protocol
+from tunnel_shared import capacity, protocol
 from websockets.exceptions import InvalidStatus
 
 from tests.tunnel.conftest import Tunnel
@@ -115,15 +115,18 @@ def test_64_kb_of_binary_crosses_both_ways_byte_identical(demo):
     assert data == demo.app.payloads[65536]
 
 
-def test_fifty_requests_at_once(demo):
-    # More than dev's 20 in flight per tunnel: the rest wait a moment for a slot, none refused.
+def test_a_burst_past_the_tunnels_cap_waits_for_slots(demo):
+    # dev's 20 in flight per tunnel, and as many callers again may wait a moment for a slot:
+    # none of them is refused.
+    burst = capacity.executions_per_tunnel(20)  # dev's throttling.tunnel_in_flight
+
     def one(index: int) -> tuple[int, str]:
         status, _, data = demo.request("demo", "GET", f"/echo/{index}?i={index}")
         return status, echoed(data)["target"]
 
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(one, range(50)))
-    assert results == [(200, f"/echo/{i}?i={i}") for i in range(50)]
+    with ThreadPoolExecutor(max_workers=burst) as pool:
+        results = list(pool.map(one, range(burst)))
+    assert results == [(200, f"/echo/{i}?i={i}") for i in range(burst)]
 
 
 def test_an_unknown_subdomain_answers_404(demo):
