@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from secrets import token_hex
 from typing import Any, TextIO
 
-from tunnel_shared import protocol, token_records
+from tunnel_shared import names, protocol, token_records
 from tunnel_shared.connections import claim_key
 from tunnel_shared.limits import WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS
 from tunnel_shared.tokens import SUBDOMAIN, TOKEN_ID, TokenError, issue, read_claims, verify
@@ -70,11 +70,11 @@ class IssuedToken:
 
 
 def secret_id_for(environment: str) -> str:
-    return f"http-tunnel-signing-key-{environment}"
+    return names.resource_name("signing-key", environment)
 
 
 def table_for(environment: str, key: str) -> str:
-    return f"http-tunnel-{key}-{environment}"
+    return names.resource_name(key, environment)
 
 
 def parse_ttl(text: str) -> int:
@@ -366,14 +366,14 @@ def _close(management: Any, owner: str, endpoint: str | None) -> bool:
 
 def _connections_endpoint(session: Any, environment: str) -> str:
     """The @connections endpoint of the environment's WebSocket API, from the apis stack."""
-    stack = f"http-tunnel-{environment}-apis"
+    stack = names.stack_name(environment, "apis")
     described = _aws(
         lambda: session.client("cloudformation").describe_stacks(StackName=stack),
         f"reading stack {stack}",
     )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0]["Outputs"]}
-    region = session.region_name
-    return f"https://{outputs['WebSocketApiId']}.execute-api.{region}.amazonaws.com/{environment}"
+    host = names.execute_api_host(outputs["WebSocketApiId"], session.region_name)
+    return f"https://{host}/{environment}"
 
 
 def _session() -> Any:

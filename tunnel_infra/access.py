@@ -1,7 +1,7 @@
 """What a function may touch, and the IAM policy that follows from it.
 
 Like CDK's ``grant*`` methods, a resource grants access to a function; unlike them, a grant names
-exact actions on one exact ARN (a named index, one stage's ``POST/@connections/*``), never a bundle.
+exact actions on one exact ARN (a table, one stage's ``POST/@connections/*``), never a bundle.
 
 The resources live in other stacks. In the functions stack each one arrives as a Parameter, filled
 by ``!stack_output``, and reaches the function's code as an environment variable. The target knows
@@ -69,34 +69,6 @@ class Table:
 
     def environment_value(self, environment: str) -> AWSHelperFn:
         return Ref(self.parameter)
-
-    def index(self, name: str) -> Index:
-        return Index(self, name)
-
-    def grant(self, *actions: Action) -> Grant:
-        return Grant(self, actions)
-
-
-@dataclass(frozen=True)
-class Index:
-    """One named global secondary index: ``table/<name>/index/<index>``, never ``index/*``."""
-
-    table: Table
-    name: str
-
-    @property
-    def parameter(self) -> str:
-        return self.table.parameter
-
-    @property
-    def environment_variable(self) -> str:
-        return self.table.environment_variable
-
-    def arn(self, environment: str) -> AWSHelperFn:
-        return Sub(_TABLE_ARN.format(table=f"${{{self.parameter}}}/index/{self.name}"))
-
-    def environment_value(self, environment: str) -> AWSHelperFn:
-        return self.table.environment_value(environment)
 
     def grant(self, *actions: Action) -> Grant:
         return Grant(self, actions)

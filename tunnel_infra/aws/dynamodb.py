@@ -1,14 +1,12 @@
-"""DynamoDB: on-demand tables with TTL, named indexes and per-environment protection."""
+"""DynamoDB: on-demand tables with TTL and per-environment protection."""
 
 from __future__ import annotations
 
 from troposphere import AWSHelperFn, Delete, Retain, RetainExceptOnCreate
 from troposphere.dynamodb import (
     AttributeDefinition,
-    GlobalSecondaryIndex,
     KeySchema,
     PointInTimeRecoverySpecification,
-    Projection,
     SSESpecification,
     Table,
     TimeToLiveSpecification,
@@ -21,22 +19,12 @@ from tunnel_infra.suppressions import skip_checkov
 TTL_ATTRIBUTE = "ttl"
 
 
-def index(name: str, hash_key: str) -> GlobalSecondaryIndex:
-    return GlobalSecondaryIndex(
-        IndexName=name,
-        KeySchema=[KeySchema(AttributeName=hash_key, KeyType="HASH")],
-        Projection=Projection(ProjectionType="ALL"),
-    )
-
-
 def table(
     stack: Blueprint,
     declared: access.Table,
-    indexes: tuple[GlobalSecondaryIndex, ...] = (),
     key_arn: AWSHelperFn | None = None,
 ) -> Table:
     """A PAY_PER_REQUEST table named ``http-tunnel-<key>-<env>``, with TTL on ``ttl``."""
-    key_names = [declared.hash_key] + [i.KeySchema[0].AttributeName for i in indexes]
     protect = stack.settings.data_protection
     backups = protect and not declared.transient
     resource = Table(
@@ -44,8 +32,7 @@ def table(
         TableName=stack.name(declared.key),
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            AttributeDefinition(AttributeName=name, AttributeType="S")
-            for name in sorted(set(key_names))
+            AttributeDefinition(AttributeName=declared.hash_key, AttributeType="S")
         ],
         KeySchema=[KeySchema(AttributeName=declared.hash_key, KeyType="HASH")],
         TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
@@ -55,8 +42,6 @@ def table(
         DeletionProtectionEnabled=protect,
         SSESpecification=_encryption(key_arn),
     )
-    if indexes:
-        resource.GlobalSecondaryIndexes = list(indexes)
     # Retain where the data matters, except when the create that made the table rolls back:
     # a retained empty table would hold its name and fail every retry. (UpdateReplacePolicy
     # takes only Delete, Retain or Snapshot.) Dev tables go with their stack.
