@@ -46,6 +46,7 @@ help:
 	@echo "make format      ruff format and fix"
 	@echo "make bench       render, lint, packaging and launch timings (medians, one run)"
 	@echo "make apps        the real apps tests/apps runs behind the tunnel (Django, Vite)"
+	@echo "make shells     the shells Copy as curl is tested in (bash, dash, zsh, fish) and curl"
 
 # Each virtualenv is rebuilt only when its pins change.
 $(BIN)/.installed: requirements.txt setup.cfg pyproject.toml
@@ -159,7 +160,23 @@ $(VITE_APP)/.installed-$(CREATE_VITE): tests/apps/vite/package-lock.json | node
 	cd $(VITE_APP) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: apps
+# The shells "Copy as curl" must be safe to paste into (tests/cli/test_copy_as_curl.py runs the
+# inspector's command in each), and curl itself: Debian's, as root when missing.
+SHELLS := bash dash zsh fish curl
+.PHONY: shells
+shells:
+	@if ! (for c in $(SHELLS); do command -v $$c >/dev/null || exit 1; done); then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make shells: one of $(SHELLS) is missing; install Debian's (as root: apt-get install $(SHELLS))" >&2; \
+	    exit 1; \
+	  fi; \
+	  if ! apt-cache show $(SHELLS) >/dev/null 2>&1; then \
+	    apt-get update -qq; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SHELLS) >/dev/null; \
+	fi
+
+test: apps shells
 bench: browser
 
 test: $(BIN)/.installed $(EMULATOR_VENV)/bin/.installed browser
