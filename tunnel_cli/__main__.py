@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from tunnel_shared import connections, limits
 from tunnel_shared.tokens import TokenError, read_claims
 
 from tunnel_cli import agent as agent_module
@@ -197,6 +198,7 @@ def _add_running_options(command: argparse.ArgumentParser) -> None:
         "TUNNEL_HEARTBEAT_SECONDS",
         agent_module.DEFAULT_HEARTBEAT_SECONDS,
         "seconds between heartbeats, inside the 10-minute idle timeout",
+        kind=_heartbeat_seconds,
     )
     _env_seconds(
         tuning,
@@ -386,13 +388,32 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _heartbeat_seconds(text: str) -> float:
+    """Pings are limited per connection (tunnel_shared.connections): one a minute at most after
+    a short burst, else the server closes the agent; and they must come inside the idle
+    timeout."""
+    seconds = _seconds(text)
+    least, most = connections.MESSAGE_INTERVAL_SECONDS, limits.IDLE_TIMEOUT_SECONDS
+    if not least <= seconds < most:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not from {least} to under {most} seconds: the server closes an agent "
+            f"that pings more than once a minute, and an idle one after {most // 60} minutes"
+        )
+    return seconds
+
+
 def _env_seconds(
-    group: argparse._ArgumentGroup, flag: str, env: str, default: float, help_text: str
+    group: argparse._ArgumentGroup,
+    flag: str,
+    env: str,
+    default: float,
+    help_text: str,
+    kind: Callable[[str], float] | None = None,
 ) -> None:
     # The environment variable lets tests (and wrappers) tune it without changing the command.
     group.add_argument(
         flag,
-        type=_seconds,
+        type=kind or _seconds,
         default=os.environ.get(env, str(default)),
         metavar="SECONDS",
         help=f"{help_text} (default {default:g}; env {env})",

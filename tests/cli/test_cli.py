@@ -271,3 +271,19 @@ def test_a_400_or_404_to_the_first_upgrade_exits_1_after_a_few_tries(status):
     ), ran.stderr
     assert len(ran.stderr.splitlines()) == 1, ran.stderr
     assert QUICK_RETRIES_SECONDS <= elapsed < 15, elapsed
+
+
+@pytest.mark.parametrize("seconds", ["5", "59", "600", "900"])
+def test_a_heartbeat_the_server_would_close_or_time_out_is_refused(seconds):
+    # The response function closes an agent that pings more than once a minute (after a short
+    # burst); API Gateway closes one idle for 10 minutes.
+    result = subprocess.run(
+        [sys.executable, "-m", "tunnel_cli", "http", "8080", "--heartbeat", seconds],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TUNNEL_URL": "ws://127.0.0.1:9/dev", "TUNNEL_TOKEN": "v1.x.y"},
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert f"'{seconds}' is not from 60 to under 600 seconds" in result.stderr
+    assert "Traceback" not in result.stderr
