@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator import process
 from hooks.preflight import check_account
-from tests.local.conftest import LocalProject
-from tests.project_copy import copy_project, emulator_environment
+from tests.local.conftest import LocalProject, project_on_its_own_emulator
 from tests.sceptre_config import read_config
 from tunnel_infra.settings import parse_settings
 
@@ -173,15 +171,10 @@ def test_the_hosted_zone_must_exist_and_hold_the_domain(aws, tmp_path):
 @pytest.fixture(scope="module")
 def small_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     """A project copy on an account whose concurrency quota is 100 (new accounts get 10-50)."""
-    root = tmp_path_factory.mktemp("small-account")
-    copy_project(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS", "100")
-        handle = process.start()
-    try:
-        yield LocalProject(root, emulator_environment(root, handle.url))
-    finally:
-        process.stop(handle)
+    with project_on_its_own_emulator(
+        tmp_path_factory, "small-account", EMULATOR_LAMBDA_CONCURRENT_EXECUTIONS="100"
+    ) as project:
+        yield project
 
 
 def test_a_launch_that_over_reserves_is_refused_before_any_stack_is_touched(small_account):
@@ -310,13 +303,8 @@ def test_an_account_stack_of_another_region_or_profile_does_not_create_the_role_
 @pytest.fixture(scope="module")
 def fresh_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
     """A project copy on an emulator of its own (no CloudWatch role in any region)."""
-    root = tmp_path_factory.mktemp("fresh-account")
-    copy_project(root)
-    handle = process.start()
-    try:
-        yield LocalProject(root, emulator_environment(root, handle.url))
-    finally:
-        process.stop(handle)
+    with project_on_its_own_emulator(tmp_path_factory, "fresh-account") as project:
+        yield project
 
 
 def test_an_environment_in_another_region_than_the_account_stack_is_refused(fresh_account):

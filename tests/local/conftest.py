@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,24 @@ class LocalProject:
         return Launch(result.returncode, result.stdout + result.stderr)
 
 
-@pytest.fixture(scope="module")
-def local_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
-    root = tmp_path_factory.mktemp("project")
+@contextmanager
+def project_on_its_own_emulator(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **emulator_env: str
+) -> Iterator[LocalProject]:
+    """A fresh project copy and an emulator of its own (started with ``emulator_env`` set)."""
+    root = tmp_path_factory.mktemp(name)
     copy_project(root)
-    handle = process.start()
-    environment = emulator_environment(root, handle.url)
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in emulator_env.items():
+            patch.setenv(variable, value)
+        handle = process.start()
     try:
-        yield LocalProject(root, environment)
+        yield LocalProject(root, emulator_environment(root, handle.url))
     finally:
         process.stop(handle)
+
+
+@pytest.fixture(scope="module")
+def local_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
+    with project_on_its_own_emulator(tmp_path_factory, "project") as project:
+        yield project

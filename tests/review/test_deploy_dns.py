@@ -12,10 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator import process
 from hooks.dns_record import instruction
-from tests.local.conftest import LocalProject
-from tests.project_copy import copy_project, emulator_environment
+from tests.local.conftest import LocalProject, project_on_its_own_emulator
 
 DOMAIN = "tunnel.test"
 EXAMPLE = """  # custom_domain:
@@ -37,13 +35,8 @@ def review(project: LocalProject, *args: str) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProject]:
-    root = tmp_path_factory.mktemp("deploy-dns")
-    copy_project(root)
-    handle = process.start()
-    try:
-        yield LocalProject(root, emulator_environment(root, handle.url))
-    finally:
-        process.stop(handle)
+    with project_on_its_own_emulator(tmp_path_factory, "deploy-dns") as project:
+        yield project
 
 
 def test_deploying_the_domain_stack_prints_its_dns_record(project):
