@@ -78,7 +78,8 @@ def test_every_named_thing_is_named_for_project_and_environment(templates, envir
                 if isinstance(value, str):
                     assert value.startswith("http-tunnel-"), (stack, logical_id, value)
                     assert value.endswith(f"-{environment}"), (stack, logical_id, value)
-            if "LogGroupName" in properties:
+            # A metric filter names its log group by Ref: only a group's own name is checked.
+            if isinstance(properties.get("LogGroupName"), str):
                 group = properties["LogGroupName"]
                 assert group.split("/")[-1].startswith("http-tunnel-"), (stack, group)
                 assert group.endswith(f"-{environment}"), (stack, group)
@@ -94,6 +95,7 @@ def test_every_taggable_resource_carries_the_three_tags(templates):
         "AWS::ApiGatewayV2::Route",
         "AWS::KMS::Alias",
         "AWS::Lambda::Permission",
+        "AWS::Logs::MetricFilter",
         "AWS::Route53::RecordSet",
         "AWS::S3::BucketPolicy",
     }
