@@ -11,6 +11,8 @@ Agent → API (routed on ``action`` by the WebSocket API's ``$request.body.actio
         The local service's answer to a ``request``. Repeated headers stay repeated, each
         ``set-cookie`` among them. A body too large for the message goes to the request's
         ``responseBodyUrl`` first; the message then has ``"bodyStored": <bytes>`` and no body.
+        ``"replyTo"`` and ``"replyMac"`` are the request's, echoed unchanged (``response``
+        checks them: tunnel_shared.reply).
 
 API → agent (posted to the connection through the @connections management API):
     {"type": "registered", "subdomain": str, "url": str}
@@ -30,6 +32,10 @@ API → agent (posted to the connection through the @connections management API)
         connection when it runs out; without it, ``limits.REQUEST_DEADLINE_SECONDS``), and
         ``"inFlightPerTunnel": int``, the tunnel's cap on requests in flight
         (``throttling.tunnel_in_flight``), which the agent also holds its local requests to.
+        ``"replyTo": str`` and ``"replyMac": str``: where the answer goes (the forwarding
+        container's connection to the answers API) and the MAC that binds that address to
+        this request and this agent's connection (tunnel_shared.reply). The agent copies both
+        into its ``response`` unchanged and reads nothing else into them.
     {"type": "rejected", "reason": str}
         A message the API could not accept (malformed, unknown action, unknown request).
     {"type": "replaced"}
@@ -38,6 +44,16 @@ API → agent (posted to the connection through the @connections management API)
     {"type": "closed", "reason": str}
         The server ends the tunnel (its token was revoked or expired, or it sent too much):
         final, the agent does not reconnect.
+
+The answers API (internal, IAM-authorised; a forwarding container's own connection):
+    {"action": "whoami"}
+        forwarding → API: asks for the connection's own id (a client cannot learn it otherwise).
+    {"type": "you", "connectionId": str}
+        API → forwarding: the answer to ``whoami`` (the ``response`` function posts it).
+    {"type": "answer", "requestId": str, "status": int, "headers": [[name, value], ...],
+     "body": base64}
+        API → forwarding: an agent's ``response``, its MAC checked, without the reply fields;
+        ``"bodyStored": <bytes>`` instead of ``body`` when the body went to S3.
 
 Every message kind has a builder (``<kind>_message``) and a parser (``parse_<kind>``, from the
 JSON object ``parse_agent_message`` or ``parse_server_message`` returns); a parsed message is
@@ -54,17 +70,20 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
 
 ACTIONS = ("ready", "ping", "response")
+ANSWERS_ACTIONS = ("whoami",)
 TYPES = ("registered", "request", "replaced", "closed", "rejected")
 MAX_STATUS = 599
 MIN_STATUS = 100
 MAX_REQUEST_ID_CHARS = 64
 MAX_REASON_CHARS = 200
+# A replyTo (an API Gateway connection id, 16 characters today) and a replyMac (43); generous.
+MAX_REPLY_CHARS = 128
 METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
 
 
@@ -73,13 +92,29 @@ class ProtocolError(ValueError):
 
 
 @dataclass(frozen=True)
+class Reply:
+    """Where a request's answer goes (``replyTo``) and the MAC that binds it (``replyMac``)."""
+
+    reply_to: str
+    reply_mac: str
+
+
+@dataclass(frozen=True)
 class Response:
+    """A ``response`` (and an ``answer``, whose ``reply`` is always None)."""
+
     request_id: str
     status: int
     headers: list[tuple[str, str]]
     body: bytes
     # Set when the body was uploaded to the request's responseBodyUrl: its size in bytes.
     stored_bytes: int | None = None
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True)
+class You:
+    connection_id: str
 
 
 @dataclass(frozen=True)
@@ -122,6 +157,7 @@ class Request:
     stored_body: StoredBody | None = None
     deadline_ms: int | None = None
     in_flight_per_tunnel: int | None = None
+    reply: Reply | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +223,7 @@ def request_message(
     *,
     deadline_ms: int | None = None,
     in_flight_per_tunnel: int | None = None,
+    reply: Reply | None = None,
 ) -> str:
     """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it; with
     the agent's budget (``deadline_ms``) and the tunnel's cap, when given."""
@@ -205,6 +242,7 @@ def request_message(
         message["deadlineMs"] = max(0, int(deadline_ms))
     if in_flight_per_tunnel is not None:
         message["inFlightPerTunnel"] = int(in_flight_per_tunnel)
+    _add_reply(message, reply)
     if stored_body is None:
         message["body"] = base64.b64encode(body).decode()
     else:
@@ -224,10 +262,45 @@ def response_message(
     headers: list[tuple[str, str]],
     body: bytes | bytearray,
     stored_bytes: int | None = None,
+    reply: Reply | None = None,
 ) -> str:
-    """A ``response``: with ``body`` inline, or saying its ``stored_bytes`` were uploaded."""
+    """A ``response``: with ``body`` inline, or saying its ``stored_bytes`` were uploaded;
+    with the request's ``reply`` fields echoed when it had them."""
+    message = _answer_fields(request_id, status, headers, body, stored_bytes)
+    message["action"] = "response"
+    _add_reply(message, reply)
+    return encode(message)
+
+
+def answer_message(
+    request_id: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes | bytearray,
+    stored_bytes: int | None = None,
+) -> str:
+    """An ``answer`` for the forwarding container waiting on the answers API."""
+    message = _answer_fields(request_id, status, headers, body, stored_bytes)
+    message["type"] = "answer"
+    return encode(message)
+
+
+def whoami_message() -> str:
+    return encode({"action": "whoami"})
+
+
+def you_message(connection_id: str) -> str:
+    return encode({"type": "you", "connectionId": connection_id})
+
+
+def _answer_fields(
+    request_id: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes | bytearray,
+    stored_bytes: int | None,
+) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "action": "response",
         "requestId": request_id,
         "status": status,
         "headers": [list(pair) for pair in headers],
@@ -236,7 +309,27 @@ def response_message(
         message["body"] = base64.b64encode(body).decode()
     else:
         message["bodyStored"] = stored_bytes
-    return encode(message)
+    return message
+
+
+def _add_reply(message: dict[str, Any], reply: Reply | None) -> None:
+    if reply is not None:
+        message["replyTo"] = reply.reply_to
+        message["replyMac"] = reply.reply_mac
+
+
+def reply_of(message: dict[str, Any]) -> Reply | None:
+    """A message's ``replyTo`` and ``replyMac``: None when it has neither; both must be text
+    of 1 to MAX_REPLY_CHARS characters."""
+    reply_to, reply_mac = message.get("replyTo"), message.get("replyMac")
+    if reply_to is None and reply_mac is None:
+        return None
+    for value in (reply_to, reply_mac):
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_REPLY_CHARS:
+            raise ProtocolError(
+                f"replyTo and replyMac must both be text of 1 to {MAX_REPLY_CHARS} characters"
+            )
+    return Reply(str(reply_to), str(reply_mac))
 
 
 def parse_agent_message(raw: object) -> dict[str, Any]:
@@ -263,27 +356,49 @@ def parse_agent_message(raw: object) -> dict[str, Any]:
 
 
 def parse_response(message: dict[str, Any]) -> Response:
-    """The fields of a ``response`` message, checked."""
+    """The fields of a ``response`` message, checked (its reply fields too, when present)."""
+    response = _parse_answer_fields(message, "response")
+    reply = reply_of(message)
+    return response if reply is None else replace(response, reply=reply)
+
+
+def parse_answer(message: dict[str, Any]) -> Response:
+    """The fields of an ``answer`` message (from ``parse_server_message``), checked."""
+    _expect(message, "type", "answer")
+    return _parse_answer_fields(message, "answer")
+
+
+def parse_whoami(message: dict[str, Any]) -> None:
+    _expect(message, "action", "whoami")
+
+
+def parse_you(message: dict[str, Any]) -> You:
+    _expect(message, "type", "you")
+    connection_id = message.get("connectionId")
+    if not isinstance(connection_id, str) or not 0 < len(connection_id) <= MAX_REPLY_CHARS:
+        raise ProtocolError("'you' without a valid connectionId")
+    return You(connection_id)
+
+
+def _parse_answer_fields(message: dict[str, Any], kind: str) -> Response:
     request_id = valid_request_id(message.get("requestId"))
     if request_id is None:
-        raise ProtocolError("response without a valid requestId")
+        raise ProtocolError(f"{kind} without a valid requestId")
     status = message.get("status")
     if (
         not isinstance(status, int)
         or isinstance(status, bool)
         or not MIN_STATUS <= status <= MAX_STATUS
     ):
-        raise ProtocolError("response status must be an integer from 100 to 599")
-    headers = header_pairs(message.get("headers", []), "response")
+        raise ProtocolError(f"{kind} status must be an integer from 100 to 599")
+    headers = header_pairs(message.get("headers", []), kind)
     stored = message.get("bodyStored")
     if stored is None:
-        return Response(
-            request_id, status, headers, base64_body(message.get("body", ""), "response")
-        )
+        return Response(request_id, status, headers, base64_body(message.get("body", ""), kind))
     if not isinstance(stored, int) or isinstance(stored, bool) or stored < 0:
-        raise ProtocolError("response bodyStored must be a byte count")
+        raise ProtocolError(f"{kind} bodyStored must be a byte count")
     if "body" in message:
-        raise ProtocolError("a response has either a body or bodyStored, not both")
+        raise ProtocolError(f"a {kind} has either a body or bodyStored, not both")
     return Response(request_id, status, headers, b"", stored_bytes=stored)
 
 
@@ -342,6 +457,7 @@ def parse_request(message: dict[str, Any]) -> Request:
     budget = {
         "deadline_ms": request_deadline_ms(message),
         "in_flight_per_tunnel": request_in_flight_per_tunnel(message),
+        "reply": reply_of(message),
     }
     parts = (request_id, method, raw_path, raw_query, headers, list(cookies))
     if "bodyUrl" in message:

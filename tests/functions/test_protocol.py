@@ -3,6 +3,8 @@ builder's arguments (tunnel_shared.protocol). And one requestId rule for both di
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +21,8 @@ HEADERS = st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_si
 METHODS = st.from_regex(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}", fullmatch=True)
 REASONS = st.text(max_size=MAX_REASON_CHARS)
 COUNTS = st.none() | st.integers(min_value=1, max_value=10**6)
+REPLY_TEXT = st.text(min_size=1, max_size=protocol.MAX_REPLY_CHARS)
+REPLIES = st.none() | st.builds(protocol.Reply, REPLY_TEXT, REPLY_TEXT)
 
 
 def as_agent_sends(text: str) -> dict:
@@ -45,12 +49,54 @@ def test_ping_round_trips():
     headers=HEADERS,
     body=st.binary(max_size=200),
     stored=st.none() | st.integers(min_value=0, max_value=10**9),
+    reply=REPLIES,
 )
-def test_response_round_trips(request_id, status, headers, body, stored):
-    text = protocol.response_message(request_id, status, headers, body, stored)
+def test_response_round_trips(request_id, status, headers, body, stored, reply):
+    text = protocol.response_message(request_id, status, headers, body, stored, reply)
     parsed = protocol.parse_response(as_agent_sends(text))
     expected_body = body if stored is None else b""
+    assert parsed == protocol.Response(request_id, status, headers, expected_body, stored, reply)
+
+
+@given(
+    request_id=REQUEST_IDS,
+    status=st.integers(min_value=protocol.MIN_STATUS, max_value=protocol.MAX_STATUS),
+    headers=HEADERS,
+    body=st.binary(max_size=200),
+    stored=st.none() | st.integers(min_value=0, max_value=10**9),
+)
+def test_answer_round_trips(request_id, status, headers, body, stored):
+    text = protocol.answer_message(request_id, status, headers, body, stored)
+    parsed = protocol.parse_answer(as_server_sends(text))
+    expected_body = body if stored is None else b""
     assert parsed == protocol.Response(request_id, status, headers, expected_body, stored)
+
+
+def test_whoami_round_trips():
+    message = json.loads(protocol.whoami_message())
+    assert message["action"] in protocol.ANSWERS_ACTIONS
+    assert protocol.parse_whoami(message) is None
+
+
+@given(connection_id=REPLY_TEXT)
+def test_you_round_trips(connection_id):
+    message = as_server_sends(protocol.you_message(connection_id))
+    assert protocol.parse_you(message) == protocol.You(connection_id)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"replyTo": "abc"},
+        {"replyMac": "abc"},
+        {"replyTo": "", "replyMac": "m"},
+        {"replyTo": 7, "replyMac": "m"},
+        {"replyTo": "a" * 129, "replyMac": "m"},
+    ],
+)
+def test_reply_fields_come_both_and_as_text(fields):
+    with pytest.raises(ProtocolError, match="replyTo and replyMac"):
+        protocol.parse_response({"action": "response", "requestId": "r", "status": 200, **fields})
 
 
 @given(subdomain=st.text(max_size=63), url=st.text(min_size=1, max_size=200))
@@ -76,6 +122,7 @@ def test_registered_round_trips(subdomain, url):
     ),
     deadline_ms=st.none() | st.integers(min_value=0, max_value=10**6),
     in_flight=COUNTS,
+    reply=REPLIES,
 )
 def test_request_round_trips(
     request_id,
@@ -89,6 +136,7 @@ def test_request_round_trips(
     stored,
     deadline_ms,
     in_flight,
+    reply,
 ):
     text = protocol.request_message(
         request_id,
@@ -102,6 +150,7 @@ def test_request_round_trips(
         stored,
         deadline_ms=deadline_ms,
         in_flight_per_tunnel=in_flight,
+        reply=reply,
     )
     parsed = protocol.parse_request(as_server_sends(text))
     assert parsed == protocol.Request(
@@ -116,6 +165,7 @@ def test_request_round_trips(
         stored,
         deadline_ms,
         in_flight,
+        reply,
     )
 
 
