@@ -1,10 +1,11 @@
-"""Keys: the agents' token-signing secret and, where enabled, the environment's KMS key."""
+"""Keys: the agents' token-signing secret, the functions' reply key and, where enabled, the
+environment's KMS key."""
 
 from troposphere import GetAtt, Ref
 
 from tunnel_infra.aws import kms, secretsmanager
 from tunnel_infra.blueprint import Blueprint
-from tunnel_infra.functions import SIGNING_KEY
+from tunnel_infra.functions import REPLY_KEY, SIGNING_KEY
 
 
 def sceptre_handler(sceptre_user_data: dict) -> str:
@@ -23,4 +24,12 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         key_arn=GetAtt(data_key, "Arn") if data_key else None,
     )
     stack.output(SIGNING_KEY.parameter, Ref(signing_key), "ARN of the token-signing secret")
+    reply_key = secretsmanager.generated_secret(
+        stack,
+        REPLY_KEY,
+        "HMAC key that binds an agent's answer to its request's reply address; read only by "
+        "forwarding and response",
+        key_arn=GetAtt(data_key, "Arn") if data_key else None,
+    )
+    stack.output(REPLY_KEY.parameter, Ref(reply_key), "ARN of the reply key")
     return stack.render()

@@ -4,6 +4,8 @@ agent --wss--> $connect (authorizer: ?token=)  -> connect
                $disconnect                     -> disconnect
                $default (ready, response)      -> response
 public --https--> $default (payload 2.0, 29 s) -> forwarding; its 429s counted from the access log
+forwarding --wss--> answers $connect (AWS_IAM)  -> MOCK (accepts, invokes nothing)
+                    answers whoami              -> response (posts `you` back)
 """
 
 from troposphere import Ref
@@ -21,6 +23,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     key_arn = stack.data_key_parameter()
     websocket_api = Ref(stack.parameter("WebSocketApiId", "Id of the agents' WebSocket API"))
     http_api = Ref(stack.parameter("HttpApiId", "Id of the public HTTP API"))
+    answers_api = Ref(stack.parameter("AnswersApiId", "Id of the internal answers API"))
     arn = {
         f.name: Ref(stack.parameter(f"{f.title}FunctionArn", f"ARN of the {f.name} function"))
         for f in FUNCTIONS
@@ -91,6 +94,51 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             "$connect": throttling.agent_connects,
             "$default": throttling.agent_messages,
         },
+    )
+
+    # Forwarding's own sockets: the answers API. $connect is IAM-authorized (forwarding's role
+    # may Invoke it) and MOCK: no function runs per connect. whoami tells a socket its id.
+    answers_connect, answers_connect_response = apigatewayv2.mock_integration(
+        stack, "AnswersConnectIntegration", answers_api
+    )
+    whoami_integration = apigatewayv2.lambda_integration(
+        stack,
+        "WhoamiIntegration",
+        answers_api,
+        arn["response"],
+        timeout_ms=apigatewayv2.WEBSOCKET_INTEGRATION_TIMEOUT_MS,
+    )
+    answers_routes = [
+        apigatewayv2.route(
+            stack, "AnswersConnectRoute", answers_api, "$connect", answers_connect, iam=True
+        ),
+        apigatewayv2.route(stack, "WhoamiRoute", answers_api, "whoami", whoami_integration),
+    ]
+    awslambda.invoke_permission(
+        stack,
+        "WhoamiPermission",
+        arn["response"],
+        apigatewayv2.route_source_arn(answers_api, stack.environment, "whoami"),
+    )
+    answers_deployment = apigatewayv2.deployment(
+        stack,
+        "AnswersDeployment",
+        answers_api,
+        answers_routes,
+        served=[answers_connect, answers_connect_response, whoami_integration],
+    )
+    answers_access_log = logs.log_group(
+        stack, "AnswersAccessLog", apigatewayv2.answers_access_log_name(stack), key_arn
+    )
+    apigatewayv2.stage(
+        stack,
+        "AnswersStage",
+        answers_api,
+        stack.environment,
+        answers_access_log,
+        apigatewayv2.WEBSOCKET_ACCESS_LOG_FIELDS,
+        throttling.answer_channel,
+        answers_deployment,
     )
 
     # The public: the HTTP API.

@@ -27,6 +27,17 @@ def connections(environment: str, method: str) -> str:
     )
 
 
+def answers(environment: str, resource: str) -> str:
+    """The internal answers API: its $connect route, or its @connections by method."""
+    return (
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+        f"${{AnswersApiId}}/{environment}/{resource}"
+    )
+
+
+REPLY_KEY = ("secretsmanager:GetSecretValue", "Ref ReplyKeySecretArn")
+
+
 def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
     declared = {
         "Authorizer": {
@@ -58,12 +69,16 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
             ("s3:PutObject", BODIES),
             ("s3:GetObject", BODIES),
             ("s3:DeleteObject", BODIES),
+            ("execute-api:Invoke", answers(environment, "$connect")),
+            REPLY_KEY,
         },
         "Response": {
             ("dynamodb:UpdateItem", PENDING),
             ("dynamodb:UpdateItem", CONNECTIONS),
             ("execute-api:ManageConnections", connections(environment, "POST")),
             ("execute-api:ManageConnections", connections(environment, "DELETE")),
+            ("execute-api:ManageConnections", answers(environment, "POST/@connections/*")),
+            REPLY_KEY,
         },
     }
     customer_key = {("kms:Decrypt", "Ref DataKeyArn")} if environment == "prod" else set()

@@ -92,6 +92,7 @@ def test_every_taggable_resource_carries_the_three_tags(templates):
         "AWS::ApiGatewayV2::Authorizer",
         "AWS::ApiGatewayV2::Deployment",
         "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::IntegrationResponse",
         "AWS::ApiGatewayV2::Route",
         "AWS::KMS::Alias",
         "AWS::Lambda::Permission",
@@ -125,6 +126,7 @@ def test_the_apis_exist_once_per_environment(templates):
             if resource["Type"] == "AWS::ApiGatewayV2::Api"
         ]
         assert sorted(apis) == [
+            (f"{environment}/apis", "AnswersApi"),
             (f"{environment}/apis", "HttpApi"),
             (f"{environment}/apis", "WebSocketApi"),
         ]

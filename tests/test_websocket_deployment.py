@@ -17,11 +17,12 @@ ROUTES = load_entry_file(PROJECT / "templates" / "routes.py")
 USER_DATA = read_config("dev/config.yaml")["sceptre_user_data"]
 
 
-def deployments(template: dict) -> list[str]:
+def deployments(template: dict, prefix: str = "WebSocketDeployment") -> list[str]:
+    """The deployments of one API (the agents', by default; "AnswersDeployment")."""
     return [
         logical_id
         for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::ApiGatewayV2::Deployment"
+        if resource["Type"] == "AWS::ApiGatewayV2::Deployment" and logical_id.startswith(prefix)
     ]
 
 
@@ -64,3 +65,37 @@ def test_a_changed_integration_makes_a_new_deployment(monkeypatch):
     for route in ("ConnectRoute", "DisconnectRoute", "ResponseRoute"):
         assert changed["Resources"][route] == before["Resources"][route]
     assert deployments(changed) != deployments(before)
+
+
+def test_the_answers_stage_serves_its_own_deployment():
+    """The answers API's stage: IAM $connect on a MOCK integration (and its integration
+    response), whoami to response; a changed MOCK template makes a new deployment."""
+    template = rendered_routes()
+    [deployment] = deployments(template, "AnswersDeployment")
+    stage = template["Resources"]["AnswersStage"]["Properties"]
+    assert stage["DeploymentId"] == {"Ref": deployment}
+    assert set(template["Resources"][deployment]["DependsOn"]) == {
+        "AnswersConnectRoute",
+        "WhoamiRoute",
+        "AnswersConnectIntegration",
+        "AnswersConnectIntegrationResponse",
+        "WhoamiIntegration",
+    }
+    connect = template["Resources"]["AnswersConnectRoute"]["Properties"]
+    assert (connect["RouteKey"], connect["AuthorizationType"]) == ("$connect", "AWS_IAM")
+    assert "AuthorizerId" not in connect
+    mock = template["Resources"]["AnswersConnectIntegration"]["Properties"]
+    assert mock["IntegrationType"] == "MOCK"
+    routes = [
+        r["Properties"]["RouteKey"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+        and r["Properties"]["ApiId"] == {"Ref": "AnswersApiId"}
+    ]
+    assert sorted(routes) == ["$connect", "whoami"]  # no $default: anything else is refused
+
+
+def test_a_changed_mock_template_makes_a_new_answers_deployment(monkeypatch):
+    before = deployments(rendered_routes(), "AnswersDeployment")
+    monkeypatch.setattr(apigatewayv2, "MOCK_ACCEPT_TEMPLATE", '{"statusCode": 204}')
+    assert deployments(rendered_routes(), "AnswersDeployment") != before

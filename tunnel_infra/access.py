@@ -15,6 +15,7 @@ from typing import Protocol
 
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import AWSHelperFn, Ref, Sub
+from tunnel_shared.names import EXECUTE_API_HOST
 
 
 class Target(Protocol):
@@ -90,10 +91,32 @@ class WebSocketConnections:
         )
 
     def environment_value(self, environment: str) -> AWSHelperFn:
+        return Sub(f"https://{_host(self.parameter)}/{environment}")
+
+    def grant(self, *actions: Action) -> Grant:
+        return Grant(self, actions)
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    """One route of a WebSocket API with IAM authorization, on the environment's stage: what a
+    caller signed for ``execute-api:Invoke`` may connect to (``$connect``). The function gets
+    the stage's ``wss://`` URL."""
+
+    route_key: str = "$connect"
+    parameter: str = "AnswersApiId"
+    environment_variable: str = "ANSWERS_URL"
+
+    def arn(self, environment: str) -> AWSHelperFn:
+        # WebSocket routes: arn:...:execute-api:<region>:<account>:<api-id>/<stage>/<route-key>
+        # ("Control access to WebSocket APIs with IAM authorization").
         return Sub(
-            f"https://${{{self.parameter}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
-            f"/{environment}"
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+            f"${{{self.parameter}}}/{environment}/{self.route_key}"
         )
+
+    def environment_value(self, environment: str) -> AWSHelperFn:
+        return Sub(f"wss://{_host(self.parameter)}/{environment}")
 
     def grant(self, *actions: Action) -> Grant:
         return Grant(self, actions)
@@ -176,6 +199,13 @@ class Arn:
 
     def grant(self, *actions: Action) -> Grant:
         return Grant(self, actions)
+
+
+def _host(parameter: str) -> str:
+    """tunnel_shared.names' execute-api host of the API whose id is ``parameter``, as Sub text."""
+    return EXECUTE_API_HOST.format(
+        api_id=f"${{{parameter}}}", region="${AWS::Region}", url_suffix="${AWS::URLSuffix}"
+    )
 
 
 _TABLE_ARN = "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"

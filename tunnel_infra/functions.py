@@ -20,6 +20,7 @@ from tunnel_infra.access import (
     Table,
     Target,
     WebSocketConnections,
+    WebSocketRoute,
 )
 
 CONNECTIONS = Table("connections", hash_key="connectionId")
@@ -27,10 +28,19 @@ PENDING_REQUESTS = Table("pending-requests", hash_key="requestId", transient=Tru
 # Every issued token by its id: `tunnel token` records, lists and revokes them.
 TOKENS = Table("tokens", hash_key="tokenId")
 SIGNING_KEY = Secret("signing-key")
+# Binds an agent's answer to the request and the reply address it was given (an HMAC): read by
+# forwarding and response only, never handed out.
+REPLY_KEY = Secret("reply-key")
 # The agents' connections, by @connections method.
 POST_TO_AGENTS = WebSocketConnections("POST")
 DESCRIBE_AGENTS = WebSocketConnections("GET")
 CLOSE_AGENTS = WebSocketConnections("DELETE")
+# The internal answers API (IAM on $connect): forwarding connects to it and learns its own
+# connection id; response posts each answer to the connection the request named.
+CONNECT_TO_ANSWERS = WebSocketRoute("$connect")
+POST_TO_ANSWERS = WebSocketConnections(
+    "POST", parameter="AnswersApiId", environment_variable="ANSWERS_ENDPOINT"
+)
 # Bodies too large for one WebSocket message wait here while they cross (functions/forwarding).
 BODIES = ObjectPrefix("bodies", prefix="spill/")
 
@@ -55,10 +65,12 @@ class Function:
     @property
     def targets(self) -> list[Target]:
         """The other stacks' resources it touches, each once, in a stable order."""
-        seen: dict[str, Target] = {}
+        seen: dict[tuple[str, str], Target] = {}
         for grant in self.grants:
-            seen.setdefault(grant.target.parameter, grant.target)
-        return [seen[parameter] for parameter in sorted(seen)]
+            # One API can reach a function twice, as a URL and as an endpoint: by variable.
+            key = (grant.target.parameter, grant.target.environment_variable)
+            seen.setdefault(key, grant.target)
+        return [seen[key] for key in sorted(seen)]
 
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -100,6 +112,10 @@ FUNCTIONS: tuple[Function, ...] = (
         grants=(
             PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
             POST_TO_AGENTS.grant(execute_api.ManageConnections),
+            # Invoke on the answers API's $connect: the container's own socket, SigV4-signed,
+            # on which the answers arrive; GetSecretValue: the reply key, to sign replyTo.
+            CONNECT_TO_ANSWERS.grant(execute_api.Invoke),
+            REPLY_KEY.grant(secretsmanager.GetSecretValue),
             # DELETE: an agent whose token expired or was revoked is told, then closed.
             CLOSE_AGENTS.grant(execute_api.ManageConnections),
             # GET: is a request's connection gone (410), now that the claim names another?
@@ -122,9 +138,13 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         "response",
-        "Registers a ready agent and stores its responses to pending requests",
+        "Registers a ready agent and posts its answers to the forwarding that waits for them",
         grants=(
             PENDING_REQUESTS.grant(dynamodb.UpdateItem),
+            # POST: an answer to the forwarding connection a request named, and `you` to a
+            # whoami; GetSecretValue: the reply key, to check a response's replyMac.
+            POST_TO_ANSWERS.grant(execute_api.ManageConnections),
+            REPLY_KEY.grant(secretsmanager.GetSecretValue),
             # UpdateItem: the connection's allowance for messages that answer no request
             # (its subdomain comes back with it, for ready -> registered).
             CONNECTIONS.grant(dynamodb.UpdateItem),

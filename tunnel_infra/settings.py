@@ -92,6 +92,14 @@ class Throttling:
         )
 
     @property
+    def answer_channel(self) -> StageLimit:
+        """The answers API's stage ($connect and whoami): a forwarding container connects and
+        asks whoami once, then again only to renew (2-hour cap, idle, a freeze). At most as many
+        containers start at once as public requests are admitted, so the agents' message limits
+        (twice the public ones) cover a burst of cold containers' connect and whoami."""
+        return self.agent_messages
+
+    @property
     def agent_connects(self) -> StageLimit:
         """The WebSocket $connect route: each connect runs the authorizer and connect."""
         return StageLimit(

@@ -34,6 +34,7 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGateway::Account",
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::IntegrationResponse",
         "AWS::ApiGatewayV2::Route",
         "AWS::ApiGatewayV2::Authorizer",
         "AWS::ApiGatewayV2::Deployment",

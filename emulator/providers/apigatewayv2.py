@@ -201,6 +201,8 @@ class ApiGatewayV2Integration(_ApiChild, CloudFormationModel):
         api = self._api()
         fresh = api.integrations.pop(self._build())
         fresh.id = self.integration_id
+        # Its integration responses are resources of their own: they stay with it.
+        fresh.responses = api.integrations[self.integration_id].responses
         api.integrations[self.integration_id] = fresh
 
     def destroy(self) -> None:
@@ -256,6 +258,52 @@ class ApiGatewayV2Route(_ApiChild, CloudFormationModel):
         api = self._api_or_none()
         if api is not None:
             api.delete_route(self.route_id)
+
+
+class ApiGatewayV2IntegrationResponse(_ApiChild, CloudFormationModel):
+    """A non-proxy integration's response (a MOCK $connect's), kept on its integration."""
+
+    CFN_TYPE = "AWS::ApiGatewayV2::IntegrationResponse"
+    ATTRIBUTES = {"IntegrationResponseId": "integration_response_id"}
+    REPLACE_ON = frozenset({"ApiId", "IntegrationId"})
+
+    integration_response_id: str
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.integration_response_id
+
+    @property
+    def integration_id(self) -> str:
+        return str(self.properties["IntegrationId"])
+
+    def _build(self) -> str:
+        p = self.properties
+        response = _backend(self.account_id, self.region_name).create_integration_response(
+            api_id=self.api_id,
+            integration_id=self.integration_id,
+            content_handling_strategy=p.get("ContentHandlingStrategy"),
+            integration_response_key=p["IntegrationResponseKey"],
+            response_parameters=p.get("ResponseParameters"),
+            response_templates=p.get("ResponseTemplates"),
+            template_selection_expression=p.get("TemplateSelectionExpression"),
+        )
+        return str(response.id)
+
+    def create(self) -> None:
+        self.integration_response_id = self._build()
+
+    def apply_update(self, old: Properties) -> None:
+        integration = self._api().get_integration(self.integration_id)
+        fresh = integration.responses.pop(self._build())
+        fresh.id = self.integration_response_id
+        integration.responses[self.integration_response_id] = fresh
+
+    def destroy(self) -> None:
+        api = self._api_or_none()
+        integration = api.integrations.get(self.integration_id) if api else None
+        if integration is not None:
+            integration.responses.pop(self.integration_response_id, None)
 
 
 class ApiGatewayV2Authorizer(_ApiChild, CloudFormationModel):

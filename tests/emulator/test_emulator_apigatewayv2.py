@@ -360,3 +360,66 @@ def test_custom_domain_and_api_mapping(stacks: Any, aws: Any) -> None:
 
     stacks.delete(name)
     assert apigw.get_domain_names()["Items"] == []
+
+
+MOCK_CONNECT_TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        "Api": {
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Properties": {
+                "Name": "tunnel-answers",
+                "ProtocolType": "WEBSOCKET",
+                "RouteSelectionExpression": "$request.body.action",
+            },
+        },
+        "Mock": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": {"Ref": "Api"},
+                "IntegrationType": "MOCK",
+                "RequestTemplates": {"$default": '{"statusCode": 200}'},
+                "TemplateSelectionExpression": "\\$default",
+            },
+        },
+        "MockResponse": {
+            "Type": "AWS::ApiGatewayV2::IntegrationResponse",
+            "Properties": {
+                "ApiId": {"Ref": "Api"},
+                "IntegrationId": {"Ref": "Mock"},
+                "IntegrationResponseKey": "$default",
+            },
+        },
+        "ConnectRoute": _route("$connect", "Mock", AuthorizationType="AWS_IAM"),
+    },
+    "Outputs": {"ApiId": {"Value": {"Ref": "Api"}}},
+}
+
+
+def test_iam_connect_route_with_a_mock_integration_and_its_response(stacks: Any, aws: Any) -> None:
+    """The answers API's $connect: AWS_IAM, a MOCK integration answering 200 from its request
+    template, and the $default integration response a non-proxy integration needs."""
+    name = stacks.create(MOCK_CONNECT_TEMPLATE)
+    apigw = aws("apigatewayv2")
+    api_id = stacks.outputs(name)["ApiId"]
+    (route,) = apigw.get_routes(ApiId=api_id)["Items"]
+    assert (route["RouteKey"], route["AuthorizationType"]) == ("$connect", "AWS_IAM")
+    (integration,) = apigw.get_integrations(ApiId=api_id)["Items"]
+    assert integration["IntegrationType"] == "MOCK"
+    assert integration["RequestTemplates"] == {"$default": '{"statusCode": 200}'}
+    assert integration["TemplateSelectionExpression"] == "\\$default"
+    (response,) = apigw.get_integration_responses(
+        ApiId=api_id, IntegrationId=integration["IntegrationId"]
+    )["Items"]
+    assert response["IntegrationResponseKey"] == "$default"
+    assert response["IntegrationResponseId"] == stacks.physical_ids(name)["MockResponse"]
+
+    # An update of the integration keeps its response; deleting the stack removes both.
+    changed = copy.deepcopy(MOCK_CONNECT_TEMPLATE)
+    changed["Resources"]["Mock"]["Properties"]["Description"] = "accepts"
+    stacks.update(name, changed)
+    assert apigw.get_integration_responses(
+        ApiId=api_id, IntegrationId=integration["IntegrationId"]
+    )["Items"] == [response]
+    stacks.delete(name)
+    with pytest.raises(ClientError):
+        apigw.get_api(ApiId=api_id)

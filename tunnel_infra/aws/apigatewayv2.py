@@ -15,6 +15,7 @@ from troposphere.apigatewayv2 import (
     DomainName,
     DomainNameConfiguration,
     Integration,
+    IntegrationResponse,
     Route,
     RouteSettings,
     Stage,
@@ -88,6 +89,11 @@ def websocket_access_log_name(stack: Blueprint) -> str:
     return f"/aws/apigateway/{stack.name('ws-access')}"
 
 
+def answers_access_log_name(stack: Blueprint) -> str:
+    """The answers API's stage access-log group (as the agents' WebSocket stage's)."""
+    return f"/aws/apigateway/{stack.name('answers-access')}"
+
+
 def _execute_api_host(api_id_variable: str) -> str:
     """tunnel_shared.names' host, as Sub text in the stack's region and partition."""
     return EXECUTE_API_HOST.format(
@@ -126,6 +132,20 @@ def websocket_api(stack: Blueprint, logical_id: str) -> Api:
             logical_id,
             Name=stack.name("ws"),
             Description="Agents connect here; messages route on their 'action' field",
+            ProtocolType="WEBSOCKET",
+            RouteSelectionExpression="$request.body.action",
+        )
+    )
+
+
+def answers_api(stack: Blueprint, logical_id: str) -> Api:
+    """The internal WebSocket API answers cross: forwarding connects (IAM-signed), learns its
+    connection id from ``whoami``, and response posts each answer to it."""
+    return stack.add(
+        Api(
+            logical_id,
+            Name=stack.name("answers"),
+            Description="Forwarding's own sockets (IAM); response posts the agents' answers here",
             ProtocolType="WEBSOCKET",
             RouteSelectionExpression="$request.body.action",
         )
@@ -193,6 +213,39 @@ def lambda_integration(
     return stack.add(integration)
 
 
+# A MOCK integration answers from its request template: {"statusCode": 200} accepts a $connect
+# without invoking anything. The selection expression \$default is the static key "$default"
+# (unescaped, $default would be read as an expression). Non-proxy integrations need an
+# integration response ("Set up a WebSocket API integration response": at least one, $default
+# the catch-all); $connect sends nothing back, so no route response.
+MOCK_ACCEPT_TEMPLATE = json.dumps({"statusCode": 200})
+STATIC_DEFAULT_TEMPLATE = "\\$default"
+
+
+def mock_integration(
+    stack: Blueprint, logical_id: str, api_id: AWSHelperFn
+) -> tuple[Integration, IntegrationResponse]:
+    """A MOCK integration that accepts (200), and its $default integration response."""
+    integration = stack.add(
+        Integration(
+            logical_id,
+            ApiId=api_id,
+            IntegrationType="MOCK",
+            RequestTemplates={"$default": MOCK_ACCEPT_TEMPLATE},
+            TemplateSelectionExpression=STATIC_DEFAULT_TEMPLATE,
+        )
+    )
+    response = stack.add(
+        IntegrationResponse(
+            f"{logical_id}Response",
+            ApiId=api_id,
+            IntegrationId=Ref(integration),
+            IntegrationResponseKey="$default",
+        )
+    )
+    return integration, response
+
+
 def request_authorizer(
     stack: Blueprint, logical_id: str, api_id: AWSHelperFn, function_arn: AWSHelperFn, source: str
 ) -> Authorizer:
@@ -215,14 +268,19 @@ def route(
     key: str,
     integration: Integration,
     authorizer: Authorizer | None = None,
+    iam: bool = False,
 ) -> Route:
+    """A route to ``integration``: open, behind ``authorizer``, or (``iam``) only for SigV4
+    callers whose policy allows ``execute-api:Invoke`` on it (a route has one or the other)."""
     resource = Route(
         logical_id,
         ApiId=api_id,
         RouteKey=key,
         Target=Sub(f"integrations/${{{integration.title}}}"),
-        AuthorizationType="NONE",
+        AuthorizationType="AWS_IAM" if iam else "NONE",
     )
+    if authorizer is not None and iam:
+        raise ValueError(f"route {key}: a custom authorizer or IAM, not both")
     if authorizer is not None:
         resource.AuthorizationType = "CUSTOM"
         resource.AuthorizerId = Ref(authorizer)
@@ -234,7 +292,7 @@ def deployment(
     prefix: str,
     api_id: AWSHelperFn,
     routes: list[Route],
-    served: list[Integration | Authorizer],
+    served: list[Integration | IntegrationResponse | Authorizer],
 ) -> Deployment:
     """A WebSocket deployment whose logical id changes whenever anything it serves does.
 
