@@ -1397,3 +1397,63 @@ def check_metric_filter_log_group(log_group_exists: bool) -> None:
     """
     if not log_group_exists:
         raise Refused("ResourceNotFoundException", "The specified log group does not exist.")
+
+
+# --- API Gateway WebSocket APIs: IAM on $connect, and connections not yet established --------
+
+IAM_CONNECT_REFUSED = "Forbidden"
+
+
+def check_iam_connect_signature(
+    raw_path: str,
+    raw_query: str,
+    headers: Iterable[tuple[str, str]],
+    secret_keys: Mapping[str, str] = KNOWN_CREDENTIALS,
+    now: float | None = None,
+) -> None:
+    """``$connect`` with ``AuthorizationType: AWS_IAM`` refuses an unsigned or badly signed
+    upgrade (403): the client signs its GET upgrade request with SigV4 for the service
+    ``execute-api`` (an ``Authorization`` header over the request line and the headers it names,
+    an empty body), and API Gateway verifies it as it verifies any IAM-authorized call
+    (:func:`check_management_api_signature`'s steps: missing, incomplete, wrong service, out of
+    the 5-minute window, unknown key, mismatch). Every refusal is **403**; no integration runs
+    and no connection is made. The caller's identity policy must then allow
+    ``execute-api:Invoke`` on ``arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/$connect``
+    (the WebSocket route ARN format); the local gateway checks the signature against the
+    emulator's keys only, not the signer's policy (every local key is the emulator's one user).
+    IAM is checked on ``$connect`` only: later messages on the connection are not signed.
+
+    Not modelled: a presigned upgrade (the signature in the query string, as browsers must sign):
+    refused here as unsigned. Not confirmed: the body of the 403 (``{"message": "Forbidden"}``
+    here, its ``code`` the IAM error's).
+
+    Sources: "Control access to WebSocket APIs with IAM authorization" (sign with SigV4; the
+    route ARN ``api-id/stage-name/route-key``), https://docs.aws.amazon.com/apigateway/latest/
+    developerguide/apigateway-websocket-control-access-iam.html; aws-samples/
+    serverless-patterns#1144 (an unsigned ``wscat -c`` to an IAM $connect is refused 403),
+    serverless/serverless#6149 (403 once AWS_IAM is deployed); the gist
+    serverlessunicorn/9c7397c4a291398022b84a91d34ae051 (botocore SigV4Auth on the GET, the
+    Authorization header added to the upgrade); awsdocs/amazon-api-gateway-developer-guide#121
+    (IAM policies apply to $connect, not to later routes).
+    """
+    try:
+        check_management_api_signature("GET", raw_path, raw_query, headers, b"", secret_keys, now)
+    except Refused as refused:
+        raise Refused(refused.code, IAM_CONNECT_REFUSED, 403) from None
+
+
+def check_connection_established(established: bool) -> None:
+    """Posting to (or getting, or deleting) a connection whose ``$connect`` has not returned
+    answers **410** ``GoneException``: a connection id exists from the start of ``$connect``
+    (its integration sees it), but it is not established until ``$connect`` has accepted it and
+    the 101 has gone out; until then, and once it is closed, @connections answers as for an
+    unknown id. Same on every WebSocket API (the agents' and the internal answers API): a
+    client learns its id only from a route that tells it once it is connected (``whoami``).
+
+    Sources: "How do I troubleshoot 410 GoneException errors with Amazon API Gateway WebSocket
+    APIs?" ("A message was posted to the WebSocket API before the connection was established";
+    don't post from the $connect integration), https://repost.aws/knowledge-center/
+    410-gone-api-gateway.
+    """
+    if not established:
+        raise Refused("GoneException", "The connection with the provided id no longer exists", 410)

@@ -53,6 +53,20 @@ class Integration:
     uri: str | None
     payload_format_version: str
     timeout_ms: int | None
+    # A MOCK integration's request templates, by key, and how one is chosen.
+    request_templates: dict[str, str] = field(default_factory=dict)
+    template_selection_expression: str | None = None
+
+    def mock_status(self) -> int | None:
+        """The statusCode a MOCK integration answers with (its selected request template's),
+        None if it names none."""
+        key = (self.template_selection_expression or "$default").removeprefix("\\")
+        template = self.request_templates.get(key) or self.request_templates.get("$default")
+        try:
+            status = json.loads(template or "").get("statusCode")
+        except (ValueError, AttributeError):
+            return None
+        return status if isinstance(status, int) and not isinstance(status, bool) else None
 
     @property
     def function_arn(self) -> str | None:
@@ -124,6 +138,8 @@ class Deployment:
     # The environment's stacks when it was read (stacks_fingerprint), read first: a stack that
     # changed while the rest was read shows as a change.
     stacks: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+    # The internal answers API (forwarding's own sockets), where the apis stack has one.
+    answers: Api | None = None
 
 
 def apis_stack(environment: str) -> str:
@@ -165,6 +181,7 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
         gateway = session.client("apigatewayv2")
         websocket = _api(gateway, outputs["WebSocketApiId"])
         http = _api(gateway, outputs["HttpApiId"])
+        answers = _api(gateway, outputs["AnswersApiId"]) if "AnswersApiId" in outputs else None
     except (BotoCoreError, ClientError) as error:
         raise DeploymentError(
             f"cannot read the deployed {environment} APIs ({error}); "
@@ -177,7 +194,8 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
     lam = session.client("lambda")
     arns = {
         arn
-        for api in (websocket, http)
+        for api in (websocket, http, answers)
+        if api is not None
         for arn in [i.function_arn for i in api.integrations.values()]
         + [a.function_arn for a in api.authorizers.values()]
         if arn
@@ -187,7 +205,9 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
         domains = _mapped_domains(gateway, http.api_id)
     except (BotoCoreError, ClientError) as error:
         raise DeploymentError(f"cannot read the custom domains ({error})") from None
-    return Deployment(environment, region, account_id, websocket, http, functions, domains, stacks)
+    return Deployment(
+        environment, region, account_id, websocket, http, functions, domains, stacks, answers
+    )
 
 
 def _mapped_domains(gateway: Any, api_id: str) -> dict[str, str]:
@@ -242,6 +262,8 @@ def _api(gateway: Any, api_id: str) -> Api:
             i.get("IntegrationUri"),
             i.get("PayloadFormatVersion", "1.0"),
             i.get("TimeoutInMillis"),
+            dict(i.get("RequestTemplates") or {}),
+            i.get("TemplateSelectionExpression"),
         )
         for i in _items(gateway.get_integrations, ApiId=api_id)
     }

@@ -221,13 +221,15 @@ class Follower:
 
     def _close_deleted(self) -> None:
         self._gateway.websocket.close_deleted(f"{self._environment}'s WebSocket API was deleted")
+        self._gateway.answers.close_deleted(f"{self._environment}'s answers API was deleted")
 
     async def _follow(self, new: Deployment) -> None:
         gateway = self._gateway
         old = gateway.deployed
-        same_apis = (old.websocket.api_id, old.http.api_id) == (
+        same_apis = (old.websocket.api_id, old.http.api_id, _api_id(old.answers)) == (
             new.websocket.api_id,
             new.http.api_id,
+            _api_id(new.answers),
         )
         if same_apis and gateway.unavailable is None:
             changes = describe_changes(old, new)
@@ -253,3 +255,7 @@ class Follower:
             f"{self._environment} {what}: WebSocket API {new.websocket.api_id}, HTTP API "
             f"{new.http.api_id}; tunnel URLs {gateway.public_url_format}"
         )
+
+
+def _api_id(api: Api | None) -> str | None:
+    return api.api_id if api is not None else None

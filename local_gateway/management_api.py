@@ -40,6 +40,15 @@ def gone() -> web.Response:
     return _error(410, "GoneException", "The connection with the provided id no longer exists")
 
 
+def established(ready: bool) -> web.Response:
+    """rules.check_connection_established's 410 for a connection not (or no longer) there."""
+    try:
+        rules.check_connection_established(ready)
+    except rules.Refused as refused:
+        return _error(refused.status, refused.code, refused.message)
+    return web.Response(status=200)
+
+
 def missing_token() -> web.Response:
     """What API Gateway answers where nothing is routed, and to an unsigned call."""
     return _error(403, "MissingAuthenticationTokenException", rules.MISSING_AUTHENTICATION_TOKEN)
@@ -80,19 +89,20 @@ class ManagementApi:
         except rules.Refused as refused:
             access_log.note(f"@connections {request.method} refused: {refused.code}")
             return _error(refused.status, refused.code, refused.message)
+        # Registered only once $connect has accepted it and the 101 has gone out.
         connection = self._connections.get(connection_id)
         if request.method == "POST":
             if len(data) > MAX_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Message too long")
             if connection is None:
-                return gone()
+                return established(False)
             try:
                 connection.transport.send(data)
             except Gone:
                 return gone()
             return web.Response(status=200)
         if connection is None:
-            return gone()
+            return established(False)
         if request.method == "GET":
             caller = connection.caller
             described = {

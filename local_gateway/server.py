@@ -1,9 +1,13 @@
-"""One loopback port, three APIs, told apart by the Host header and the path:
+"""One loopback port, four APIs, told apart by the Host header and the path:
 
-Host 127.0.0.1 / [::1] (the WebSocket API's own endpoint)
-    /<stage>                    WebSocket upgrade          -> WebSocketApi
+Host 127.0.0.1 / [::1] (the WebSocket APIs' own endpoints)
+    /<stage>                    WebSocket upgrade          -> WebSocketApi (agents)
     /<stage>/@connections/<id>  POST / GET / DELETE        -> ManagementApi
+    /<answers-api-id>/<stage>   WebSocket upgrade (SigV4)  -> WebSocketApi (answers)
+    /<answers-api-id>/<stage>/@connections/<id>            -> its ManagementApi
     anything else                                          -> 404
+(on AWS each API has its own host, <api-id>.execute-api...; here the answers API's id is the
+first segment of the path, as a name under *.localhost would not resolve for the functions)
 Host localhost or <api-id>.execute-api.localhost (the HTTP API's own endpoint), or
 <subdomain>.localhost where a custom domain is deployed (any host that is not a bare address;
 http_api.py says which reach it)
@@ -37,7 +41,7 @@ from local_gateway.connections import Connections
 from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
 from local_gateway.lambda_runtime import LambdaRuntime, pass_env_names
 from local_gateway.management_api import ManagementApi
-from local_gateway.websocket_api import WebSocketApi
+from local_gateway.websocket_api import WebSocketApi, answers_api
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # AWS allows 10,240 bytes of request line and headers; aiohttp's default per line is 8,190.
@@ -59,6 +63,18 @@ class Settings:
     @property
     def connections_endpoint(self) -> str:
         return f"{self.base_url}/{self.environment}"
+
+    def answers_path(self, api_id: str) -> str:
+        """The answers API's stage, here: its id stands for its host."""
+        return f"/{api_id}/{self.environment}"
+
+    def answers_url(self, api_id: str) -> str:
+        """Where forwarding connects for its answers (ANSWERS_URL)."""
+        return f"ws://{self.host}:{self.port}{self.answers_path(api_id)}"
+
+    def answers_endpoint(self, api_id: str) -> str:
+        """The answers API's @connections, for response (ANSWERS_ENDPOINT)."""
+        return f"{self.base_url}{self.answers_path(api_id)}"
 
 
 def is_loopback(host: str) -> bool:
@@ -122,23 +138,41 @@ class Gateway:
         )
         self.http = HttpApi(deployed, self.runtime)
         self.management = ManagementApi(self.connections)
+        # The internal answers API: its own connections, so neither API's @connections reaches
+        # the other's (as on AWS, where each is its own API).
+        self.answers_connections = Connections()
+        self.answers = WebSocketApi(
+            deployed,
+            self.runtime,
+            self.answers_connections,
+            settings.idle_timeout_seconds,
+            settings.max_connection_seconds,
+            select=answers_api,
+        )
+        self.answers_management = ManagementApi(self.answers_connections)
 
     def _overrides(self) -> dict[str, str]:
         # The functions reach this gateway's @connections and name its public URLs (only those
-        # deployed with these variables get them).
-        return {
+        # deployed with these variables get them); forwarding connects to its answers API here.
+        overrides = {
             "CONNECTIONS_ENDPOINT": self.settings.connections_endpoint,
             "PUBLIC_URL_FORMAT": self.public_url_format,
         }
+        answers = self.deployed.answers
+        if answers is not None:
+            overrides["ANSWERS_URL"] = self.settings.answers_url(answers.api_id)
+            overrides["ANSWERS_ENDPOINT"] = self.settings.answers_endpoint(answers.api_id)
+        return overrides
 
     async def take(self, new: deployment.Deployment) -> None:
         """Serve ``new`` (a new deployment of the environment) from the next request on: the
         functions whose workers would start differently get new ones first (follow.py)."""
         self.public_url_format = public_url_format(new, self.settings.port)
+        self.deployed = new
         await self.runtime.reconfigure(new, self._overrides())
         self.websocket.reconfigure(new)
+        self.answers.reconfigure(new)
         self.http = HttpApi(new, self.runtime)
-        self.deployed = new
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -161,6 +195,17 @@ class Gateway:
         if raw_path.startswith(prefix) and "/" not in raw_path[len(prefix) :]:
             connection_id = unquote(raw_path[len(prefix) :])
             return await browser_guard.guarded(request, self.management.handle, connection_id)
+        answers_deployed = self.deployed.answers
+        if answers_deployed is not None:
+            answers_path = self.settings.answers_path(answers_deployed.api_id)
+            if raw_path in (answers_path, answers_path + "/") and request.method == "GET":
+                return await browser_guard.guarded(request, self.answers.handle)
+            prefix = f"{answers_path}/@connections/"
+            if raw_path.startswith(prefix) and "/" not in raw_path[len(prefix) :]:
+                connection_id = unquote(raw_path[len(prefix) :])
+                return await browser_guard.guarded(
+                    request, self.answers_management.handle, connection_id
+                )
         since = access_log.started()
         access_log.line(f"{request.method} {hostname}{raw_path}", 404, since)
         return answers.answer(answers.NOT_FOUND)
@@ -222,6 +267,7 @@ async def serve(gateway: Gateway, listening: socket.socket | None = None) -> Non
         finally:
             following.cancel()
             await gateway.websocket.close_all()
+            await gateway.answers.close_all()
     finally:
         await runner.cleanup()
         await gateway.runtime.shutdown()  # the functions' worker processes, their code
@@ -245,10 +291,15 @@ def start(settings: Settings) -> Gateway:
         f"deployed code of {len(deployed.functions)} functions fetched and started in "
         f"{time.monotonic() - began:.2f} s"
     )
-    for api_name, api in (("WebSocket", deployed.websocket), ("HTTP", deployed.http)):
+    apis = [("WebSocket", deployed.websocket), ("HTTP", deployed.http)]
+    if deployed.answers is not None:
+        apis.append(("answers", deployed.answers))
+    for api_name, api in apis:
         for route in api.routes.values():
             integration = api.integrations.get(route.integration_id or "")
             target = integration.function_arn if integration else f"nothing ({route.target!r})"
+            if integration is not None and integration.integration_type == "MOCK":
+                target = f"MOCK ({route.authorization_type})"
             access_log.note(f"{api_name} {route.key} -> {target}")
     if settings.environment not in deployed.websocket.stages:
         access_log.note(f"warning: the WebSocket API has no stage {settings.environment}")

@@ -21,11 +21,15 @@ from local_gateway.server import Settings, public_url_format
 def local_urls(settings: Settings) -> list[tuple[str, str]]:
     """(label, URL) of what the gateway serves on ``settings``, from what was deployed."""
     deployed = deployment.load(settings.environment, boto3.session.Session())
-    return [
+    urls = [
         ("WebSocket URL (agents)", f"ws://{settings.host}:{settings.port}/{settings.environment}"),
         ("tunnel URLs", public_url_format(deployed, settings.port)),
         ("@connections", f"{settings.connections_endpoint}/@connections"),
     ]
+    if deployed.answers is not None:
+        api_id = deployed.answers.api_id
+        urls.append(("answers (forwarding)", settings.answers_url(api_id)))
+    return urls
 
 
 def main(argv: Sequence[str] | None = None) -> int:

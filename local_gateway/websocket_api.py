@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,6 +22,7 @@ from tunnel_shared.limits import WEBSOCKET_INTEGRATION_TIMEOUT_SECONDS
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
+from aws_fidelity import rules
 from local_gateway import access_log, answers, iam
 from local_gateway.connections import Connection, Connections
 from local_gateway.deployment import Api, Deployment, Integration, Route
@@ -102,6 +104,14 @@ def _refusal(status: int) -> web.Response:
     return answers.answer(known[status]) if status in known else web.Response(status=status)
 
 
+def agents_api(deployment: Deployment) -> Api | None:
+    return deployment.websocket
+
+
+def answers_api(deployment: Deployment) -> Api | None:
+    return deployment.answers
+
+
 class WebSocketApi:
     def __init__(
         self,
@@ -110,9 +120,12 @@ class WebSocketApi:
         connections: Connections,
         idle_timeout_seconds: float,
         max_connection_seconds: float,
+        select: Callable[[Deployment], Api | None] = agents_api,
     ) -> None:
+        """``select``: which of the deployment's WebSocket APIs this serves (the agents')."""
+        self._select = select
         self._deployment = deployment
-        self._api: Api = deployment.websocket
+        self._api: Api | None = select(deployment)
         self._stage = deployment.environment
         self._runtime = runtime
         self._connections = connections
@@ -126,14 +139,16 @@ class WebSocketApi:
         routes, integrations, authorizer and stage variables; what is in flight finishes with
         what it started with."""
         self._deployment = deployment
-        self._api = deployment.websocket
-        self._deleted.discard(self._api.api_id)
+        self._api = self._select(deployment)
+        if self._api is not None:
+            self._deleted.discard(self._api.api_id)
 
     def close_deleted(self, reason: str) -> int:
         """The API was deleted (its stack, a relaunch): close every open connection with 1001
         and ``reason``, invoking no ``$disconnect`` (the API that would run it is gone), and
         say how many there were."""
-        self._deleted.add(self._api.api_id)
+        if self._api is not None:
+            self._deleted.add(self._api.api_id)
         connections = self._connections.all()
         for connection in connections:
             self._deleted.add(connection.caller.api_id)
@@ -147,6 +162,9 @@ class WebSocketApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         since = access_log.started()
         api = self._api  # a reconfigure meanwhile applies to the next connection
+        if api is None:
+            access_log.line("WS $connect", 404, since, "no such API deployed")
+            return answers.answer(answers.NOT_FOUND)
         handshake = handshake_checker().accept(
             Request(request.raw_path, Headers(request.headers.items()))
         )
@@ -217,10 +235,24 @@ class WebSocketApi:
         authorizer = None
         if route.authorization_type == "CUSTOM":
             authorizer = await self._authorize(api, route, headers, query, caller)
+        elif route.authorization_type == "AWS_IAM":
+            try:  # the upgrade as the client sent it, signed by a key the emulator knows
+                rules.check_iam_connect_signature(
+                    request.raw_path.partition("?")[0], raw_query, list(request.headers.items())
+                )
+            except rules.Refused as refused:
+                raise Refused(403, f"IAM: {refused.code}") from None
         elif route.authorization_type != "NONE":
-            # AWS_IAM needs SigV4-signed upgrades, which the local gateway does not verify.
             raise Refused(403, f"authorization type {route.authorization_type} is not supported")
         integration = api.integrations.get(route.integration_id or "")
+        if integration is not None and integration.integration_type == "MOCK":
+            # API Gateway answers from the request template: nothing is invoked.
+            mocked = integration.mock_status()
+            if mocked is None:
+                raise Refused(500, "MOCK $connect integration names no statusCode")
+            if not 200 <= mocked < 300:
+                raise Refused(mocked, f"MOCK $connect answered {mocked}")
+            return authorizer, {}
         outcome = await self._invoke(
             api, route, integration, connect_event(headers, query, caller, authorizer)
         )
@@ -324,6 +356,9 @@ class WebSocketApi:
     async def _route(self, connection: Connection, message: Message) -> None:
         since = access_log.started()
         api = self._api
+        if api is None:
+            self._tell(connection, "Forbidden", aws_id())
+            return
         key = selected_route_key(api.route_selection_expression, message)
         route = api.routes.get(key) if key not in (None, "$connect", "$disconnect") else None
         route = route or api.routes.get("$default")
@@ -374,8 +409,12 @@ class WebSocketApi:
         since = access_log.started()
         code, reason = connection.transport.close_status()
         api = self._api
-        route = api.routes.get("$disconnect")
-        if connection.caller.api_id in self._deleted or connection.caller.api_id != api.api_id:
+        route = api.routes.get("$disconnect") if api is not None else None
+        if (
+            api is None
+            or connection.caller.api_id in self._deleted
+            or (connection.caller.api_id != api.api_id)
+        ):
             route = None  # its API is gone, and its $disconnect route with it
         if route is None:
             access_log.line("WS closed", code, since, connection.connection_id)

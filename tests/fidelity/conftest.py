@@ -20,7 +20,13 @@ import pytest
 
 from emulator import process
 from tests.emulator.conftest import aws, emulator_endpoint, stacks  # noqa: F401
-from tests.gateway.conftest import gateway, launched, records, wiring  # noqa: F401
+from tests.gateway.conftest import (  # noqa: F401
+    answers_api_id,
+    gateway,
+    launched,
+    records,
+    wiring,
+)
 
 # Resource handler returned message: "<message> (Service: <service>, Status Code: 400, Request
 # ID: <id>)" (RequestToken: <token>, HandlerErrorCode: InvalidRequest)

@@ -119,6 +119,14 @@ def wiring(launched: LocalProject) -> Wiring:
 
 
 @pytest.fixture(scope="package")
+def answers_api_id(launched: LocalProject) -> str:
+    """The internal answers API's id (the apis stack's output)."""
+    stack = launched.client("cloudformation").describe_stacks(StackName="http-tunnel-dev-apis")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    return outputs["AnswersApiId"]
+
+
+@pytest.fixture(scope="package")
 def records(tmp_path_factory: pytest.TempPathFactory) -> Records:
     return Records(tmp_path_factory.mktemp("records"))
 

@@ -134,10 +134,14 @@ def test_an_authorizer_reading_another_functions_variable_fails(gateway, records
 
 
 def test_an_http_handler_reading_another_functions_or_the_gateways_variable_fails(gateway):
-    status, _, body = http_request(gateway, "GET", "/env/PENDING_REQUESTS_TABLE")
-    assert (status, body) == (200, b"http-tunnel-pending-requests-dev")
-    # The authorizer's secret, and the gateway's own HOME: neither reaches forwarding.
-    for name in ("SIGNING_KEY_SECRET_ARN", "HOME"):
+    status, _, body = http_request(gateway, "GET", "/env/TOKENS_TABLE")
+    assert (status, body) == (200, b"http-tunnel-tokens-dev")
+    # Forwarding's answers URL is this gateway's (as CONNECTIONS_ENDPOINT is).
+    status, _, body = http_request(gateway, "GET", "/env/ANSWERS_URL")
+    assert status == 200 and body.startswith(f"ws://127.0.0.1:{gateway.port}/".encode()), body
+    # The authorizer's secret, response's answers endpoint, and the gateway's own HOME: none
+    # reaches forwarding.
+    for name in ("SIGNING_KEY_SECRET_ARN", "ANSWERS_ENDPOINT", "HOME"):
         status, _, body = http_request(gateway, "GET", f"/env/{name}")
         assert (status, body) == (500, INTERNAL_ERROR), name
         assert f"KeyError: '{name}'" in gateway.log()

@@ -42,3 +42,34 @@ def on_connection(connection_id: str):  # noqa: ANN201
 
 def with_body(text: str):  # noqa: ANN201
     return lambda entry: text in (entry["event"].get("body") or "")
+
+
+def signed_upgrade_headers(
+    url: str, key: str = "testing", secret: str = "testing"
+) -> list[tuple[str, str]]:
+    """SigV4 headers for a GET upgrade to ``url`` (ws://), as a client of an IAM $connect signs
+    it: botocore's SigV4Auth for execute-api over the http:// form of the same request."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url="http" + url.removeprefix("ws"))
+    SigV4Auth(Credentials(key, secret), "execute-api", "us-east-1").add_auth(request)
+    return [(name, request.headers[name]) for name in ("Authorization", "X-Amz-Date")]
+
+
+def answers_url(gateway: GatewayProcess, api_id: str) -> str:
+    """The answers API's stage on the local gateway (its id stands for its host)."""
+    return f"ws://127.0.0.1:{gateway.port}/{api_id}/dev"
+
+
+def open_answers(
+    gateway: GatewayProcess, api_id: str, headers: list[tuple[str, str]] | None = None
+) -> ClientConnection:
+    url = answers_url(gateway, api_id)
+    return connect(
+        url,
+        proxy=None,
+        open_timeout=10,
+        additional_headers=signed_upgrade_headers(url) if headers is None else headers,
+    )
