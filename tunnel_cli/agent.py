@@ -108,6 +108,7 @@ from tunnel_cli.messages import (
     parse_budget,
     parse_request,
     parse_server_message,
+    reply_of,
     request_id_of,
     response_text,
 )
@@ -628,7 +629,7 @@ class Session:
             if response is None:
                 self._cut(request, deadline, tap, arrived, entry)
                 return
-        text, sent = response_text(request_id, response)
+        text, sent = response_text(request_id, response, reply_of(message))
         path = request.raw_path or "/"
         if sent.error:
             self.agent.say_error(f"{request.method} {path}: {sent.error}")

@@ -69,7 +69,7 @@ from typing import TypeVar
 
 from tunnel_shared.headers import FRAMING, HOP_BY_HOP, named_by_connection
 from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
-from tunnel_shared.protocol import response_message
+from tunnel_shared.protocol import MAX_REPLY_CHARS, Reply, response_message
 
 from tunnel_cli.bodies import CHUNK_BYTES, TransferError, download, upload
 from tunnel_cli.deadline import Deadline
@@ -78,6 +78,8 @@ from tunnel_cli.deadline import Deadline
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # A request id as long as the protocol allows, to size a response message before it exists.
 _LONGEST_ID = "r" * 64
+# The reply fields the agent echoes, at their longest (protocol.MAX_REPLY_CHARS each).
+_LONGEST_REPLY = Reply("t" * MAX_REPLY_CHARS, "m" * MAX_REPLY_CHARS)
 HOST_HEADER_POLICIES = ("preserve", "rewrite")
 
 T = TypeVar("T")
@@ -293,7 +295,9 @@ def _read_answer(
 ) -> LocalResponse:
     """The local service's answer, its body inline when it fits a message, else uploaded."""
     headers = response_headers(answer.getheaders())
-    envelope = len(response_message(_LONGEST_ID, answer.status, headers, b"").encode())
+    envelope = len(
+        response_message(_LONGEST_ID, answer.status, headers, b"", reply=_LONGEST_REPLY).encode()
+    )
     inline_limit = (MAX_MESSAGE_BYTES - envelope) * 3 // 4
     declared = answer.length  # None when chunked or read to the connection's end
     if declared is not None and declared > MAX_BODY_BYTES:

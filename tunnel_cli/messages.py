@@ -89,15 +89,29 @@ def parse_budget(message: dict[str, Any]) -> Budget:
     return Budget(float(seconds), cap)
 
 
-def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalResponse]:
-    """The ``response`` message for ``response``, and the response it actually carries: the
-    local one, or the 502 that replaces it when it cannot fit (module docstring)."""
+def reply_of(message: dict[str, Any]) -> protocol.Reply | None:
+    """A request's ``replyTo`` and ``replyMac``, to echo unchanged in its response (None when
+    it has none, or malformed ones: the server refuses that response either way)."""
+    try:
+        return protocol.reply_of(message)
+    except ProtocolError:
+        return None
+
+
+def response_text(
+    request_id: str, response: LocalResponse, reply: protocol.Reply | None = None
+) -> tuple[str, LocalResponse]:
+    """The ``response`` message for ``response``, with the request's ``reply`` fields echoed,
+    and the response it actually carries: the local one, or the 502 that replaces it when it
+    cannot fit (module docstring)."""
     if response.stored_bytes is not None:
         text = response_message(
-            request_id, response.status, response.headers, b"", response.stored_bytes
+            request_id, response.status, response.headers, b"", response.stored_bytes, reply
         )
         return text, response
-    text = response_message(request_id, response.status, response.headers, response.body)
+    text = response_message(
+        request_id, response.status, response.headers, response.body, reply=reply
+    )
     if len(text.encode()) <= MAX_MESSAGE_BYTES:
         return text, response
     replacement = too_large(
@@ -106,5 +120,7 @@ def response_text(request_id: str, response: LocalResponse) -> tuple[str, LocalR
         f"the {MAX_MESSAGE_BYTES // 1024} KB a WebSocket message can carry through API Gateway, "
         "and the request came with no upload URL",
     )
-    text = response_message(request_id, replacement.status, replacement.headers, replacement.body)
+    text = response_message(
+        request_id, replacement.status, replacement.headers, replacement.body, reply=reply
+    )
     return text, replacement

@@ -19,25 +19,35 @@
    otherwise the caller waits for a slot, one of at most ``capacity.waiters_allowed`` callers,
    while the tunnel is answering (up to ``MAX_SLOT_WAIT_SECONDS``), or ``SLOT_WAIT_SECONDS``
    when it answers nothing; refused, it gets 429 with ``Retry-After``.
-3. The request is stored as pending (short TTL), then posted to the agent as one message. A
-   body too large for the message's 128 KB waits in S3 instead, and the message carries a
-   presigned GET for it; every message carries a presigned PUT for the response body
-   (tunnel_shared.bodies).
-4. The agent's response arrives in the pending item (the ``response`` function writes it);
-   this function waits for it with consistent reads at a short first interval that grows to a
-   cap, until a deadline under the HTTP API's 30 s limit (3 s when the agent is connected but
-   has left requests unanswered for 10 s). A response body the agent uploaded is read from S3.
-   While waiting, a claim that names another connection (the same agent session reconnected)
-   or none stops the wait only once ``GetConnection`` says the request's connection is gone
-   (410): until then it is still open and may answer.
-   Both objects are deleted before the answer goes. Its cookies are made host-only for the
-   tunnel's own host (tunnel_shared.cookies).
+3. The request is posted to the agent as one message, with where to answer: ``replyTo``, this
+   container's own connection to the internal answers API (tunnel_shared.answers: opened on
+   the first request, while the claim is read and the lease taken, and kept while warm), and
+   ``replyMac``, which binds that address to the request and the agent's connection
+   (tunnel_shared.reply). A body too large for the message's 128 KB waits in S3 instead, and
+   the message carries a presigned GET for it; every message carries a presigned PUT for the
+   response body (tunnel_shared.bodies). Nothing is written for the request but its lease.
+4. The agent's response comes back through ``response``, which checks the MAC and posts it to
+   ``replyTo`` as an ``answer``; this function waits on its socket for it, until a deadline
+   under the HTTP API's 30 s limit (3 s when the agent is connected but has left requests
+   unanswered for 10 s): no polling. A socket lost while waiting ends the wait at once with a
+   502 (``x-tunnel-error: answer-channel-lost``). A response body the agent uploaded is read
+   from S3. While waiting, every ``LIVENESS_CHECK_SECONDS`` the claim is read: one that names
+   another connection (the same agent session reconnected) or none stops the wait only once
+   ``GetConnection`` says the request's connection is gone (410): until then it is still open
+   and may answer. Both objects are deleted before the answer goes. Its cookies are made
+   host-only for the tunnel's own host (tunnel_shared.cookies).
+
+The DynamoDB operations on a request's path, each needed: the claim's consistent read (who
+owns the tunnel now), the lease's update and its release (the cap is shared by every container),
+the token record's read at most every ``REVOCATION_CHECK_SECONDS`` per token and container
+(revocation), and a claim read per ``LIVENESS_CHECK_SECONDS`` only while a request waits longer.
 
 Bodies go up to ``MAX_BODY_BYTES`` each way (tunnel_shared.limits derives it from Lambda's 6 MB).
 Errors are short plain-text answers: 404 unknown or idle subdomain, 413 request body over the
 limit, 429 tunnel at its cap, 502 agent gone (its connection is cleaned up) or response over the
 limit (with ``x-tunnel-error: response-too-large``) or not uploaded though announced (with
-``x-tunnel-error: response-missing``), 403 a revoked token's tunnel, 504 no answer in time.
+``x-tunnel-error: response-missing``) or the answers socket could not be opened or was lost
+(``x-tunnel-error: answer-channel-lost``), 403 a revoked token's tunnel, 504 no answer in time.
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import capacity, cookies, path_form, protocol, token_records
+from tunnel_shared import capacity, cookies, path_form, protocol, reply, token_records
+from tunnel_shared.answers import Channel, ChannelLost, Waiter
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import claim_key
 from tunnel_shared.headers import (
@@ -68,7 +79,6 @@ from tunnel_shared.headers import (
     named_by_connection,
 )
 from tunnel_shared.limits import (
-    HTTP_API_TIMEOUT_SECONDS,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,
     MAX_BODY_BYTES,
     MAX_MESSAGE_BYTES,
@@ -78,21 +88,15 @@ from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import Located, PublicUrl, PublicUrlError, host_name
 from tunnel_shared.resources import (
     agent_connections,
+    answers_client,
     connections_table,
-    pending_table,
+    reply_key,
     tokens_table,
 )
 from tunnel_shared.tokens import SUBDOMAIN
 
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
 DEADLINE_SECONDS = REQUEST_DEADLINE_SECONDS
-# Polling: 10 ms first, x1.5 each time, capped at 100 ms (see the README for the read cost).
-# The variables exist to compare strategies side by side (make bench); the template sets none.
-FIRST_POLL_SECONDS = float(os.environ.get("POLL_FIRST_SECONDS", "0.010"))
-POLL_GROWTH = float(os.environ.get("POLL_GROWTH", "1.5"))
-MAX_POLL_SECONDS = float(os.environ.get("POLL_MAX_SECONDS", "0.100"))
-# A pending item outlives its request (the HTTP API's 30 s at most) by as long again.
-PENDING_TTL_SECONDS = 2 * HTTP_API_TIMEOUT_SECONDS
 # While waiting, look this often whether the agent's connection is still live: an agent that
 # dies mid-request ($disconnect removes its item) gets a 502 at once instead of a 504 at 27 s.
 LIVENESS_CHECK_SECONDS = 0.5
@@ -109,7 +113,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 # What S3 answers for a key that is not there: 404 NoSuchKey to a caller with s3:ListBucket,
 # 403 AccessDenied to one without (this function's role).
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
-# Threads for the writes that can go at once (created on first use, kept while warm).
+# Threads that get the answers connection ready beside the routing (created on first use).
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -181,6 +185,9 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
             f"The request body is {len(body):,} bytes; the tunnel carries at most "
             f"{MAX_BODY_BYTES:,} bytes.",
         )
+    # The answers connection gets ready (at once when warm; a connect on the first request)
+    # while the claim is read and the lease taken.
+    channel = _in_background(_ready_channel)
     routed = _route(incoming, log)
     if isinstance(routed, dict):
         return routed
@@ -190,13 +197,9 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
 
     request_id = uuid.uuid4().hex
     started = time.monotonic()
-    # The pending item and the lease are independent writes: made at once, they cost one
-    # round trip, not two (and so are their removals).
-    pending = _in_background(lambda: _put_pending(request_id, connection_id))
     lease: capacity.Lease | None = None
     try:
         lease = _lease(subdomain, request_id)
-        pending.result()
         if lease is None:
             log.note(
                 outcome="over capacity",
@@ -210,49 +213,26 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
         if lease.agent_silent:
             log.note(agentSilent=True)
             deadline = min(deadline, capacity.SILENT_DEADLINE_SECONDS)
-        return _forward_leased(request, request_id, connection_id, deadline, log)
+        return _forward_leased(request, request_id, connection_id, deadline, channel, log)
     finally:
-        held = lease
-        _together(
-            lambda: pending_table().delete_item(Key={"requestId": request_id}),
-            lambda: held and capacity.release(connections_table(), held, time.time()),
-        )
+        if lease is not None:
+            capacity.release(connections_table(), lease, time.time())
 
 
-def _put_pending(request_id: str, connection_id: str) -> None:
-    pending_table().put_item(
-        Item={
-            "requestId": request_id,
-            "connectionId": connection_id,
-            "status": "pending",
-            "ttl": int(time.time()) + PENDING_TTL_SECONDS,
-        }
-    )
+def _ready_channel() -> Channel:
+    """This container's answers connection fit for a request, and the reply key read."""
+    reply_key()
+    return answers_client().channel()
 
 
 def _in_background(call: Callable[[], Any]) -> Future[Any]:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forwarding")
+        # One per invocation that may run at once (Lambda Managed Instances, the local
+        # gateway): each waits here only for the container's one connect.
+        _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="forwarding")
     # In the caller's context: what it set for this invocation (tracing, say) holds there too.
     return _pool.submit(contextvars.copy_context().run, call)
-
-
-def _together(*calls: Callable[[], Any]) -> None:
-    """Run ``calls`` at once, the first here; wait for all; raise the first failure."""
-    others = [_in_background(call) for call in calls[1:]]
-    failure: BaseException | None = None
-    try:
-        calls[0]()
-    except BaseException as error:  # noqa: BLE001 - re-raised below, after the others
-        failure = error
-    for other in others:
-        try:
-            other.result()
-        except BaseException as error:  # noqa: BLE001 - the first one wins
-            failure = failure or error
-    if failure is not None:
-        raise failure
 
 
 def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
@@ -300,8 +280,18 @@ def _forward_leased(
     request_id: str,
     connection_id: str,
     deadline: float,
+    ready: Future[Channel],
     log: Invocation,
 ) -> dict[str, Any]:
+    try:
+        channel = ready.result()
+        reply_to = channel.connection_id
+        if reply_to is None:
+            raise ChannelLost("the answers connection has no id")
+    except ChannelLost as error:
+        log.note(outcome="answer channel failed", reason=str(error))
+        return _channel_lost("could not open its answer channel")
+    log.note(answersConnection=reply_to, answersConnects=answers_client().connects)
     bodies = BodyStore.at(os.environ["BODIES_OBJECTS"])
     parts = (
         request_id,
@@ -314,7 +304,13 @@ def _forward_leased(
     response_url = bodies.response_url(request_id)
     # The agent's budget is the time this function will still wait after posting (``_wait``
     # counts ``deadline`` from then); relative, as the agent's clock is not this one's.
-    budget = {"deadline_ms": int(deadline * 1000), "in_flight_per_tunnel": _in_flight_per_tunnel()}
+    budget = {
+        "deadline_ms": int(deadline * 1000),
+        "in_flight_per_tunnel": _in_flight_per_tunnel(),
+        "reply": protocol.Reply(
+            reply_to, reply.mac(reply_key(), request_id, connection_id, reply_to)
+        ),
+    }
     envelope = protocol.request_message(*parts, b"", response_url, **budget)
     if protocol.inline_size(envelope, len(request.body)) > MAX_MESSAGE_BYTES:
         if len(envelope.encode()) > MAX_MESSAGE_BYTES // 2:
@@ -328,9 +324,11 @@ def _forward_leased(
         leftovers = []
     answered_inline = False
     try:
-        answer, answered_inline = _exchange(
-            request_id, request, connection_id, message, bodies, deadline, log
-        )
+        # Waiting before the request is posted: its answer cannot come before the waiter.
+        with channel.expect(request_id) as waiter:
+            answer, answered_inline = _exchange(
+                waiter, request, connection_id, message, bodies, deadline, log
+            )
         return answer
     finally:
         # Nothing stays behind: a stored request body, and a response body the agent uploaded
@@ -341,7 +339,7 @@ def _forward_leased(
 
 
 def _exchange(
-    request_id: str,
+    waiter: Waiter,
     request: PublicRequest,
     connection_id: str,
     message: str,
@@ -351,7 +349,7 @@ def _exchange(
 ) -> tuple[dict[str, Any], bool]:
     """Post the request to the agent, wait for its response, and answer the public request;
     and whether the agent answered with its body inline (nothing of it in S3)."""
-    # The pending item exists already (written beside the lease); it is removed afterwards.
+    request_id = waiter.request_id
     try:
         agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
     except agent_connections().exceptions.GoneException:
@@ -360,16 +358,23 @@ def _exchange(
         log.note(outcome="agent gone", connectionId=connection_id)
         return _text(502, "The tunnel's agent is gone."), False
 
-    response, reads = _wait(request_id, request.subdomain, connection_id, deadline)
-    log.note(reads=reads, requestId=request_id)
+    try:
+        response, checks = _wait(waiter, request.subdomain, connection_id, deadline)
+    except ChannelLost as error:
+        log.note(outcome="answer channel lost", reason=str(error), requestId=request_id)
+        return _channel_lost(
+            "lost its answer channel while waiting; the request may have run"
+        ), False
+    log.note(livenessChecks=checks, requestId=request_id)
     if response is _GONE:
         log.note(outcome="agent gone", connectionId=connection_id)
         return _text(502, "The tunnel's agent is gone."), False
     if response is None:
         log.note(outcome="timeout")
         return _text(504, "The tunnel's agent did not answer in time."), False
-    body = base64.b64decode(response.get("body", ""))
-    stored = response.get("stored")
+    assert isinstance(response, protocol.Response)
+    body = response.body
+    stored = response.stored_bytes
     if stored is not None:
         log.note(responseStored=True)
         try:
@@ -398,6 +403,12 @@ def _exchange(
             return _too_large(f"answer is {size:,} bytes encoded"), stored is None
     log.note(outcome="answered", responseBytes=len(body))
     return answer, stored is None
+
+
+def _channel_lost(what: str) -> dict[str, Any]:
+    answer = _text(502, f"The tunnel {what}; retry.")
+    answer["headers"]["x-tunnel-error"] = "answer-channel-lost"
+    return answer
 
 
 def _too_large(size: str) -> dict[str, Any]:
@@ -680,36 +691,27 @@ def close_connection(connection_id: str, reason: str) -> None:
 _GONE: dict[str, Any] = {}
 
 
-def _wait(request_id: str, subdomain: str, connection_id: str, seconds: float) -> tuple[Any, int]:
-    """The agent's response, ``_GONE`` if its connection went away, or None after ``seconds``;
-    and how many reads it took. A claim that no longer names the connection (a reconnect of
-    the same session took it over, or $disconnect released it) is a reason to ask API Gateway,
-    not proof: the replaced connection stays open and answers what it was sent."""
-    started = time.monotonic()
-    deadline = started + seconds
-    next_liveness_check = started + LIVENESS_CHECK_SECONDS
-    interval = FIRST_POLL_SECONDS
-    reads = 0
+def _wait(
+    waiter: Waiter, subdomain: str, connection_id: str, seconds: float
+) -> tuple[protocol.Response | dict[str, Any] | None, int]:
+    """The agent's answer, ``_GONE`` if its connection went away, or None after ``seconds``;
+    and how many liveness checks it took (``ChannelLost`` when the answers socket is). A claim
+    that no longer names the connection (a reconnect of the same session took it over, or
+    $disconnect released it) is a reason to ask API Gateway, not proof: the replaced connection
+    stays open and answers what it was sent."""
+    deadline = time.monotonic() + seconds
+    checks = 0
     while True:
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        item = (
-            pending_table().get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
-        )
-        reads += 1
-        if item and item.get("status") == "answered":
-            return item.get("response"), reads
-        now = time.monotonic()
-        if now >= deadline:
-            return None, reads
-        if now >= next_liveness_check:
-            reads += 1
-            claim = _claim(subdomain)
-            if claim is None or claim["owner"] != connection_id:
-                reads += 1
-                if _gone(connection_id):
-                    return _GONE, reads
-            next_liveness_check = now + LIVENESS_CHECK_SECONDS
-        interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
+        left = deadline - time.monotonic()
+        answer = waiter.wait(min(LIVENESS_CHECK_SECONDS, max(0.0, left)))
+        if answer is not None:
+            return answer, checks
+        if time.monotonic() >= deadline:
+            return None, checks
+        checks += 1
+        claim = _claim(subdomain)
+        if (claim is None or claim["owner"] != connection_id) and _gone(connection_id):
+            return _GONE, checks
 
 
 def _gone(connection_id: str) -> bool:
@@ -721,14 +723,16 @@ def _gone(connection_id: str) -> bool:
     return False
 
 
-def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest) -> dict[str, Any]:
+def _http_response(
+    response: protocol.Response, body: bytes, request: PublicRequest
+) -> dict[str, Any]:
     """An HTTP API 2.0 response: each Set-Cookie through ``cookies``, host-only for the
     tunnel's host, the body as base64; under the path form ``Location`` back under the
     tunnel's prefix and the routing cookie added (tunnel_shared.path_form)."""
     headers: dict[str, str] = {}
     set_cookies: list[str] = []
     prefix = request.cookie_path
-    pairs = response.get("headers", [])
+    pairs = response.headers
     # Per-hop headers describe the agent's local connection, not the public one.
     dropped = HOP_BY_HOP | FRAMING | named_by_connection(pairs)
     for name, value in pairs:
@@ -748,7 +752,7 @@ def _http_response(response: dict[str, Any], body: bytes, request: PublicRequest
             headers[key] = value
     set_cookies += request.added_cookies
     answer: dict[str, Any] = {
-        "statusCode": int(response["status"]),
+        "statusCode": response.status,
         "headers": headers,
         "body": base64.b64encode(body).decode(),
         "isBase64Encoded": True,

@@ -1,9 +1,15 @@
 """``$default``: what agents send: ``ready`` (answered with ``registered``), ``ping`` and
-``response`` (the answer to a pending request).
+``response`` (the answer to a request); and the answers API's ``whoami`` (a forwarding
+container asking its own connection id, answered with ``you`` on that API).
 
-A response is stored only if its request exists, is still pending and was sent to this very
-connection, in one conditional write: no agent can answer another's request. Anything else is
-rejected and logged, creates no item, and never raises out of the handler.
+A response goes on only if its ``replyMac`` is the MAC of its requestId, the connection that
+sent it and its ``replyTo`` (tunnel_shared.reply, compared in constant time): the request was
+sent to this very connection with that reply address, so no agent can answer another tunnel's
+request nor aim at an address its request did not name. It is then posted to ``replyTo``, the
+waiting forwarding container's answers connection, as an ``answer`` (without the reply fields;
+never larger than the response). A 410 there means the request ended (its deadline passed, or
+its container is gone): the answer is dropped and logged. Anything else is rejected and logged
+and never raises out of the handler.
 
 Every message that answers no request (``ready``, ``ping``, a rejected or unreadable message)
 is counted against the connection's allowance (tunnel_shared.connections.count_unanswered): an
@@ -15,13 +21,12 @@ connection carries on). A response to a real request costs nothing more than its
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import events, protocol
+from tunnel_shared import events, protocol, reply
 from tunnel_shared.connections import (
     MESSAGE_BURST,
     MESSAGE_INTERVAL_SECONDS,
@@ -30,7 +35,15 @@ from tunnel_shared.connections import (
 )
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import PublicUrl, PublicUrlError
-from tunnel_shared.resources import agent_connections, connections_table, pending_table
+from tunnel_shared.resources import (
+    agent_connections,
+    answers_connections,
+    connections_table,
+    reply_key,
+)
+
+# The answers API's one route besides $connect (its RouteSelectionExpression is the action).
+WHOAMI_ROUTE = "whoami"
 
 OVER_RATE_REASON = (
     f"too many messages that answer no request (a burst of {MESSAGE_BURST}, then one per "
@@ -47,6 +60,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             return {"statusCode": 400}
         log.note(connectionId=connection_id)
         try:
+            if events.request_context(event).get("routeKey") == WHOAMI_ROUTE:
+                return _whoami(connection_id, log)
             return _handle(connection_id, event, log)
         except (BotoCoreError, ClientError) as error:
             log.note(outcome="error", error=type(error).__name__)
@@ -106,6 +121,19 @@ def _register(connection_id: str, item: dict[str, Any], log: Invocation) -> dict
     return {"statusCode": 200}
 
 
+def _whoami(connection_id: str, log: Invocation) -> dict[str, Any]:
+    """Tell a forwarding container its own answers connection id (nothing else says it)."""
+    try:
+        answers_connections().post_to_connection(
+            ConnectionId=connection_id, Data=protocol.you_message(connection_id).encode()
+        )
+    except answers_connections().exceptions.GoneException:
+        log.note(outcome="gone", route=WHOAMI_ROUTE)  # it closed before its answer
+        return {"statusCode": 410}
+    log.note(outcome="you", route=WHOAMI_ROUTE)
+    return {"statusCode": 200}
+
+
 def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict[str, Any]:
     try:
         response = protocol.parse_response(message)
@@ -115,44 +143,33 @@ def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict
             _tell(connection_id, protocol.rejected_message(str(error)))
         return {"statusCode": 400}
     log.note(requestId=response.request_id, status=response.status)
-    try:
-        pending_table().update_item(
-            Key={"requestId": response.request_id},
-            UpdateExpression="SET #status = :answered, #response = :response",
-            ConditionExpression=(
-                "attribute_exists(requestId) AND #status = :pending AND connectionId = :me"
-            ),
-            ExpressionAttributeNames={"#status": "status", "#response": "response"},
-            ExpressionAttributeValues={
-                ":answered": "answered",
-                ":pending": "pending",
-                ":me": connection_id,
-                ":response": _stored_form(response),
-            },
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        log.note(outcome="rejected", reason="unknown, answered or foreign request")
+    sent = response.reply
+    if sent is None or not reply.verify(
+        reply_key(), sent.reply_mac, response.request_id, connection_id, sent.reply_to
+    ):
+        log.note(outcome="rejected", reason="reply address not this request's")
         if _limit(connection_id, log)[0] is Verdict.OK:
-            reason = f"no pending request {response.request_id} for this connection"
+            reason = (
+                f"response to {response.request_id} without the replyTo and replyMac "
+                "its request gave this connection"
+            )
             _tell(connection_id, protocol.rejected_message(reason))
-        return {"statusCode": 404}
-    log.note(outcome="stored")
+        return {"statusCode": 403}
+    answer = protocol.answer_message(
+        response.request_id,
+        response.status,
+        response.headers,
+        response.body,
+        response.stored_bytes,
+    )
+    try:
+        answers_connections().post_to_connection(ConnectionId=sent.reply_to, Data=answer.encode())
+    except answers_connections().exceptions.GoneException:
+        # The request ended (its deadline passed) or its container is gone: nobody waits.
+        log.note(outcome="dropped", reason="the request's answers connection is gone (410)")
+        return {"statusCode": 200}
+    log.note(outcome="answered", replyTo=sent.reply_to)
     return {"statusCode": 200}
-
-
-def _stored_form(response: protocol.Response) -> dict[str, Any]:
-    """The pending item's ``response``: the body inline, or the size of the one in S3."""
-    stored: dict[str, Any] = {
-        "status": response.status,
-        "headers": [list(pair) for pair in response.headers],
-    }
-    if response.stored_bytes is None:
-        stored["body"] = base64.b64encode(response.body).decode()
-    else:
-        stored["stored"] = response.stored_bytes
-    return stored
 
 
 def _tell(connection_id: str, message: str) -> None:

@@ -22,7 +22,11 @@ SEPARATOR = b"\x00"
 
 def mac(key: bytes, request_id: str, agent_connection_id: str, reply_to: str) -> str:
     """The unpadded base64url HMAC-SHA256 that binds ``reply_to`` to the request and agent."""
-    text = SEPARATOR.join(part.encode() for part in (request_id, agent_connection_id, reply_to))
+    # surrogatepass: an agent may send any JSON string, a lone surrogate included.
+    text = SEPARATOR.join(
+        part.encode("utf-8", "surrogatepass")
+        for part in (request_id, agent_connection_id, reply_to)
+    )
     digest = hmac.new(key, text, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -37,4 +41,4 @@ def verify(
     if any("\x00" in part for part in (request_id, agent_connection_id, reply_to)):
         return False  # the separator inside a part could make two triples one text
     expected = mac(key, request_id, agent_connection_id, reply_to)
-    return hmac.compare_digest(expected.encode(), claimed.encode())
+    return hmac.compare_digest(expected.encode(), claimed.encode("utf-8", "surrogatepass"))

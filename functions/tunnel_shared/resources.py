@@ -33,11 +33,35 @@ def connections_table() -> Any:
     )
 
 
-def pending_table() -> Any:
+def reply_key() -> bytes:
+    """The key of the reply MAC (tunnel_shared.reply), read once per container: only forwarding
+    and response may read its secret."""
     return _once(
-        "pending",
-        lambda: boto3.resource("dynamodb").Table(os.environ["PENDING_REQUESTS_TABLE"]),
+        "reply-key",
+        lambda: (
+            boto3.client("secretsmanager")
+            .get_secret_value(SecretId=os.environ["REPLY_KEY_SECRET_ARN"])["SecretString"]
+            .encode()
+        ),
     )
+
+
+def answers_connections() -> Any:
+    """The @connections management API of the answers WebSocket API (forwarding's sockets)."""
+    return _once(
+        "answers",
+        lambda: boto3.client(
+            "apigatewaymanagementapi", endpoint_url=os.environ["ANSWERS_ENDPOINT"]
+        ),
+    )
+
+
+def answers_client() -> Any:
+    """This container's connection to the answers API (tunnel_shared.answers), kept while it is
+    warm; it connects on first use."""
+    from tunnel_shared.answers import AnswersClient, sigv4_signer
+
+    return _once("answers-client", lambda: AnswersClient(os.environ["ANSWERS_URL"], sigv4_signer()))
 
 
 def agent_connections() -> Any:

@@ -1,6 +1,12 @@
 """The functions run in-process against the emulator, with the dev tables and signing secret
 deployed from the rendered templates, and an @connections endpoint that records posts.
 
+The answers API runs for real on loopback (``AnswersApi``): a WebSocket server whose upgrade
+must carry a SigV4 signature the emulator's credentials verify (its $connect is AWS_IAM),
+whose ``whoami`` invokes the response function, and whose @connections endpoint delivers a
+post to the socket (410 for a connection that is closed or unknown). forwarding's module-level
+connection to it lives across invocations, as in a warm container.
+
 Every AWS call a function makes is recorded (``local_gateway.aws_calls``) for the
 least-privilege test.
 """
@@ -10,10 +16,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,13 +30,135 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
 
+from aws_fidelity.rules import check_request_signature
 from emulator import process
-from local_gateway.aws_calls import Account, CallRecorder, current_function
+from local_gateway.aws_calls import Account, Call, CallRecorder, current_function
 from tests.conftest import PROJECT
 
 API_ID = "testapi"
+ANSWERS_API_ID = "answersapi"
 STAGE = "dev"
+
+
+class AnswersApi:
+    """The internal answers API on loopback (module docstring)."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[str, ServerConnection] = {}
+        self.upgrades: list[int] = []  # the status each upgrade got
+        self.refused: set[str] = set()  # connection ids whose next post answers 410
+        self.delivered: list[tuple[str, bytes]] = []  # posts that reached a socket
+        self.invoke: Callable[[str, Any], Any] | None = None
+        self.recorder: CallRecorder | None = None
+        self._count = 0
+        self._lock = threading.Lock()
+        self.url = self.endpoint = ""
+
+    def start(self) -> list[Any]:
+        server = serve(
+            self._handler,
+            "127.0.0.1",
+            0,
+            process_request=self._check_signature,
+            ping_interval=None,
+            compression=None,
+        )
+        port = server.socket.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/{STAGE}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        api = self
+
+        class Connections(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                connection_id = unquote(self.path.rsplit("/", 1)[-1])
+                data = self.rfile.read(int(self.headers.get("content-length", 0)))
+                status = api.deliver(connection_id, data)
+                body = b"" if status == 200 else json.dumps({"message": "Gone"}).encode()
+                self.send_response(status)
+                if status == 410:
+                    self.send_header("x-amzn-ErrorType", "GoneException")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        management = ThreadingHTTPServer(("127.0.0.1", 0), Connections)
+        self.endpoint = f"http://127.0.0.1:{management.server_address[1]}/{STAGE}"
+        threading.Thread(target=management.serve_forever, daemon=True).start()
+        return [server, management]
+
+    def _check_signature(self, connection: ServerConnection, request: Any) -> Any:
+        """$connect with AWS_IAM: the upgrade must be signed by a key the emulator knows."""
+        try:
+            check_request_signature("GET", request.path, "", request.headers.raw_items(), b"")
+        except Exception:  # noqa: BLE001 - any refusal is API Gateway's 403
+            self.upgrades.append(403)
+            return connection.respond(403, '{"message":"Forbidden"}')
+        self.upgrades.append(101)
+        if self.recorder is not None:  # the grant this upgrade used (only forwarding connects)
+            self.recorder.calls.add(
+                Call(
+                    "forwarding",
+                    "execute-api:Invoke",
+                    f"arn:aws:execute-api:us-east-1:123456789012:{ANSWERS_API_ID}/{STAGE}/$connect",
+                )
+            )
+        return None
+
+    def _handler(self, websocket: ServerConnection) -> None:
+        with self._lock:
+            self._count += 1
+            connection_id = f"answers{self._count:04d}="
+            self.sockets[connection_id] = websocket
+        try:
+            for message in websocket:
+                if json.loads(message).get("action") != "whoami" or self.invoke is None:
+                    continue  # API Gateway's own error, which the client ignores
+                event = {
+                    "requestContext": {
+                        "routeKey": "whoami",
+                        "eventType": "MESSAGE",
+                        "connectionId": connection_id,
+                        "apiId": ANSWERS_API_ID,
+                        "stage": STAGE,
+                    },
+                    "body": message,
+                    "isBase64Encoded": False,
+                }
+                self.invoke("response", event)
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                self.sockets.pop(connection_id, None)
+
+    def deliver(self, connection_id: str, data: bytes) -> int:
+        with self._lock:
+            websocket = self.sockets.get(connection_id)
+            if connection_id in self.refused:
+                self.refused.discard(connection_id)
+                websocket = None
+        if websocket is None:
+            return 410
+        try:
+            websocket.send(data.decode())
+        except ConnectionClosed:
+            return 410
+        with self._lock:
+            self.delivered.append((connection_id, data))
+        return 200
+
+    def drop(self, connection_id: str) -> None:
+        """The connection ends without a word (a container's socket lost mid-request)."""
+        with self._lock:
+            websocket = self.sockets.pop(connection_id, None)
+        if websocket is not None:
+            websocket.socket.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -104,6 +233,19 @@ class ConnectionsEndpoint:
         return [json.loads(data) for data in self.posted.get(connection_id, [])]
 
 
+class Recorder(CallRecorder):
+    """Calls to @connections name the answers API for its connections (the harness names
+    them ``answers...``), the agents' API for the rest."""
+
+    def pair(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str]:
+        action, resource = super().pair(service, operation, params)
+        if service == "apigatewaymanagementapi" and str(params["ConnectionId"]).startswith(
+            "answers"
+        ):
+            resource = resource.replace(f":{API_ID}/", f":{ANSWERS_API_ID}/", 1)
+        return action, resource
+
+
 @dataclass
 class Functions:
     endpoint: ConnectionsEndpoint
@@ -111,9 +253,10 @@ class Functions:
     modules: dict[str, ModuleType]
     signing_key: str
     connections: Any
-    pending: Any
+    pending: Any  # None once the pending-requests table is gone from the templates
     bodies_bucket: str
     tokens: Any
+    answers: AnswersApi
 
     def invoke(self, name: str, event: Any) -> Any:
         token = current_function.set(name)
@@ -141,6 +284,8 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
     os.environ.update(process.client_environment(handle.url))
     endpoint = ConnectionsEndpoint()
     server = endpoint.start()
+    answers = AnswersApi()
+    answer_servers = answers.start()
     try:
         cloudformation = boto3.client("cloudformation")
         outputs: dict[str, str] = {}
@@ -155,15 +300,17 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
         os.environ.update(
             {
                 "CONNECTIONS_TABLE": outputs["ConnectionsTableName"],
-                "PENDING_REQUESTS_TABLE": outputs["PendingRequestsTableName"],
                 "TOKENS_TABLE": outputs["TokensTableName"],
                 "SIGNING_KEY_SECRET_ARN": outputs["SigningKeySecretArn"],
+                "REPLY_KEY_SECRET_ARN": outputs["ReplyKeySecretArn"],
+                "ANSWERS_URL": answers.url,
+                "ANSWERS_ENDPOINT": answers.endpoint,
                 "CONNECTIONS_ENDPOINT": endpoint.url,
                 "BODIES_OBJECTS": f"s3://{outputs['BodiesBucketName']}/spill/",
                 "PUBLIC_URL_FORMAT": "https://{subdomain}.tunnel.test",
             }
         )
-        recorder = CallRecorder(
+        recorder = Recorder(
             Account(API_ID, STAGE),
             Path(os.environ.get("IAM_CALLS_FILE", ""))
             if os.environ.get("IAM_CALLS_FILE")
@@ -175,7 +322,8 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             SecretId=outputs["SigningKeySecretArn"]
         )["SecretString"]
         dynamodb = boto3.resource("dynamodb")
-        yield Functions(
+        pending = outputs.get("PendingRequestsTableName")
+        functions = Functions(
             endpoint,
             recorder,
             {
@@ -184,12 +332,18 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             },
             secret,
             dynamodb.Table(outputs["ConnectionsTableName"]),
-            dynamodb.Table(outputs["PendingRequestsTableName"]),
+            dynamodb.Table(pending) if pending else None,
             outputs["BodiesBucketName"],
             dynamodb.Table(outputs["TokensTableName"]),
+            answers,
         )
+        answers.invoke = functions.invoke
+        answers.recorder = recorder
+        yield functions
     finally:
         server.shutdown()
+        for running in answer_servers:
+            running.shutdown()
         os.environ.clear()
         os.environ.update(saved)
         process.stop(handle)

@@ -8,16 +8,17 @@ statements are checked by tests/test_roles.py instead.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from fnmatch import fnmatchcase
 
 import pytest
-from tunnel_shared import protocol
+from tunnel_shared import protocol, resources
 from tunnel_shared.connections import claim_key
 
 from tests.functions.agents import connect
-from tests.functions.conftest import API_ID
+from tests.functions.conftest import ANSWERS_API_ID, API_ID
 from tests.functions.events import http_event, websocket_event
 from tests.functions.test_tunnel_round_trip import answer_requests
 from tests.iam_policies import role_permissions
@@ -42,7 +43,11 @@ def toured(functions):
     agent = answer_requests(functions, connection_id, body=large, received=[])
     functions.invoke("forwarding", http_event("tour", "POST", body=large))
     agent.join()
-    stray = protocol.response_message("no-such-request", 200, [], b"")
+    # The reply key as a fresh response container reads it (the harness shares one cache).
+    resources._created.pop("reply-key", None)
+    stray = protocol.response_message(
+        "no-such-request", 200, [], b"", reply=protocol.Reply("answers0001=", "not-its-mac")
+    )
     functions.invoke("response", websocket_event("$default", connection_id, stray))
     # A connection the table does not know speaks: response closes it.
     functions.invoke("response", websocket_event("$default", "unknown=", protocol.ping_message()))
@@ -88,15 +93,17 @@ def resolve(resource: str, functions) -> str:
         "${AWS::Region}": "us-east-1",
         "${AWS::AccountId}": "123456789012",
         "${ConnectionsTableName}": functions.connections.name,
-        "${PendingRequestsTableName}": functions.pending.name,
         "${WebSocketApiId}": API_ID,
+        "${AnswersApiId}": ANSWERS_API_ID,
         "${BodiesBucketName}": functions.bodies_bucket,
         "${TokensTableName}": functions.tokens.name,
     }
+    if functions.pending is not None:
+        values["${PendingRequestsTableName}"] = functions.pending.name
     if resource == "Ref SigningKeySecretArn":
-        import os
-
         return os.environ["SIGNING_KEY_SECRET_ARN"]
+    if resource == "Ref ReplyKeySecretArn":
+        return os.environ["REPLY_KEY_SECRET_ARN"]
     for placeholder, value in values.items():
         resource = resource.replace(placeholder, value)
     return resource
@@ -120,3 +127,24 @@ def test_role_grants_exactly_what_the_code_calls(templates, toured, declared):
         )
         used |= matches
     assert used == granted, f"{declared.name}'s role grants unused {sorted(granted - used)}"
+
+
+def test_no_pending_item_and_no_polling_on_a_requests_path(toured):
+    """A request's DynamoDB operations are the claim read, the lease update (and release) and
+    the token record read; the agent's answer costs response none: no pending item anywhere."""
+    calls = {(c.function, c.action, c.resource.rsplit("/", 1)[-1]) for c in toured.recorder.calls}
+    tables = {toured.connections.name: "connections", toured.tokens.name: "tokens"}
+    pending = toured.pending.name if toured.pending is not None else "pending-requests"
+    assert not [call for call in calls if pending in call[2]], "a pending-item operation"
+    dynamodb = {
+        (function, action, tables.get(table, table))
+        for function, action, table in calls
+        if action.startswith("dynamodb:") and function in ("forwarding", "response")
+    }
+    assert dynamodb == {
+        ("forwarding", "dynamodb:GetItem", "connections"),  # the claim (and while waiting)
+        ("forwarding", "dynamodb:UpdateItem", "connections"),  # the lease, taken and released
+        ("forwarding", "dynamodb:DeleteItem", "connections"),  # a gone agent's item
+        ("forwarding", "dynamodb:GetItem", "tokens"),  # revoked? (cached 5 s per token)
+        ("response", "dynamodb:UpdateItem", "connections"),  # the allowance (not on answers)
+    }

@@ -1,6 +1,6 @@
 """One agent cannot spend the WebSocket stage's message rate for all: messages that answer no
 request (ready, pings, rejected, unreadable) have a per-connection allowance in ``response``,
-and a connection over it is told and closed. Answers to real requests cost no extra
+and a connection over it is told and closed. Answers to real requests cost no DynamoDB
 operation, so a busy tunnel pays nothing for the limit."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 from tunnel_shared import protocol
 from tunnel_shared.connections import MESSAGE_BURST
-from tunnel_shared.resources import connections_table, pending_table
+from tunnel_shared.resources import connections_table
 
 from tests.functions.agents import connect
 from tests.functions.events import http_event, websocket_event
@@ -27,7 +27,7 @@ class Operations:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._clients = {connections_table().meta.client, pending_table().meta.client}
+        self._clients = {connections_table().meta.client}
 
     def __enter__(self) -> Operations:
         for client in self._clients:
@@ -95,7 +95,8 @@ def test_answers_to_real_requests_cost_no_extra_operation_and_are_not_limited(fu
             assert functions.invoke("forwarding", http_event("november"))["statusCode"] == 200
         agent.join()
     assert connection_id not in functions.endpoint.closed
-    assert operations.calls == [("UpdateItem", functions.pending.name)] * count
+    # The answer goes to the waiting forwarding container's socket: no DynamoDB at all.
+    assert operations.calls == []
 
 
 def test_what_each_counted_message_costs(functions):

@@ -29,7 +29,9 @@ def announce_without_upload(functions, connection_id: str) -> threading.Thread:
         while time.monotonic() < deadline:
             for message in functions.endpoint.messages(connection_id):
                 if message.get("type") == "request":
-                    reply = protocol.response_message(message["requestId"], 200, [], b"", 300_000)
+                    reply = protocol.response_message(
+                        message["requestId"], 200, [], b"", 300_000, protocol.reply_of(message)
+                    )
                     functions.invoke("response", websocket_event("$default", connection_id, reply))
                     return
             time.sleep(0.01)

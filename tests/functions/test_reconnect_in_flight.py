@@ -42,7 +42,9 @@ def test_a_request_in_flight_survives_a_same_session_reconnect(functions):
     )
     assert not answers, f"gave up on a live connection: {answers}"
 
-    reply = protocol.response_message(request["requestId"], 200, [], b"from the old connection")
+    reply = protocol.response_message(
+        request["requestId"], 200, [], b"from the old connection", reply=protocol.reply_of(request)
+    )
     assert functions.invoke("response", websocket_event("$default", old, reply)) == {
         "statusCode": 200
     }

@@ -54,10 +54,15 @@ def answer_requests(
             time.sleep(0.01)
 
     def response(message: dict, status: int, headers: list[tuple[str, str]]) -> str:
+        reply = protocol.reply_of(message)  # echoed unchanged, as the agent does
         if len(body) <= INLINE_BODY_BYTES:
-            return protocol.response_message(message["requestId"], status, headers, body)
+            return protocol.response_message(
+                message["requestId"], status, headers, body, reply=reply
+            )
         bodies.upload(message["responseBodyUrl"], memoryview(body), len(body), timeout=10)
-        return protocol.response_message(message["requestId"], status, headers, b"", len(body))
+        return protocol.response_message(
+            message["requestId"], status, headers, b"", len(body), reply
+        )
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -124,8 +129,8 @@ def test_a_request_crosses_and_the_response_comes_back(functions):
     assert ["x-many", "1,2"] in request["headers"]
     assert request["cookies"] == ["c=3", "d=4"]
     assert base64.b64decode(request["body"]) == b"\x00\x01payload"
-    # The pending request is gone once answered.
-    assert functions.pending.scan()["Count"] == 0
+    # Nothing is left waiting once answered.
+    assert nobody_waits()
 
 
 def test_an_unknown_subdomain_answers_404(functions):
@@ -156,7 +161,7 @@ def test_bodies_too_large_for_a_message_cross_through_s3_and_are_deleted(functio
     request = next(m for m in functions.endpoint.messages(connection_id) if m["type"] == "request")
     assert "body" not in request and request["bodyBytes"] == len(upload)
     assert stored_bodies(functions) == []
-    assert functions.pending.scan()["Count"] == 0
+    assert nobody_waits()
 
 
 def test_each_request_carries_urls_for_one_object_each_valid_for_seconds(functions):
@@ -203,26 +208,106 @@ def test_no_answer_before_the_deadline_is_a_504(functions, monkeypatch):
     monkeypatch.setattr(functions.modules["forwarding"], "DEADLINE_SECONDS", 0.3)
     answer = functions.invoke("forwarding", http_event("kilo"))
     assert answer["statusCode"] == 504
-    assert functions.pending.scan()["Count"] == 0
+    assert nobody_waits()
 
 
-def test_another_connection_cannot_answer_someone_elses_request(functions):
+def nobody_waits() -> bool:
+    """No invocation waits on this process's answers connection (its waiters are gone)."""
+    from tunnel_shared.resources import answers_client
+
+    current = answers_client()._current
+    return current is None or current.waiting == 0
+
+
+def request_in_flight(functions, connection_id: str, subdomain: str):
+    """A public request posted to ``connection_id``'s agent, still waiting: its thread, its
+    answer (once there) and the request message the agent got."""
+    earlier = len(functions.endpoint.messages(connection_id))
+    answers: list[dict] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(functions.invoke("forwarding", http_event(subdomain))),
+        daemon=True,
+    )
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while len(functions.endpoint.messages(connection_id)) == earlier:
+        assert time.monotonic() < deadline, "the request never reached the agent"
+        time.sleep(0.01)
+    return waiting, answers, functions.endpoint.messages(connection_id)[-1]
+
+
+def test_another_tunnels_agent_cannot_answer_a_request(functions, monkeypatch):
+    monkeypatch.setattr(functions.modules["forwarding"], "DEADLINE_SECONDS", 3)
     owner, _ = connect(functions, "lu", "lima")
     spoofer, _ = connect(functions, "mallory", "mike")
-    functions.pending.put_item(
-        Item={
-            "requestId": "r-lima",
-            "connectionId": owner,
-            "status": "pending",
-            "ttl": int(time.time()) + 60,
-        }
+    waiting, answers, request = request_in_flight(functions, owner, "lima")
+    delivered = len(functions.answers.delivered)
+    # The spoofer echoes the request's own reply fields, as if it had been sent to it.
+    forged = protocol.response_message(
+        request["requestId"], 200, [], b"forged", reply=protocol.reply_of(request)
     )
-    forged = protocol.response_message("r-lima", 200, [], b"forged")
     answer = functions.invoke("response", websocket_event("$default", spoofer, forged))
-    assert answer == {"statusCode": 404}
-    assert functions.pending.get_item(Key={"requestId": "r-lima"})["Item"]["status"] == "pending"
+    assert answer == {"statusCode": 403}
     assert functions.endpoint.messages(spoofer)[-1]["type"] == "rejected"
-    functions.pending.delete_item(Key={"requestId": "r-lima"})
+    assert len(functions.answers.delivered) == delivered  # nothing reached the waiting caller
+    # The owner's own answer still gets through.
+    reply = protocol.response_message(
+        request["requestId"], 200, [], b"real", reply=protocol.reply_of(request)
+    )
+    assert functions.invoke("response", websocket_event("$default", owner, reply)) == {
+        "statusCode": 200
+    }
+    waiting.join(10)
+    assert base64.b64decode(answers[0]["body"]) == b"real"
+
+
+def test_a_forged_reply_address_is_refused(functions, monkeypatch):
+    monkeypatch.setattr(functions.modules["forwarding"], "DEADLINE_SECONDS", 0.5)
+    owner, _ = connect(functions, "lu", "lima")
+    waiting, answers, request = request_in_flight(functions, owner, "lima")
+    sent = protocol.reply_of(request)
+    assert sent is not None
+    delivered = len(functions.answers.delivered)
+    for forged in (
+        protocol.Reply("answers9999=", sent.reply_mac),  # another address, the same MAC
+        protocol.Reply(sent.reply_to, sent.reply_mac[:-2] + "AA"),  # a MAC of its own
+        None,  # no reply fields at all
+    ):
+        text = protocol.response_message(request["requestId"], 200, [], b"x", reply=forged)
+        answer = functions.invoke("response", websocket_event("$default", owner, text))
+        assert answer == {"statusCode": 403}, forged
+        assert functions.endpoint.messages(owner)[-1]["type"] == "rejected"
+    assert len(functions.answers.delivered) == delivered
+    waiting.join(10)
+    assert answers[0]["statusCode"] == 504
+
+
+def test_an_answer_for_a_request_that_ended_is_dropped(functions, monkeypatch):
+    monkeypatch.setattr(functions.modules["forwarding"], "DEADLINE_SECONDS", 0.3)
+    owner, _ = connect(functions, "lu", "lima")
+    waiting, answers, request = request_in_flight(functions, owner, "lima")
+    waiting.join(10)
+    assert answers[0]["statusCode"] == 504
+    from tunnel_shared.resources import answers_client
+
+    channel = answers_client()._current
+    dropped = channel.dropped
+    late = protocol.response_message(
+        request["requestId"], 200, [], b"late", reply=protocol.reply_of(request)
+    )
+    # Posted to a connection still open (this warm container's), nobody waits: dropped there.
+    assert functions.invoke("response", websocket_event("$default", owner, late)) == {
+        "statusCode": 200
+    }
+    deadline = time.monotonic() + 5
+    while channel.dropped == dropped and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert channel.dropped == dropped + 1
+    # And to one that is gone (the container ended): API Gateway's 410, dropped and logged.
+    functions.answers.refused.add(request["replyTo"])
+    assert functions.invoke("response", websocket_event("$default", owner, late)) == {
+        "statusCode": 200
+    }
 
 
 @pytest.mark.parametrize(
@@ -243,10 +328,10 @@ def test_another_connection_cannot_answer_someone_elses_request(functions):
 )
 def test_bad_messages_are_rejected_and_create_no_item(functions, body):
     connection_id, _ = connect(functions, "nia", "november")
-    before = functions.pending.scan()["Count"]
+    before = len(functions.answers.delivered)
     answer = functions.invoke("response", websocket_event("$default", connection_id, body))
-    assert answer["statusCode"] in (400, 404)
-    assert functions.pending.scan()["Count"] == before
+    assert answer["statusCode"] in (400, 403, 404)
+    assert len(functions.answers.delivered) == before
 
 
 def test_an_agent_that_disconnects_mid_request_gets_a_502_at_once(functions):
