@@ -15,7 +15,7 @@ from tests.cli.harness import make_token
 from tunnel_cli.agent import connection_url
 from tunnel_cli.forward import LocalRequest, LocalResponse, request_headers
 from tunnel_cli.frames import FRAME_PAYLOAD_BYTES, fragments
-from tunnel_cli.messages import MessageError, parse_request, response_text
+from tunnel_cli.messages import MessageError, parse_request, reply_of, response_text
 
 
 @given(st.text(max_size=300), st.integers(min_value=4, max_value=40))
@@ -98,3 +98,23 @@ def test_response_text_fits_or_is_replaced():
     big = LocalResponse(200, [], b"x" * 99_000)
     text, sent = response_text("r1", big)
     assert sent.status == 502 and len(text) <= MAX_MESSAGE_BYTES
+
+
+def test_the_agent_echoes_the_reply_fields_unchanged():
+    reply = protocol.Reply("forwarding-conn=", "bWFjIG9mIHRoZSByZXF1ZXN0")
+    request = {"type": "request", "requestId": "r1", "method": "GET", **_reply_fields(reply)}
+    echoed = reply_of(request)
+    for response in (
+        LocalResponse(200, [], b"x"),
+        LocalResponse(200, [], b"x" * 99_000),  # replaced by the 502: still echoed
+    ):
+        text, _ = response_text("r1", response, echoed)
+        assert protocol.parse_response(json.loads(text)).reply == reply
+        assert len(text.encode()) <= MAX_MESSAGE_BYTES
+    # Malformed or missing reply fields: none echoed (the server refuses that answer).
+    assert reply_of({"replyTo": 7, "replyMac": "m"}) is None
+    assert reply_of({}) is None
+
+
+def _reply_fields(reply: protocol.Reply) -> dict[str, str]:
+    return {"replyTo": reply.reply_to, "replyMac": reply.reply_mac}
