@@ -4,14 +4,15 @@ Emulator, launched dev, local gateway, a local app and the `tunnel` agent, as in
 tests/tunnel (whose harness this reuses). Measured side by side in one run:
 - added latency: the same small request to the local app through the tunnel and directly, one
   after the other; p50/p95/p99 of each and of the difference; and, interleaved with them,
-  through a second gateway whose forwarding polls as prior art does (50 ms first, doubling to
-  500 ms), and through the whole project as it was at ``--baseline`` (its own emulator,
-  launch, gateway and agent, in processes of its own), so each change is measured against the
-  code before it, side by side;
+  through the whole project as it was at ``--baseline`` (``main`` by default: its own
+  emulator, launch, gateway and agent, in processes of its own), so each change is measured
+  against the code before it, side by side (issue 19: answers pushed on the forwarding
+  container's own socket, against the pending item polled);
 - large bodies: 1 MiB and 4 MiB downloads and uploads through the tunnel and directly,
   interleaved; medians, MB/s and the ratio;
-- throughput at 1 and 16 concurrent clients;
-- DynamoDB reads per request in the forwarding function's waiting loop (from its log lines).
+- throughput at 1 and 16 concurrent clients, of this tree and of the baseline;
+- DynamoDB operations per request while waiting (from the forwarding function's log lines:
+  ``livenessChecks`` here, the baseline's polling ``reads``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local_gateway import testing as gateway_testing  # noqa: E402
 from tests.tunnel import conftest as harness  # noqa: E402
 
 
@@ -53,9 +53,8 @@ def direct(port: int) -> float:
 
 
 PROJECT = Path(__file__).resolve().parent.parent
-# What the tree is measured against, side by side: the code before the developer-loop issue
-# (11: the inspector, which our agent runs here, as it does by default).
-BASELINE_REVISION = "0cc7a17"
+# What the tree is measured against, side by side: main, the design before this branch.
+BASELINE_REVISION = "main"
 LARGE_SIZES = (1024 * 1024, 4 * 1024 * 1024)
 
 
@@ -127,6 +126,12 @@ class Baseline:
         assert response.status == 200, response.status
         return time.perf_counter() - started
 
+    def throughput(self, clients: int, requests: int) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(lambda _: self.through(), range(requests)))
+        return requests / (time.perf_counter() - started)
+
     def stop(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
@@ -181,9 +186,6 @@ def large_bodies(tunnel: harness.Tunnel, rounds: int) -> dict[tuple[str, int], t
     return results
 
 
-PRIOR_ART_POLLING = {"POLL_FIRST_SECONDS": "0.05", "POLL_GROWTH": "2", "POLL_MAX_SECONDS": "0.5"}
-
-
 def through(tunnel: harness.Tunnel, subdomain: str = "bench") -> float:
     started = time.perf_counter()
     status, _, _ = tunnel.request(subdomain, "GET", "/echo?bench=1")
@@ -208,62 +210,42 @@ def main(argv: list[str] | None = None) -> int:
     baseline = Baseline.start(baseline_tree(args.baseline, scratch / "baseline"))
     try:
         with harness.running_tunnel(scratch / "project") as tunnel:
-            prior_gateway = gateway_testing.start(
-                # Local-only variables reach a function only when named (lambda_runtime).
-                env={
-                    **tunnel.environment,
-                    **PRIOR_ART_POLLING,
-                    "LOCAL_GATEWAY_PASS_ENV": ",".join(PRIOR_ART_POLLING),
-                },
-            )
-            prior = dataclasses.replace(tunnel, gateway=prior_gateway, agents=[])
             try:
                 # The inspector on, as `tunnel http` runs by default: its capture is measured too.
                 inspected = ("--inspect-addr", "127.0.0.1:0")
                 tunnel.agent(tunnel.token("bench"), None, *inspected).wait_for(r"^Forwarding ")
-                prior.agent(prior.token("prior")).wait_for(r"^Forwarding ")
                 for _ in range(10):  # warm: imports, clients, connections
-                    through(tunnel), through(prior, "prior"), baseline.through()
+                    through(tunnel), baseline.through()
                     direct(tunnel.app.port)
                 rounds = [
-                    (
-                        through(tunnel),
-                        through(prior, "prior"),
-                        direct(tunnel.app.port),
-                        baseline.through(),
-                    )
+                    (through(tunnel), direct(tunnel.app.port), baseline.through())
                     for _ in range(args.requests)
                 ]
                 large = large_bodies(tunnel, args.large_rounds)
                 one = throughput(tunnel, 1, 50)
                 sixteen = throughput(tunnel, 16, 160)
-                reads = forwarding_reads(tunnel.gateway.log())
-                prior_reads = forwarding_reads(prior_gateway.log())
+                base_one = baseline.throughput(1, 50)
+                base_sixteen = baseline.throughput(16, 160)
+                checks = forwarding_field(tunnel.gateway.log(), "livenessChecks")
             except BaseException:
                 # The tunnel is several processes: say what they said.
                 print(tunnel.gateway.log_tail(60), file=sys.stderr)
                 for agent in tunnel.agents:
                     print("\n".join(agent.lines[-20:]), file=sys.stderr)
                 raise
-            finally:
-                for agent in prior.agents:
-                    agent.stop()
-                gateway_testing.stop(prior_gateway)
     finally:
         baseline.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    tunnelled = [ours for ours, _, _, _ in rounds]
-    plain = [plain for _, _, plain, _ in rounds]
-    added = [ours - plain for ours, _, plain, _ in rounds]
-    prior_added = [theirs - plain for _, theirs, plain, _ in rounds]
-    baseline_added = [base - plain for _, _, plain, base in rounds]
+    tunnelled = [ours for ours, _, _ in rounds]
+    plain = [plain for _, plain, _ in rounds]
+    added = [ours - plain for ours, plain, _ in rounds]
+    baseline_added = [base - plain for _, plain, base in rounds]
 
     print(f"\n{'tunnel (ms)':<26} {'p50':>8} {'p95':>8} {'p99':>8}   n={args.requests}")
     for name, samples in (
         ("through the tunnel", tunnelled),
         ("direct", plain),
         ("added", added),
-        ("added, prior-art polling", prior_added),
         (f"added, {args.baseline}", baseline_added),
     ):
         row = [percentile(samples, f) * 1000 for f in (0.50, 0.95, 0.99)]
@@ -284,23 +266,26 @@ def main(argv: list[str] | None = None) -> int:
         small, big = (statistics.median(large[(direction, size)][0]) for size in LARGE_SIZES)
         per_mb = (big - small) / ((LARGE_SIZES[1] - LARGE_SIZES[0]) / 1e6)
         print(f"{direction}: {per_mb * 1000:.1f} ms per MB beyond the first")
-    print(f"\nthroughput, 1 client:    {one:6.1f} requests/s")
-    print(f"throughput, 16 clients:  {sixteen:6.1f} requests/s ({sixteen / one:.1f}x)")
-    for name, samples in (("10 ms, x1.5, cap 100 ms", reads), ("prior art", prior_reads)):
-        if samples:
-            print(
-                f"DynamoDB reads per request while waiting ({name}): median "
-                f"{statistics.median(samples):.0f}, mean {statistics.mean(samples):.1f}, "
-                f"max {max(samples)} (n={len(samples)})"
-            )
+    print(f"\n{'throughput (requests/s)':<26} {'1 client':>9} {'16 clients':>11}")
+    print(f"{'this tree':<26} {one:>9.1f} {sixteen:>11.1f}")
+    print(f"{args.baseline:<26} {base_one:>9.1f} {base_sixteen:>11.1f}")
+    if checks:
+        print(
+            f"\nDynamoDB reads per request while waiting (claim liveness checks): median "
+            f"{statistics.median(checks):.0f}, max {max(checks)} (n={len(checks)}); plus the "
+            "claim read, the lease update and its release, and the token record at most every "
+            "5 s: 3 operations per request, against the baseline's pending put, delete, "
+            "response update and its polling reads"
+        )
     return 0
 
 
-def forwarding_reads(log: str) -> list[int]:
+def forwarding_field(log: str, name: str) -> list[int]:
+    """A number each forwarding log line has (``livenessChecks``, ``reads``)."""
     return [
-        line["reads"]
+        line[name]
         for line in map(_json, log.splitlines())
-        if line and line.get("function") == "forwarding" and "reads" in line
+        if line and line.get("function") == "forwarding" and name in line
     ]
 
 
