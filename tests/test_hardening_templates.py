@@ -84,7 +84,7 @@ def test_protected_tables_and_the_key_are_not_kept_by_a_failed_first_create(temp
         **_resources(templates, f"{environment}/tables", "AWS::DynamoDB::Table"),
         **_resources(templates, f"{environment}/keys", "AWS::KMS::Key"),
     }
-    assert len(kept) >= 3
+    assert len(kept) >= 2  # the connections and tokens tables, and the key where enabled
     for logical_id, resource in kept.items():
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id

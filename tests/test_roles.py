@@ -9,7 +9,6 @@ from tunnel_infra.render import ENVIRONMENTS
 
 TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
 CONNECTIONS = TABLE + "${ConnectionsTableName}"
-PENDING = TABLE + "${PendingRequestsTableName}"
 TOKENS = TABLE + "${TokensTableName}"
 BODIES = "arn:${AWS::Partition}:s3:::${BodiesBucketName}/spill/*"
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
@@ -56,9 +55,6 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
         },
         "Disconnect": {("dynamodb:DeleteItem", CONNECTIONS)},
         "Forwarding": {
-            ("dynamodb:PutItem", PENDING),
-            ("dynamodb:GetItem", PENDING),
-            ("dynamodb:DeleteItem", PENDING),
             ("execute-api:ManageConnections", connections(environment, "GET")),
             ("execute-api:ManageConnections", connections(environment, "POST")),
             ("execute-api:ManageConnections", connections(environment, "DELETE")),
@@ -73,7 +69,6 @@ def expected(environment: str) -> dict[str, set[tuple[str, str]]]:
             REPLY_KEY,
         },
         "Response": {
-            ("dynamodb:UpdateItem", PENDING),
             ("dynamodb:UpdateItem", CONNECTIONS),
             ("execute-api:ManageConnections", connections(environment, "POST")),
             ("execute-api:ManageConnections", connections(environment, "DELETE")),

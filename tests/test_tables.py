@@ -1,5 +1,6 @@
-"""What the tables keep: pending requests (bodies, cookies) never go into backups; the
-connections table keeps point-in-time recovery where the environment protects its data."""
+"""What the tables keep: claims, connections and tokens only (answers cross the answers API,
+never a table: no request's body or cookies are written to DynamoDB); the connections table
+keeps point-in-time recovery where the environment protects its data."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from tunnel_infra.render import ENVIRONMENTS
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_pending_requests_have_no_point_in_time_recovery_and_say_why(templates, environment):
-    table = templates[f"{environment}/tables"]["Resources"]["PendingRequestsTable"]
-    recovery = table["Properties"]["PointInTimeRecoverySpecification"]
-    assert recovery == {"PointInTimeRecoveryEnabled": False}
-    (skip,) = [s for s in table["Metadata"]["checkov"]["skip"] if s["id"] == "CKV_AWS_28"]
-    assert "35 days" in skip["comment"] and "bodies" in skip["comment"]
+def test_no_table_holds_requests_in_flight(templates, environment):
+    tables = {
+        logical_id
+        for logical_id, resource in templates[f"{environment}/tables"]["Resources"].items()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+    }
+    assert tables == {"ConnectionsTable", "TokensTable"}
 
 
 def test_connections_keep_point_in_time_recovery_in_prod(templates):

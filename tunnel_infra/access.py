@@ -44,13 +44,13 @@ class Grant:
 class Table:
     """A DynamoDB table, named ``http-tunnel-<key>-<env>``."""
 
-    key: str  # "pending-requests"
+    key: str  # "tokens"
     hash_key: str
     # Items live seconds and hold what passes through (bodies, cookies): no backups of them.
     transient: bool = False
 
     @property
-    def title(self) -> str:  # "PendingRequests"
+    def title(self) -> str:  # "Tokens"
         return "".join(part.capitalize() for part in self.key.split("-"))
 
     @property

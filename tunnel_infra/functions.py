@@ -24,7 +24,6 @@ from tunnel_infra.access import (
 )
 
 CONNECTIONS = Table("connections", hash_key="connectionId")
-PENDING_REQUESTS = Table("pending-requests", hash_key="requestId", transient=True)
 # Every issued token by its id: `tunnel token` records, lists and revokes them.
 TOKENS = Table("tokens", hash_key="tokenId")
 SIGNING_KEY = Secret("signing-key")
@@ -110,7 +109,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "forwarding",
         "Forwards a public HTTP request to the agent and waits for its response",
         grants=(
-            PENDING_REQUESTS.grant(dynamodb.PutItem, dynamodb.GetItem, dynamodb.DeleteItem),
             POST_TO_AGENTS.grant(execute_api.ManageConnections),
             # Invoke on the answers API's $connect: the container's own socket, SigV4-signed,
             # on which the answers arrive; GetSecretValue: the reply key, to sign replyTo.
@@ -140,7 +138,6 @@ FUNCTIONS: tuple[Function, ...] = (
         "response",
         "Registers a ready agent and posts its answers to the forwarding that waits for them",
         grants=(
-            PENDING_REQUESTS.grant(dynamodb.UpdateItem),
             # POST: an answer to the forwarding connection a request named, and `you` to a
             # whoami; GetSecretValue: the reply key, to check a response's replyMac.
             POST_TO_ANSWERS.grant(execute_api.ManageConnections),
@@ -156,7 +153,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
 )
 
-TABLES: tuple[Table, ...] = (CONNECTIONS, PENDING_REQUESTS, TOKENS)
+TABLES: tuple[Table, ...] = (CONNECTIONS, TOKENS)
 
 
 def wired_targets(functions: tuple[Function, ...] = FUNCTIONS) -> list[Target]:

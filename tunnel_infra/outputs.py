@@ -15,7 +15,6 @@ SHOWN = (
     ("apis", "HttpEndpoint", "HTTP endpoint (public)"),
     ("apis", "PublicUrlFormat", "tunnel URLs"),
     ("tables", "ConnectionsTableName", "connections table"),
-    ("tables", "PendingRequestsTableName", "pending-requests table"),
     ("artifacts", "ArtifactsBucketName", "artifacts bucket"),
     ("domain", "DomainTarget", "custom domain target"),
 )
