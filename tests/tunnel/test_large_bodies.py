@@ -19,7 +19,6 @@ from tunnel_shared.limits import MAX_BODY_BYTES
 from tests.tunnel.conftest import Tunnel
 from tests.tunnel.local_app import GZIPPED_PAGE
 
-PENDING_TABLE = "http-tunnel-pending-requests-dev"
 SIZES = {"200KB": 200 * 1024, "1MB": 1024 * 1024, "ceiling": MAX_BODY_BYTES}
 
 
@@ -32,10 +31,9 @@ def big(tunnel: Tunnel) -> Tunnel:
 
 @pytest.fixture
 def clean(big: Tunnel):
-    """After the test, no body is left in the bucket and no request is pending."""
+    """After the test, no body is left in the bucket."""
     yield big
     assert stored_bodies(big) == []
-    assert big.client("dynamodb").scan(TableName=PENDING_TABLE)["Count"] == 0
 
 
 def bodies_bucket(tunnel: Tunnel) -> str:
@@ -164,20 +162,16 @@ def test_an_agent_killed_mid_upload_gives_502_within_2_seconds_and_leaves_nothin
     status, answered_at = answers[0]
     assert status == 502
     assert answered_at - killed_at < 2.0
-    # Forwarding deleted what it stored and whatever the agent had begun to upload; the
-    # pending item went with the answer.
+    # Forwarding deleted what it stored and whatever the agent had begun to upload.
     assert stored_bodies(big) == []
-    assert big.client("dynamodb").scan(TableName=PENDING_TABLE)["Count"] == 0
 
 
 def test_whatever_a_crash_leaves_behind_expires_by_rule(big):
-    """A forwarding function that dies mid-request cannot delete its objects or its pending
-    item: the bucket's lifecycle rule and the table's TTL remove them."""
+    """A forwarding function that dies mid-request cannot delete its objects: the bucket's
+    lifecycle rule removes them (a request writes no item of its own)."""
     rules = big.client("s3").get_bucket_lifecycle_configuration(Bucket=bodies_bucket(big))["Rules"]
     (rule,) = [r for r in rules if r["Status"] == "Enabled"]
     prefix = rule.get("Prefix", rule.get("Filter", {}).get("Prefix"))
     assert prefix == "spill/"
     assert rule["Expiration"]["Days"] == 1
     assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
-    ttl = big.client("dynamodb").describe_time_to_live(TableName=PENDING_TABLE)
-    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
