@@ -46,8 +46,6 @@ class Table:
 
     key: str  # "tokens"
     hash_key: str
-    # Items live seconds and hold what passes through (bodies, cookies): no backups of them.
-    transient: bool = False
 
     @property
     def title(self) -> str:  # "Tokens"

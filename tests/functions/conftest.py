@@ -7,7 +7,7 @@ whose ``whoami`` invokes the response function, and whose @connections endpoint 
 post to the socket (410 for a connection that is closed or unknown). forwarding's module-level
 connection to it lives across invocations, as in a warm container.
 
-Every AWS call a function makes is recorded (``local_gateway.aws_calls``) for the
+Every AWS call a function makes is recorded (``tests.aws_calls``) for the
 least-privilege test.
 """
 
@@ -35,7 +35,7 @@ from websockets.sync.server import ServerConnection, serve
 
 from aws_fidelity.rules import check_request_signature
 from emulator import process
-from local_gateway.aws_calls import Account, Call, CallRecorder, current_function
+from tests.aws_calls import Account, Call, CallRecorder, current_function
 from tests.conftest import PROJECT
 
 API_ID = "testapi"
@@ -233,19 +233,6 @@ class ConnectionsEndpoint:
         return [json.loads(data) for data in self.posted.get(connection_id, [])]
 
 
-class Recorder(CallRecorder):
-    """Calls to @connections name the answers API for its connections (the harness names
-    them ``answers...``), the agents' API for the rest."""
-
-    def pair(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str]:
-        action, resource = super().pair(service, operation, params)
-        if service == "apigatewaymanagementapi" and str(params["ConnectionId"]).startswith(
-            "answers"
-        ):
-            resource = resource.replace(f":{API_ID}/", f":{ANSWERS_API_ID}/", 1)
-        return action, resource
-
-
 @dataclass
 class Functions:
     endpoint: ConnectionsEndpoint
@@ -253,7 +240,6 @@ class Functions:
     modules: dict[str, ModuleType]
     signing_key: str
     connections: Any
-    pending: Any  # None once the pending-requests table is gone from the templates
     bodies_bucket: str
     tokens: Any
     answers: AnswersApi
@@ -310,8 +296,10 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
                 "PUBLIC_URL_FORMAT": "https://{subdomain}.tunnel.test",
             }
         )
-        recorder = Recorder(
-            Account(API_ID, STAGE),
+        recorder = CallRecorder(
+            Account(
+                API_ID, STAGE, answers_api_id=ANSWERS_API_ID, answers_endpoint=answers.endpoint
+            ),
             Path(os.environ.get("IAM_CALLS_FILE", ""))
             if os.environ.get("IAM_CALLS_FILE")
             else None,
@@ -322,7 +310,6 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             SecretId=outputs["SigningKeySecretArn"]
         )["SecretString"]
         dynamodb = boto3.resource("dynamodb")
-        pending = outputs.get("PendingRequestsTableName")
         functions = Functions(
             endpoint,
             recorder,
@@ -332,7 +319,6 @@ def functions(rendered: dict[str, str]) -> Iterator[Functions]:
             },
             secret,
             dynamodb.Table(outputs["ConnectionsTableName"]),
-            dynamodb.Table(pending) if pending else None,
             outputs["BodiesBucketName"],
             dynamodb.Table(outputs["TokensTableName"]),
             answers,

@@ -43,7 +43,7 @@ class Operations:
             )
 
     def _record(self, params: dict, model, **_: object) -> None:
-        from local_gateway.aws_calls import current_function
+        from tests.aws_calls import current_function
 
         if current_function.get() == "response":
             with self._lock:

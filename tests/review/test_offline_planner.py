@@ -18,13 +18,16 @@ from review.template_text import parse_template
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 TABLES = parse_template((SNAPSHOTS / "dev/tables.yaml").read_text())
 FUNCTIONS = parse_template((SNAPSHOTS / "dev/functions.yaml").read_text())
-PENDING_TABLE = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/pending-dev"
+CONNECTIONS_TABLE = (
+    "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/connections-dev"
+)
 FUNCTION_PARAMETERS = {
     "ArtifactsBucketName": "artifacts-dev",
     "ConnectionsTableName": "connections-dev",
-    "PendingRequestsTableName": "pending-dev",
     "SigningKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:key-AbCdEf",
     "WebSocketApiId": "abc123",
+    "AnswersApiId": "def456",
+    "ReplyKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:reply-AbCdEf",
     "AuthorizerCodeKey": "functions/authorizer/1.zip",
     "ConnectCodeKey": "functions/connect/1.zip",
     "DisconnectCodeKey": "functions/disconnect/1.zip",
@@ -50,41 +53,41 @@ def role_statements(template, role):
     return template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
-def pending_statement(template, role):
-    """The role's statement on the pending-requests table."""
+def connections_statement(template, role):
+    """The role's statement on the connections table."""
     (statement,) = [
         s
         for s in role_statements(template, role)
-        if "${PendingRequestsTableName}" in str(s["Resource"])
+        if "${ConnectionsTableName}" in str(s["Resource"])
     ]
     return statement
 
 
 def test_changing_a_table_key_schema_predicts_replacement_and_blocks():
     new = copy.deepcopy(TABLES)
-    table = new["Resources"]["PendingRequestsTable"]["Properties"]
+    table = new["Resources"]["ConnectionsTable"]["Properties"]
     table["KeySchema"] = [{"AttributeName": "requestKey", "KeyType": "HASH"}]
     table["AttributeDefinitions"] = [{"AttributeName": "requestKey", "AttributeType": "S"}]
     stack, review, findings = plan_pair(TABLES, new)
-    verdict = resource(stack, "PendingRequestsTable")
+    verdict = resource(stack, "ConnectionsTable")
     assert verdict.action == "Modify"
     assert verdict.predicted == "True"
     assert verdict.stateful
     assert "Properties.KeySchema[0].AttributeName (template)" in verdict.paths
     assert any("KeySchema: Update requires: Replacement" in r for r in verdict.predicted_reasons)
     assert [(f.kind, f.subject, f.approved) for f in findings] == [
-        ("replacement", "PendingRequestsTable", False)
+        ("replacement", "ConnectionsTable", False)
     ]
-    assert findings[0].approve_with == "--allow-replace PendingRequestsTable"
+    assert findings[0].approve_with == "--allow-replace ConnectionsTable"
     assert gate.exit_code(review, findings) == gate.BLOCKED
-    for approval in ("PendingRequestsTable", "tables/PendingRequestsTable"):
+    for approval in ("ConnectionsTable", "tables/ConnectionsTable"):
         _, review, findings = plan_pair(TABLES, new, replace=frozenset({approval}))
         assert gate.exit_code(review, findings) == gate.OK
 
 
 def test_adding_a_global_secondary_index_is_an_allowed_modify():
     new = copy.deepcopy(TABLES)
-    table = new["Resources"]["PendingRequestsTable"]["Properties"]
+    table = new["Resources"]["ConnectionsTable"]["Properties"]
     table["AttributeDefinitions"].append({"AttributeName": "agent", "AttributeType": "S"})
     table["GlobalSecondaryIndexes"] = [
         {
@@ -94,7 +97,7 @@ def test_adding_a_global_secondary_index_is_an_allowed_modify():
         }
     ]
     stack, review, findings = plan_pair(TABLES, new)
-    verdict = resource(stack, "PendingRequestsTable")
+    verdict = resource(stack, "ConnectionsTable")
     assert verdict.action == "Modify"
     assert verdict.predicted == "False"
     assert verdict.paths == (
@@ -107,22 +110,22 @@ def test_adding_a_global_secondary_index_is_an_allowed_modify():
 
 def test_editing_an_existing_attribute_definition_predicts_replacement():
     new = copy.deepcopy(TABLES)
-    new["Resources"]["PendingRequestsTable"]["Properties"]["AttributeDefinitions"][0][
+    new["Resources"]["ConnectionsTable"]["Properties"]["AttributeDefinitions"][0][
         "AttributeType"
     ] = "N"
     stack, _, findings = plan_pair(TABLES, new)
-    assert resource(stack, "PendingRequestsTable").predicted == "True"
+    assert resource(stack, "ConnectionsTable").predicted == "True"
     assert [f.kind for f in findings] == ["replacement"]
 
 
 def test_adding_an_iam_action_is_broadening_and_blocks_until_approved():
     new = copy.deepcopy(FUNCTIONS)
-    pending_statement(new, "ForwardingRole")["Action"].append("dynamodb:Scan")
+    connections_statement(new, "ForwardingRole")["Action"].append("dynamodb:Scan")
     stack, review, findings = plan_pair(
         FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
     )
     diff = stack.iam["ForwardingRole"]
-    assert diff.added == (("dynamodb:Scan", PENDING_TABLE),)
+    assert diff.added == (("dynamodb:Scan", CONNECTIONS_TABLE),)
     assert diff.removed == ()
     assert diff.broadening
     assert list(stack.iam) == ["ForwardingRole"]
@@ -143,19 +146,19 @@ def test_adding_an_iam_action_is_broadening_and_blocks_until_approved():
 
 def test_narrowing_an_iam_action_is_allowed_and_shown_as_narrowing():
     new = copy.deepcopy(FUNCTIONS)
-    pending_statement(new, "ForwardingRole")["Action"].remove("dynamodb:DeleteItem")
+    connections_statement(new, "ForwardingRole")["Action"].remove("dynamodb:DeleteItem")
     stack, review, findings = plan_pair(
         FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
     )
     diff = stack.iam["ForwardingRole"]
-    assert diff.removed == (("dynamodb:DeleteItem", PENDING_TABLE),)
+    assert diff.removed == (("dynamodb:DeleteItem", CONNECTIONS_TABLE),)
     assert diff.added == ()
     assert not diff.broadening
     assert findings == []
     assert gate.exit_code(review, findings) == gate.OK
     text = terminal.render(review, findings, [], colour=False)
     assert "IAM ForwardingRole: narrowing" in text
-    assert f"- dynamodb:DeleteItem  {PENDING_TABLE}" in text
+    assert f"- dynamodb:DeleteItem  {CONNECTIONS_TABLE}" in text
     assert "`ForwardingRole` (narrowing) | ➖ | `dynamodb:DeleteItem`" in markdown.render(
         review, findings
     )

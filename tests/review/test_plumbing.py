@@ -16,11 +16,11 @@ from tests.review.conftest import ReviewProject
 from tests.sceptre_config import stack_names
 
 STACKS = stack_names("dev")
-ANCHOR = "    pending_requests_table = dynamodb.table(stack, PENDING_REQUESTS, key_arn=key_arn)\n"
+ANCHOR = "    tokens_table = dynamodb.table(stack, TOKENS, key_arn=key_arn)\n"
 KEY_CHANGE = """    from troposphere.dynamodb import AttributeDefinition, KeySchema
 
-    pending_requests_table.KeySchema = [KeySchema(AttributeName="requestKey", KeyType="HASH")]
-    pending_requests_table.AttributeDefinitions = [
+    tokens_table.KeySchema = [KeySchema(AttributeName="requestKey", KeyType="HASH")]
+    tokens_table.AttributeDefinitions = [
         AttributeDefinition(AttributeName="requestKey", AttributeType="S")
     ]
 """
@@ -100,12 +100,12 @@ def test_a_table_key_change_is_blocked_and_names_the_table(deployed):
     tables.write_text(original.replace(ANCHOR, ANCHOR + KEY_CHANGE))
     try:
         blocked = deployed.review("plan", "dev")
-        approved = deployed.review("plan", "dev", "--allow-replace", "PendingRequestsTable")
+        approved = deployed.review("plan", "dev", "--allow-replace", "TokensTable")
     finally:
         tables.write_text(original)
     assert blocked.returncode == 2, blocked.output
-    assert "PendingRequestsTable would be replaced" in blocked.output
-    assert "--allow-replace PendingRequestsTable" in blocked.output
+    assert "TokensTable would be replaced" in blocked.output
+    assert "--allow-replace TokensTable" in blocked.output
     assert "Result: BLOCKED" in blocked.output
     assert approved.returncode == 0, approved.output
     record = deployed.record()
@@ -114,13 +114,13 @@ def test_a_table_key_change_is_blocked_and_names_the_table(deployed):
         for s in record["stacks"]
         if s["name"] == "dev/tables"
         for r in s["resources"]
-        if r["logical_id"] == "PendingRequestsTable"
+        if r["logical_id"] == "TokensTable"
     ]
     assert table["cloudformation"] == "True"  # the emulator's change set says so
     assert table["predicted"] == "True"  # and so does the offline prediction
     assert "Properties.KeySchema[0].AttributeName (template)" in table["paths"]
     assert record["findings"][0]["approved"] is True
-    assert "PendingRequestsTable" in (deployed.root / "build/review/dev.md").read_text()
+    assert "TokensTable" in (deployed.root / "build/review/dev.md").read_text()
 
 
 def test_deploy_refuses_when_the_template_changed_after_the_review(deployed):

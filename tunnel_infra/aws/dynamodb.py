@@ -26,7 +26,6 @@ def table(
 ) -> Table:
     """A PAY_PER_REQUEST table named ``http-tunnel-<key>-<env>``, with TTL on ``ttl``."""
     protect = stack.settings.data_protection
-    backups = protect and not declared.transient
     resource = Table(
         declared.logical_id,
         TableName=stack.name(declared.key),
@@ -37,7 +36,7 @@ def table(
         KeySchema=[KeySchema(AttributeName=declared.hash_key, KeyType="HASH")],
         TimeToLiveSpecification=TimeToLiveSpecification(AttributeName=TTL_ATTRIBUTE, Enabled=True),
         PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(
-            PointInTimeRecoveryEnabled=backups
+            PointInTimeRecoveryEnabled=protect
         ),
         DeletionProtectionEnabled=protect,
         SSESpecification=_encryption(key_arn),
@@ -47,14 +46,7 @@ def table(
     # takes only Delete, Retain or Snapshot.) Dev tables go with their stack.
     resource.DeletionPolicy = RetainExceptOnCreate if protect else Delete
     resource.UpdateReplacePolicy = Retain if protect else Delete
-    if declared.transient:
-        skip_checkov(
-            resource,
-            "CKV_AWS_28",
-            "No point-in-time recovery: items live 60 s and carry response bodies and cookies, "
-            "which backups would keep for 35 days",
-        )
-    elif not protect:
+    if not protect:
         skip_checkov(
             resource, "CKV_AWS_28", "Point-in-time recovery is on where data_protection is"
         )

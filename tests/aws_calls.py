@@ -14,12 +14,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 
 PARTITION = "aws"
 
-# The function whose code is running; the gateway and the tests set it around each invocation.
+# The function whose code is running; the tests set it around each invocation.
 current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
 
 
@@ -32,12 +33,15 @@ class Call:
 
 @dataclass(frozen=True)
 class Account:
-    """Where the calls go: the WebSocket API's id names the @connections resources."""
+    """Where the calls go: the @connections resources are named by the API whose endpoint a
+    call went to, the agents' WebSocket API unless its URL starts with ``answers_endpoint``."""
 
     websocket_api_id: str
     stage: str
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    answers_api_id: str = ""
+    answers_endpoint: str = ""
 
 
 class CallRecorder:
@@ -56,13 +60,21 @@ class CallRecorder:
                 boto3.setup_default_session()
             session = boto3.DEFAULT_SESSION
         session.events.register("before-parameter-build", self._before_call)
+        # @connections calls are told apart by their endpoint, known once the URL is built.
+        session.events.register("before-call.apigatewaymanagementapi", self._before_send)
 
     def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
-        function = current_function.get()
-        if function is None:
-            return
         service = model.service_model.service_name
-        call = Call(function, *self.pair(service, model.name, params))
+        function = current_function.get()
+        if function is not None and service != "apigatewaymanagementapi":
+            self._add(Call(function, *self.pair(service, model.name, params)))
+
+    def _before_send(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+        function = current_function.get()
+        if function is not None:
+            self._add(Call(function, *self.connections_pair(model.name, str(params["url"]))))
+
+    def _add(self, call: Call) -> None:
         with self._lock:
             if call in self.calls:
                 return
@@ -84,15 +96,20 @@ class CallRecorder:
             return f"s3:{operation}", f"arn:{PARTITION}:s3:::{params['Bucket']}/{params['Key']}"
         if service == "secretsmanager":
             return f"secretsmanager:{operation}", str(params["SecretId"])
-        if service == "apigatewaymanagementapi":
-            method = {"PostToConnection": "POST", "GetConnection": "GET"}.get(operation, "DELETE")
-            api, stage = self.account.websocket_api_id, self.account.stage
-            return (
-                "execute-api:ManageConnections",
-                f"arn:{PARTITION}:execute-api:{region}:{account}:{api}/{stage}/{method}/"
-                f"@connections/{params['ConnectionId']}",
-            )
         return f"{service}:{operation}", "*"
+
+    def connections_pair(self, operation: str, url: str) -> tuple[str, str]:
+        """An @connections call to ``url``: ManageConnections on that API's connection."""
+        account = self.account
+        method = {"PostToConnection": "POST", "GetConnection": "GET"}.get(operation, "DELETE")
+        answers = bool(account.answers_endpoint) and url.startswith(account.answers_endpoint)
+        api = account.answers_api_id if answers else account.websocket_api_id
+        connection = unquote(url.rsplit("/@connections/", 1)[1])
+        return (
+            "execute-api:ManageConnections",
+            f"arn:{PARTITION}:execute-api:{account.region}:{account.account_id}:{api}/"
+            f"{account.stage}/{method}/@connections/{connection}",
+        )
 
     @staticmethod
     def load(path: Path) -> set[Call]:
