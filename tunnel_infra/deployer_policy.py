@@ -24,11 +24,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import boto3
 from sceptre.context import SceptreContext
 from sceptre.exceptions import SceptreException
 from sceptre.plan.plan import SceptrePlan
+from tunnel_shared.names import resource_name
 
 from review.template_text import parse_template
+from tunnel_infra.functions import SIGNING_KEY
 from tunnel_infra.render import PROJECT_PATH, launched
 
 COMMANDS = ("launch", "review", "deploy", "sync", "token")
@@ -100,6 +103,14 @@ _TOKEN = (
     ("dynamodb:GetItem", "tunnel token revoke: the subdomain's claim"),
     ("execute-api:ManageConnections", "tunnel token revoke: tell and close the live tunnel"),
 )
+# Actions a command needs on one named resource only, not on "*": the token command reads the
+# signing key, never the functions' reply key beside it. A secret's ARN ends in "-" and six
+# random characters ("Secrets Manager: ARN format", IAM user guide's Secrets Manager page).
+SCOPED = {
+    ("token", "secretsmanager:GetSecretValue"): (
+        "arn:{partition}:secretsmanager:{region}:*:secret:{signing_key}-??????"
+    ),
+}
 DIRECT: dict[str, tuple[tuple[str, str], ...]] = {
     "launch": _SCEPTRE_LAUNCH + _HOOKS + _EMPTY_BUCKET,
     "review": _STACK_OUTPUTS + _CHANGE_SETS + _HOOKS,
@@ -229,11 +240,19 @@ def policy(environment: str, commands: Iterable[str] = COMMANDS) -> dict[str, An
     region, resources = rendered_resources(environment)
     has_key = any(r.get("Type") == KEY_TYPE for r in resources)
     statements = []
+    names = {
+        "partition": boto3.session.Session().get_partition_for_region(region),
+        "region": region,
+        "signing_key": resource_name(SIGNING_KEY.key, environment),
+    }
     for command in commands:
         direct = [action for action, _ in DIRECT[command]]
         if has_key:
             direct += [action for action, _ in KEY_USE.get(command, ())]
-        statements.append(_statement(command.capitalize(), direct))
+        scoped = {a: SCOPED[command, a].format(**names) for a in direct if (command, a) in SCOPED}
+        statements.append(_statement(command.capitalize(), [a for a in direct if a not in scoped]))
+        for action, arn in scoped.items():
+            statements.append(_statement(f"{command.capitalize()}Named", [action], arn))
     deploying = [c.capitalize() for c in commands if c in RESOURCE_COMMANDS]
     if deploying:
         sid = f"ResourcesFor{'And'.join(deploying)}"
@@ -241,8 +260,8 @@ def policy(environment: str, commands: Iterable[str] = COMMANDS) -> dict[str, An
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _statement(sid: str, actions: Iterable[str]) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": _canonical(actions), "Resource": "*"}
+def _statement(sid: str, actions: Iterable[str], resource: str = "*") -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": _canonical(actions), "Resource": resource}
 
 
 def allowed(document: dict[str, Any]) -> set[str]:

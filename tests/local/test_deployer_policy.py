@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,8 +85,12 @@ def test_every_call_a_command_makes_is_in_its_statement(recorded: Recorded, comm
     assert records, f"the emulator recorded no call during {command}"
     unresolved = [r for r in records if r["operation"] is None]
     assert not unresolved, f"operations the call log could not name: {unresolved[:3]}"
-    (statement,) = deployer_policy.policy("dev", [command])["Statement"][:1]
-    allowed = {a.lower() for a in statement["Action"]}
+    statements = [
+        s
+        for s in deployer_policy.policy("dev", [command])["Statement"]
+        if not s["Sid"].startswith("ResourcesFor")
+    ]
+    allowed = {a.lower() for s in statements for a in s["Action"]}
     missing = sorted(
         {
             f"{action} ({r['service']} {r['operation']})"
@@ -94,7 +99,7 @@ def test_every_call_a_command_makes_is_in_its_statement(recorded: Recorded, comm
             and action.lower() not in allowed
         }
     )
-    assert not missing, f"{command} calls what its statement {statement['Sid']} lacks: {missing}"
+    assert not missing, f"{command} calls what its statements lack: {missing}"
 
 
 def test_the_recorded_operations_are_the_ones_the_tools_make(recorded: Recorded) -> None:
@@ -111,6 +116,23 @@ def test_the_recorded_operations_are_the_ones_the_tools_make(recorded: Recorded)
     assert {"secretsmanager:GetSecretValue", "dynamodb:Scan", "dynamodb:UpdateItem"} <= named[
         "token"
     ]
+
+
+def test_the_token_command_reads_the_signing_key_and_no_other_secret() -> None:
+    """GetSecretValue is on the signing key's ARN (its name and Secrets Manager's six-character
+    suffix), so the deployer cannot read the functions' reply key beside it."""
+    document = deployer_policy.policy("dev", ["token"])
+    (named,) = [s for s in document["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
+    (everything,) = [s for s in document["Statement"] if s["Resource"] == "*"]
+    assert "secretsmanager:GetSecretValue" not in everything["Action"]
+    # IAM's wildcards: * any run of characters, ? exactly one.
+    pattern = re.compile(
+        "^" + re.escape(named["Resource"]).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    )
+    prefix = "arn:aws:secretsmanager:us-east-1:123456789012:secret:http-tunnel-"
+    assert pattern.match(prefix + "signing-key-dev-AbCdEf")
+    for other in ("reply-key-dev-AbCdEf", "signing-key-prod-AbCdEf", "signing-key-dev-x-AbCdEf"):
+        assert not pattern.match(prefix + other), other
 
 
 def test_cloudformation_acts_with_the_resources_schema_permissions() -> None:
