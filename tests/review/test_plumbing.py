@@ -133,7 +133,8 @@ def test_deploy_refuses_when_the_template_changed_after_the_review(deployed):
     before = deployed.stacks()
     tables = deployed.root / "templates/tables.py"
     original = tables.read_text()
-    tables.write_text(original.replace("Requests in flight", "Requests still in flight"))
+    assert '"Issued tokens"' in original
+    tables.write_text(original.replace('"Issued tokens"', '"Tokens issued"'))
     try:
         refused = deployed.review("deploy", "dev")
     finally:
