@@ -462,19 +462,33 @@ def _stream(
     api: RuntimeApi, stream_handler: StreamHandler, request_id: str, event: Any, context: Context
 ) -> None:
     stream = ResponseStream(api.stream_sink(request_id))
+    error = answer_stream(stream_handler, event, context, stream)
+    if error is not None:
+        api.error(request_id, error)
+    elif stream.gone:
+        print(f"{request_id}: the caller went away; the response is abandoned", file=sys.stderr)
+
+
+def answer_stream(
+    stream_handler: StreamHandler, event: Any, context: Any, stream: ResponseStream
+) -> BaseException | None:
+    """Run ``stream_handler`` on ``stream`` and end the stream: closed once it returns, ended
+    with the error trailers if it raised after ``start``. Returns the error to report as the
+    invocation's (``/error``) when there was no first byte, else None. Shared with the local
+    gateway's worker, which gives the stream a sink of its own."""
     try:
         stream_handler(event, context, stream)
         if not stream.started:
             raise StreamNotStarted("the stream handler returned without starting its response")
         stream.close()
     except CallerGone:
-        print(f"{request_id}: the caller went away; the response is abandoned", file=sys.stderr)
-    except Exception as error:  # noqa: BLE001 - reported to Lambda as the invocation's error
+        return None
+    except Exception as error:  # noqa: BLE001 - reported as the invocation's error
         traceback.print_exc()
-        if stream.started:
-            stream.fail(error)
-        else:
-            api.error(request_id, error)
+        if not stream.started:
+            return error
+        stream.fail(error)
+    return None
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
