@@ -25,6 +25,7 @@ bucket versioning and policies, and DynamoDB TTL applied from CloudFormation
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -1457,3 +1458,65 @@ def check_connection_established(established: bool) -> None:
     """
     if not established:
         raise Refused("GoneException", "The connection with the provided id no longer exists", 410)
+
+
+# --- API Gateway REST APIs: a Lambda proxy integration that streams (ResponseTransferMode) ----
+
+STREAM_DELIMITER = b"\0" * 8
+_STREAM_METADATA_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "cookies"})
+
+
+def check_stream_prelude(head: bytes, ended: bool) -> tuple[dict[str, object], int] | None:
+    """A Lambda proxy integration with ``ResponseTransferMode: STREAM`` starts its response only
+    once the function's stream has given API Gateway valid metadata and the delimiter: a JSON
+    object with at most ``statusCode``, ``headers`` (single values), ``multiValueHeaders`` and
+    ``cookies``, then 8 null bytes, which "must appear within the first 16KB of stream data".
+    A function whose output does not adhere gets **500** from API Gateway ("API Gateway invokes
+    your Lambda function and return a 500 error response"); nothing of its stream reaches the
+    caller. ``head`` is the stream so far: this returns None while the delimiter may still come,
+    else the metadata and how many bytes it took (the body starts there); ``ended``: the stream
+    is over. Keys left out are allowed ("can be unspecified"): the local gateway answers 200
+    with no extra headers then (the default status is not stated on the page).
+
+    Not confirmed: the 500's body (REST APIs' default ``{"message": "Internal server error"}``
+    is what the local gateway gives).
+
+    Source: "Set up a Lambda proxy integration with payload response streaming in API Gateway",
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode-lambda.html
+    (the format and its table of supported combinations).
+    """
+    limit = _limits().STREAM_PRELUDE_MAX_BYTES
+    at = head.find(STREAM_DELIMITER, 0, limit)
+    if at < 0:
+        if ended or len(head) >= limit:
+            why = "ended" if ended and len(head) < limit else f"has no delimiter in {limit} bytes"
+            raise _bad_stream(f"the stream {why}: no metadata and delimiter")
+        return None
+    try:
+        metadata = json.loads(head[:at])
+    except ValueError:
+        raise _bad_stream("the metadata before the delimiter is not JSON") from None
+    if not isinstance(metadata, dict):
+        raise _bad_stream("the metadata is not a JSON object")
+    unknown = sorted(set(metadata) - _STREAM_METADATA_KEYS)
+    if unknown:
+        raise _bad_stream(f"the metadata has keys API Gateway does not support: {unknown}")
+    status = metadata.get("statusCode", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise _bad_stream(f"statusCode {status!r} is not an HTTP status")
+    headers = metadata.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise _bad_stream("headers must map names to single string values")
+    multi = metadata.get("multiValueHeaders", {})
+    if not isinstance(multi, dict) or not all(
+        isinstance(v, list) and all(isinstance(i, str) for i in v) for v in multi.values()
+    ):
+        raise _bad_stream("multiValueHeaders must map names to lists of strings")
+    cookies = metadata.get("cookies", [])
+    if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+        raise _bad_stream("cookies must be a list of strings")
+    return metadata, at + len(STREAM_DELIMITER)
+
+
+def _bad_stream(why: str) -> Refused:
+    return Refused("StreamMetadataInvalid", f"Internal server error ({why})", 500)

@@ -5,10 +5,23 @@ function's environment, and talks to it over its stdin and stdout in lines of AS
 (``json.dumps`` output has no newline and no other byte above 127):
 
     gateway -> worker   <id> <event JSON>
+                        <id> stream <event JSON>     a streamed invocation (below)
+                        <id> gone                    its caller went away
     worker -> gateway   0 ready {"error": null | "Runtime.ImportModuleError: ..."}
                         <id> ok <result JSON>
                         <id> raised {"reason", "error_message", "traceback"}
                         <id> error {"reason"}
+                        <id> chunk <base64 of the bytes written>
+                        <id> end {}
+                        <id> failed {"error_type", "error_body"}
+
+A streamed invocation runs the module's ``stream_handler(event, context, stream)`` as
+``tunnel_shared.streaming_runtime`` does on AWS (``answer_stream``), with the function's own copy
+of that module (its zip's, from the task root) and a stream whose bytes come back as ``chunk``
+lines the moment they are written: API Gateway's prelude and delimiter, then the body. ``end``
+is the last chunk, ``failed`` the Runtime API's error trailers (the handler raised after its
+first byte); ``raised`` or ``error`` before any chunk, as for a buffered invocation. After
+``gone``, the handler's next write raises ``CallerGone``.
 
 The handler is imported once (a warm Lambda keeps its module) and each invocation runs on a
 thread of its own, as they arrive: the replies come back in any order. The worker exits when its
@@ -19,6 +32,7 @@ memory_mb and task_root (the function's code folder: ``LAMBDA_TASK_ROOT``).
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
@@ -58,6 +72,34 @@ def spec_of(function: DeployedFunction, task_root: Path) -> str:
             "task_root": str(task_root),
         }
     )
+
+
+class _PipeSink:
+    """A streamed response's bytes, sent to the gateway as they are written."""
+
+    def __init__(self, replies: _Replies, invocation: int, caller_gone: type[Exception]) -> None:
+        self._replies = replies
+        self._invocation = invocation
+        self._caller_gone = caller_gone
+        self.gone = threading.Event()
+
+    def open(self) -> None:
+        self._check()
+
+    def send(self, data: bytes) -> None:
+        self._check()
+        self._replies.send(self._invocation, "chunk", base64.b64encode(data).decode())
+
+    def finish(self) -> None:
+        self._replies.send(self._invocation, "end", "{}")
+
+    def fail(self, error_type: str, error_body: bytes) -> None:
+        body = {"error_type": error_type, "error_body": error_body.decode()}
+        self._replies.send(self._invocation, "failed", json.dumps(body))
+
+    def _check(self) -> None:
+        if self.gone.is_set():
+            raise self._caller_gone("the caller went away")
 
 
 class _Replies:
@@ -120,12 +162,66 @@ def run(function: DeployedFunction, handler: Handler, payload: bytes) -> tuple[s
     return "ok", text
 
 
+def run_streamed(
+    function: DeployedFunction, payload: bytes, replies: _Replies, invocation: int
+) -> tuple[str, str] | None:
+    """A streamed invocation: None once its stream has ended (``end`` or ``failed`` sent), else
+    the reply that says why there was no stream."""
+    name = function.name
+    module_path = function.handler.rpartition(".")[0]
+    try:
+        # The function's own copy, from its task root (first on sys.path), as its zip ships it.
+        runtime = importlib.import_module("tunnel_shared.streaming_runtime")
+    except ImportError as error:
+        return "error", json.dumps(
+            {"reason": f"{name}: its package has no tunnel_shared.streaming_runtime ({error})"}
+        )
+    stream_handler = getattr(sys.modules[module_path], runtime.STREAM_HANDLER, None)
+    if not callable(stream_handler):
+        reason = f"Runtime.HandlerNotFound: {module_path} has no {runtime.STREAM_HANDLER}"
+        return "error", json.dumps({"reason": f"{name}: {reason}"})
+    event = json.loads(payload)
+    if not runtime.streamed_event(event):
+        reason = "its runtime would answer this event buffered (streamed_event is false)"
+        return "error", json.dumps({"reason": f"{name}: {reason}"})
+    sink = _PipeSink(replies, invocation, runtime.CallerGone)
+    _SINKS[invocation] = sink
+    try:
+        stream = runtime.ResponseStream(sink)
+        error = runtime.answer_stream(stream_handler, event, LambdaContext(function), stream)
+    finally:
+        _SINKS.pop(invocation, None)
+    if error is not None:
+        return "raised", json.dumps(
+            {
+                "reason": f"{name} raised {type(error).__name__}",
+                "error_message": str(error),
+                "traceback": "".join(traceback.format_exception(error)).rstrip(),
+            }
+        )
+    if stream.gone:
+        replies.send(invocation, "end", "{}")  # nobody reads it; the gateway forgets the id
+    return None
+
+
+# Streamed invocations in progress, by id: a ``gone`` line reaches its sink.
+_SINKS: dict[int, _PipeSink] = {}
+_STREAM = b"stream "
+_GONE = b"gone\n"
+
+
 def _serve(
     function: DeployedFunction, handler: Handler, requests: BinaryIO, replies: _Replies
 ) -> None:
     def invocation(invocation_id: int, payload: bytes) -> None:
         try:
-            kind, body = run(function, handler, payload)
+            if payload.startswith(_STREAM):
+                reply = run_streamed(function, payload[len(_STREAM) :], replies, invocation_id)
+                if reply is None:
+                    return
+                kind, body = reply
+            else:
+                kind, body = run(function, handler, payload)
         except BaseException as error:  # noqa: BLE001 - e.g. an event that is not JSON
             kind, body = "error", json.dumps({"reason": f"{function.name}: {error!r}"})
         replies.send(invocation_id, kind, body)
@@ -135,6 +231,11 @@ def _serve(
         if not line.endswith(b"\n"):
             break  # the gateway died mid-line
         invocation_id, _, payload = line.partition(b" ")
+        if payload == _GONE:
+            sink = _SINKS.get(int(invocation_id))
+            if sink is not None:
+                sink.gone.set()
+            continue
         pool.submit(invocation, int(invocation_id), payload)
 
 

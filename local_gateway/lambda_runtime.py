@@ -35,6 +35,7 @@ crashes fails the invocations it was running and is started again by the next on
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import os
@@ -42,7 +43,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -50,7 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from tunnel_shared import names
-from tunnel_shared.limits import LAMBDA_REQUEST_PAYLOAD_BYTES
+from tunnel_shared.limits import (
+    LAMBDA_REQUEST_PAYLOAD_BYTES,
+    STREAM_IDLE_TIMEOUT_SECONDS,
+    STREAM_MAX_SECONDS,
+    STREAM_THROTTLED_BYTES_PER_SECOND,
+    STREAM_UNTHROTTLED_BYTES,
+)
 
 from aws_fidelity import rules
 from local_gateway import access_log, iam
@@ -96,6 +103,46 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+
+@dataclass(frozen=True)
+class StreamPrelude:
+    """A streamed response's status and headers, from the function's metadata: ``headers`` and
+    ``multiValueHeaders`` merged (a name in both keeps the multi-value ones, as API Gateway
+    does), ``cookies`` apart (each a ``Set-Cookie``)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    cookies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last item of a streamed invocation. ``status`` OK: the function closed its stream;
+    RAISED: it raised after its first byte (the Runtime API's error trailers); ERROR: it timed
+    out or its worker died; TIMEOUT: a limit of the streamed response cut it (``reason`` says
+    which). Whatever ends a started stream, the caller has its status already: only the end of
+    the body tells it apart from success."""
+
+    status: Status
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """A streamed REST response's limits (tunnel_shared.limits); tests shrink them."""
+
+    max_seconds: float = STREAM_MAX_SECONDS
+    idle_seconds: float = STREAM_IDLE_TIMEOUT_SECONDS
+    unthrottled_bytes: int = STREAM_UNTHROTTLED_BYTES
+    throttled_bytes_per_second: float = STREAM_THROTTLED_BYTES_PER_SECOND
+
+
+Streamed = Outcome | StreamPrelude | bytes | StreamEnd
 
 
 def code_name(function_name: str, environment: str) -> str | None:
@@ -150,6 +197,10 @@ def function_environment(
     return environment
 
 
+# Lines about a streamed invocation only.
+_STREAM_KINDS = (b"chunk", b"end", b"failed")
+
+
 class _Worker:
     """The parent's side of one function's worker process."""
 
@@ -166,6 +217,8 @@ class _Worker:
         self._ready: asyncio.Future[str | None] | None = None
         self._starting: asyncio.Future[str | None] | None = None
         self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        # Streamed invocations: each line about one (chunk, end, failed, raised, error) in order.
+        self._streams: dict[int, asyncio.Queue[tuple[str, bytes]]] = {}
         self._ids = itertools.count(READY_ID + 1)
         self._stopping = False
         self._reaping: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
@@ -238,6 +291,28 @@ class _Worker:
         finally:
             self._pending.pop(invocation, None)  # answered, or abandoned on a timeout
 
+    async def invoke_stream(
+        self, payload: str
+    ) -> Outcome | tuple[int, asyncio.Queue[tuple[str, bytes]]]:
+        """Start a streamed invocation: its id and the queue of its lines, or why not."""
+        not_running = await self._running()
+        if not_running is not None:
+            return not_running
+        assert self._connected is not None
+        invocation = next(self._ids)
+        lines: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._streams[invocation] = lines
+        self._connected.write(f"{invocation} stream {payload}\n".encode())
+        return invocation, lines
+
+    def end_stream(self, invocation: int) -> None:
+        """Forget a streamed invocation and tell its handler nobody reads it any more (if it is
+        still writing, its next write raises ``CallerGone``; if it is done, the worker ignores
+        it): the caller went away, or a limit cut the stream."""
+        self._streams.pop(invocation, None)
+        if self._connected is not None and not self._dead:
+            self._connected.write(f"{invocation} gone\n".encode())
+
     async def _running(self) -> Outcome | None:
         """None once the worker takes invocations (started again if it died), else why not."""
         if not self._alive and self._load_error is None and not self._stopping:
@@ -298,6 +373,12 @@ class _Worker:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(json.loads(body)["error"])
             return
+        lines = self._streams.get(invocation)
+        if lines is not None:
+            lines.put_nowait((kind.decode(), body))
+            return
+        if kind in _STREAM_KINDS:
+            return  # a stream nobody reads any more (its caller went away, a limit cut it)
         outcome = self._outcome(kind.decode(), body)
         future = self._pending.get(invocation)
         if future is not None and not future.done():
@@ -340,6 +421,8 @@ class _Worker:
         for future in self._pending.values():
             if not future.done():
                 future.set_result(Outcome(Status.ERROR, reason=reason))
+        for lines in self._streams.values():
+            lines.put_nowait(("error", json.dumps({"reason": reason}).encode()))
         if process is not None and not self._stopping and self._load_error is None:
             task = asyncio.ensure_future(self._reaped(process, reason))
             self._reaping.add(task)
@@ -682,6 +765,70 @@ class LambdaRuntime:
         finally:
             worker.in_flight -= 1
 
+    async def invoke_streaming(
+        self,
+        function_arn: str | None,
+        event: dict[str, Any],
+        source_arn: str,
+        timeout_ms: int,
+        limits: StreamLimits = StreamLimits(),  # noqa: B008 - frozen, shared safely
+    ) -> AsyncIterator[Streamed]:
+        """Invoke as a REST API integration with ``ResponseTransferMode: STREAM`` does
+        (InvokeWithResponseStream): the function's ``stream_handler`` runs in its worker and its
+        stream comes back as it is written. Yields, in order:
+
+        - an :class:`Outcome`, and nothing else, if there is no stream: the invocation was not
+          made, failed before its first byte, timed out first, or its metadata broke
+          ``rules.check_stream_prelude`` (then ``refused`` says what API Gateway answers: 500);
+        - else a :class:`StreamPrelude` (status, headers, cookies), then each chunk of the body
+          as ``bytes``, then one :class:`StreamEnd`.
+
+        Limits (``limits``, from tunnel_shared.limits): the stream ends after ``timeout_ms`` (the
+        integration's timeout), the function's timeout or ``max_seconds``, whichever is first,
+        and after ``idle_seconds`` without a chunk; past ``unthrottled_bytes`` the chunks are
+        paced to ``throttled_bytes_per_second``. Closing the iterator early (the caller went
+        away) tells the handler: its next write raises ``CallerGone``."""
+        function = self._deployment.functions.get(function_arn) if function_arn else None
+        if function is None:
+            yield Outcome(
+                Status.ERROR, reason=f"integration names no deployed function ({function_arn})"
+            )
+            return
+        if not iam.api_gateway_may_invoke(
+            function.policy, function.arn, source_arn, self._deployment.account_id
+        ):
+            yield Outcome(
+                Status.ERROR,
+                reason=f"{function.name}'s resource policy does not let {source_arn} invoke it",
+            )
+            return
+        payload = json.dumps(event)
+        try:
+            rules.check_invocation_request(len(payload))  # ASCII: characters are bytes
+        except rules.Refused as refused:
+            yield Outcome(Status.TOO_LARGE, reason=f"{function.name}: {refused}", refused=refused)
+            return
+        worker = self._workers.get(function.arn, "not loaded")
+        if isinstance(worker, str):
+            yield Outcome(Status.ERROR, reason=f"{function.name}: {worker.splitlines()[-1]}")
+            return
+        loop = asyncio.get_running_loop()
+        limit = min(timeout_ms / 1000, function.timeout_seconds, limits.max_seconds)
+        deadline = loop.time() + limit
+        worker.in_flight += 1
+        began = await worker.invoke_stream(payload)
+        if isinstance(began, Outcome):
+            worker.in_flight -= 1
+            yield began
+            return
+        invocation, lines = began
+        try:
+            async for item in _stream_items(function, worker, lines, deadline, limit, limits):
+                yield item
+        finally:
+            worker.in_flight -= 1
+            worker.end_stream(invocation)
+
     async def shutdown(self, timeout: float = STOP_SECONDS) -> None:
         """Close every worker's stdin (it exits); kill those still running after ``timeout``;
         remove the unpacked code."""
@@ -705,3 +852,114 @@ class LambdaRuntime:
             if isinstance(worker, _Worker):
                 worker.kill()
         self._cache.close()
+
+
+async def _stream_items(
+    function: DeployedFunction,
+    worker: _Worker,
+    lines: asyncio.Queue[tuple[str, bytes]],
+    deadline: float,
+    limit: float,
+    limits: StreamLimits,
+) -> AsyncIterator[Streamed]:
+    """A streamed invocation's lines turned into what ``invoke_streaming`` yields."""
+    loop = asyncio.get_running_loop()
+    head = b""  # the stream before its delimiter
+    prelude_sent = False
+    sent = 0
+    throttled_from: float | None = None
+    while True:
+        idle = loop.time() + limits.idle_seconds
+        try:
+            kind, body = await asyncio.wait_for(
+                lines.get(), max(0.0, min(deadline, idle) - loop.time())
+            )
+        except TimeoutError:
+            if idle < deadline:
+                why, status = (
+                    f"no data for {limits.idle_seconds:g} s: the idle timeout",
+                    Status.TIMEOUT,
+                )
+            elif limit == function.timeout_seconds:
+                why, status = (
+                    f"{function.name}: Task timed out after {limit:.2f} seconds",
+                    Status.ERROR,
+                )
+            elif limit == limits.max_seconds:
+                why, status = f"the stream reached its {limit:g} s limit", Status.TIMEOUT
+            else:
+                why, status = f"integration timed out after {limit:.2f} s", Status.TIMEOUT
+            yield StreamEnd(status, why) if prelude_sent else Outcome(status, reason=why)
+            return
+        if kind == "chunk":
+            data = base64.b64decode(body)
+            if not prelude_sent:
+                head += data
+                try:
+                    parsed = rules.check_stream_prelude(head, ended=False)
+                except rules.Refused as refused:
+                    yield _bad_prelude(function, refused)
+                    return
+                if parsed is None:
+                    continue
+                metadata, used = parsed
+                yield _prelude_of(metadata)
+                prelude_sent = True
+                data, head = head[used:], b""
+                if not data:
+                    continue
+            sent += len(data)
+            if sent > limits.unthrottled_bytes:
+                # The first bytes are free, the rest goes at the throttled rate from then on.
+                throttled_from = loop.time() if throttled_from is None else throttled_from
+                due = (
+                    throttled_from
+                    + (sent - limits.unthrottled_bytes) / limits.throttled_bytes_per_second
+                )
+                if due > loop.time():
+                    await asyncio.sleep(due - loop.time())
+            yield data
+        elif kind == "end":
+            if not prelude_sent:
+                try:
+                    parsed = rules.check_stream_prelude(head, ended=True)
+                except rules.Refused as refused:
+                    yield _bad_prelude(function, refused)
+                    return
+                assert parsed is not None
+                yield _prelude_of(parsed[0])
+                rest = head[parsed[1] :]
+                if rest:
+                    yield rest
+            yield StreamEnd(Status.OK)
+            return
+        elif kind == "failed":
+            details = json.loads(body)
+            why = f"{function.name} raised {details['error_type']} after its first byte"
+            print(f"[{function.name}] {why}: {details['error_body']}", file=sys.stderr, flush=True)
+            yield (
+                StreamEnd(Status.RAISED, why)
+                if prelude_sent
+                else Outcome(Status.RAISED, reason=why)
+            )
+            return
+        else:  # raised or error, before any chunk
+            outcome = worker._outcome(kind, body)
+            yield StreamEnd(outcome.status, outcome.reason) if prelude_sent else outcome
+            return
+
+
+def _bad_prelude(function: DeployedFunction, refused: rules.Refused) -> Outcome:
+    return Outcome(Status.ERROR, reason=f"{function.name}: {refused.message}", refused=refused)
+
+
+def _prelude_of(metadata: dict[str, Any]) -> StreamPrelude:
+    multi = metadata.get("multiValueHeaders", {})
+    in_multi = {name.lower() for name in multi}
+    headers = [(k, v) for k, v in metadata.get("headers", {}).items() if k.lower() not in in_multi]
+    headers += [(name, value) for name, values in multi.items() for value in values]
+    return StreamPrelude(
+        status=metadata.get("statusCode", 200),
+        headers=tuple(headers),
+        cookies=tuple(metadata.get("cookies", ())),
+    )

@@ -1,7 +1,8 @@
 """Byte-reproducible, content-addressed zips of the functions in ``functions/``.
 
 The same sources give the same bytes whatever the folder, mtimes or umask: entries are sorted,
-timestamps fixed, permissions normalised, and caches and tests left out. The S3 key is the
+timestamps fixed, permissions normalised (0644, or 0755 for a script: a file that starts with
+``#!``), and caches and tests left out. The S3 key is the
 SHA-256 of those bytes, so the key changes exactly when the code does.
 
 A function's ``requirements.txt``, if it has one, is vendored into its zip for the Lambda
@@ -24,6 +25,9 @@ from pathlib import Path
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16
+# A script (its first bytes are "#!") is executable in the zip, whatever the checkout's mode bits:
+# Lambda runs an exec wrapper (AWS_LAMBDA_EXEC_WRAPPER) only if it can execute it.
+SCRIPT_MODE = 0o100755 << 16
 COMPRESS_LEVEL = 9
 EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", "bin"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
@@ -201,8 +205,9 @@ def _zip(files: dict[str, Path]) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for arcname in sorted(files):
             info = zipfile.ZipInfo(arcname, date_time=FIXED_DATE)
-            info.external_attr = FILE_MODE
+            data = files[arcname].read_bytes()
+            info.external_attr = SCRIPT_MODE if data.startswith(b"#!") else FILE_MODE
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, whatever builds it
-            archive.writestr(info, files[arcname].read_bytes(), compresslevel=COMPRESS_LEVEL)
+            archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
     return buffer.getvalue()

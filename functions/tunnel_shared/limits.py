@@ -44,3 +44,18 @@ MAX_BODY_BYTES = (LAMBDA_REQUEST_PAYLOAD_BYTES - ENVELOPE_ALLOWANCE_BYTES) * 3 /
 # with each request (``deadlineMs``) and closes the local connection then; a request message
 # without one (from an older function) gets this whole deadline.
 REQUEST_DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
+
+# --- API Gateway REST APIs: streamed responses (ResponseTransferMode STREAM) ------------------
+# "Stream the integration response for your proxy integrations in API Gateway",
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html:
+# a response streams for at most 15 minutes; it is cut after 5 minutes without data on regional
+# (and private) endpoints (30 s on edge-optimized ones); the first 10 MB of each response are
+# not throttled, the rest goes at 2 MB/s.
+STREAM_MAX_SECONDS = 15 * 60
+STREAM_IDLE_TIMEOUT_SECONDS = 5 * 60
+STREAM_UNTHROTTLED_BYTES = 10 * 1024 * 1024
+STREAM_THROTTLED_BYTES_PER_SECOND = 2 * 1024 * 1024
+# "Set up a Lambda proxy integration with payload response streaming in API Gateway"
+# (response-transfer-mode-lambda.html): the metadata JSON and its delimiter (8 null bytes) must
+# appear within the first 16 KB of the stream.
+STREAM_PRELUDE_MAX_BYTES = 16 * 1024
