@@ -44,3 +44,16 @@ MAX_BODY_BYTES = (LAMBDA_REQUEST_PAYLOAD_BYTES - ENVELOPE_ALLOWANCE_BYTES) * 3 /
 # with each request (``deadlineMs``) and closes the local connection then; a request message
 # without one (from an older function) gets this whole deadline.
 REQUEST_DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
+
+# --- Streamed answers (the REST API edge with ResponseTransferMode STREAM) ------------------
+# "Stream the integration response for your proxy integrations in API Gateway"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html):
+# a streamed response lasts at most 15 minutes, and a stream idle for 5 minutes is closed on a
+# regional endpoint (30 s on an edge-optimised one).
+MAX_STREAM_SECONDS = 15 * 60
+STREAM_IDLE_TIMEOUT_SECONDS = 5 * 60
+# What a forwarding container holds of one streamed answer that it has received but not yet
+# written to its caller (chunks posted out of order wait there for the ones before them). Past
+# it the stream is broken off rather than the container's memory spent: about a hundred
+# full-size chunks, far more than the few that invocations running side by side reorder.
+STREAM_BUFFER_BYTES = 12 * 1024 * 1024
