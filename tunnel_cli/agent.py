@@ -45,6 +45,13 @@ way, or ``1.0 MB → 1.0 MB`` when both carried one; a query parameter whose nam
 credential shows its value as ``…``: ``logged_target``); stderr gets ``tunnel: ...`` lines for
 everything else. With a ``label`` (``tunnel start``), every line starts with ``[label]``.
 
+Streaming: a request with ``stream`` (from the streaming edge) is answered as the local service
+answers: a head once its headers are read, a ``chunk`` for each piece of the body as soon as it
+is read (tunnel_cli.forward: ``stream_blocking``), then ``end`` (with an error when the body
+broke off, the local service went quiet for the edge's idle timeout, or the deadline came). Its
+log line is printed at the end. ``{"type": "cancel"}`` for a request being answered, streamed or
+not, closes its local connection at once and sends nothing more for it (the caller left).
+
 With the inspector on, each answered request is handed to its ring (``traffic``) as the local
 service received it and as the caller was answered, bodies included (the start of a streamed
 one, kept as it streams: ``BodyTap``); ``view`` gets the public URL once registered. "As the
@@ -76,16 +83,23 @@ from tunnel_shared.limits import (
     HTTP_API_TIMEOUT_SECONDS,
     MAX_CONNECTION_SECONDS,
     REQUEST_DEADLINE_SECONDS,
+    STREAM_IDLE_TIMEOUT_SECONDS,
 )
 from tunnel_shared.protocol import (
     Closed,
     ProtocolError,
     Rejected,
+    Reply,
+    chunk_capacity,
+    chunk_message,
+    end_message,
+    parse_cancel,
     parse_closed,
     parse_registered,
     parse_rejected,
     ping_message,
     ready_message,
+    response_message,
 )
 from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
@@ -97,10 +111,14 @@ from tunnel_cli.forward import (
     BodyTap,
     LocalRequest,
     LocalResponse,
+    Pipe,
+    StreamEnd,
+    StreamHead,
     agent_busy,
     error_response,
     forward,
     request_headers,
+    start_stream,
 )
 from tunnel_cli.frames import fragments
 from tunnel_cli.messages import (
@@ -165,6 +183,29 @@ STOP_GRACE_SECONDS = 1.0
 AGENT_FILES = 16
 FILES_PER_REQUEST = 2
 MAX_TUNNEL_IN_FLIGHT = 1000
+# Pieces of a streamed body read from the local service but not yet sent: the whole of what the
+# agent holds of a stream (each at most one message's worth, protocol.chunk_capacity).
+STREAM_SLOTS = 4
+CANCELLED_BY_CALLER = "cancelled: the caller went away"
+
+
+@dataclass
+class _Flight:
+    """A request being answered, as a ``cancel`` finds it: its deadline (cutting it closes the
+    local connection) and, for a stream, the pipe its body comes through."""
+
+    deadline: Deadline
+    pipe: Pipe | None = None
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.deadline.cut()
+        if self.pipe is not None:
+            self.pipe.interrupt(_CANCEL)
+
+
+_CANCEL = object()  # what a cancel puts before a stream's next piece
 
 
 @dataclass(frozen=True)
@@ -492,6 +533,7 @@ class Session:
         self._heartbeat: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._requests: set[asyncio.Task[None]] = set()
+        self._flights: dict[str, _Flight] = {}  # by requestId: what a cancel cuts
 
     async def start(self) -> None:
         with contextlib.suppress(ConnectionClosed):  # the reader sees the close too
@@ -583,6 +625,15 @@ class Session:
             # Another connection of this agent holds the subdomain: ``_retire`` closes an older
             # connection, the run loop reconnects from the newest (module docstring).
             self.replaced.set()
+        elif kind == "cancel":
+            try:
+                cancelled = parse_cancel(message)
+            except ProtocolError as exc:
+                self.agent.say_error(f"ignored a message from the server: {exc}")
+                return
+            flight = self._flights.get(cancelled.request_id)
+            if flight is not None:  # else: answered already, nothing to do
+                flight.cancel()
         else:
             self.agent.say_error(f"ignored a message of unknown type {kind[:40]!r}")
 
@@ -614,7 +665,13 @@ class Session:
             else:
                 if tap is not None:
                     entry = self._traffic().begin(self._exchange(request, tap, arrived, 0.0))
+                flight = self._flights[request_id] = _Flight(deadline)
                 try:
+                    if request.stream:
+                        await self._stream(
+                            request_id, request, reply_of(message), flight, tap, received, entry
+                        )
+                        return
                     response = await forward(
                         request,
                         settings.local_host,
@@ -626,6 +683,11 @@ class Session:
                     )
                 finally:
                     self.agent.release()
+                    if self._flights.get(request_id) is flight:
+                        del self._flights[request_id]
+                if flight.cancelled:
+                    self._cut(request, deadline, tap, arrived, entry, CANCELLED_BY_CALLER)
+                    return
             if response is None:
                 self._cut(request, deadline, tap, arrived, entry)
                 return
@@ -649,6 +711,136 @@ class Session:
             else:
                 self._traffic().finish(entry, exchange)
 
+    async def _stream(
+        self,
+        request_id: str,
+        request: LocalRequest,
+        reply: Reply | None,
+        flight: _Flight,
+        tap: BodyTap | None,
+        received: float,
+        entry: str | None,
+    ) -> None:
+        """Answer a streamed request as the local service answers it (module docstring): each
+        piece is sent before the next is read, at most ``STREAM_SLOTS`` read ahead."""
+        arrived = time.time() - (time.monotonic() - received)
+        settings = self.agent.settings
+        deadline = flight.deadline
+        pipe = flight.pipe = Pipe(asyncio.get_running_loop(), STREAM_SLOTS)
+        start_stream(
+            pipe,
+            request,
+            settings.local_host,
+            settings.port,
+            STREAM_IDLE_TIMEOUT_SECONDS,
+            chunk_capacity(request_id, reply),
+            STREAM_IDLE_TIMEOUT_SECONDS,
+            settings.host_header,
+            tap,
+            deadline,
+        )
+        head: StreamHead | None = None
+        seq = size = 0
+        end: StreamEnd | None = None
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(pipe.get(), deadline.remaining())
+                except TimeoutError:  # the deadline: the local connection goes
+                    deadline.cut()
+                    if head is None:  # nothing sent: the caller has the edge's own answer
+                        self._cut(request, deadline, tap, arrived, entry)
+                        return
+                    item = StreamEnd(
+                        f"cut at the deadline after {deadline.seconds:.1f} s",
+                        f"cut at the deadline ({deadline.seconds:.1f} s)",
+                    )
+                pipe.sent()
+                if item is _CANCEL or flight.cancelled:  # pieces read before it go unsent
+                    self._cut(request, deadline, tap, arrived, entry, CANCELLED_BY_CALLER)
+                    return
+                if isinstance(item, LocalResponse):  # no head came: one whole answer
+                    await self._send_whole(request_id, request, reply, item, tap, received, entry)
+                    return
+                if isinstance(item, StreamHead):
+                    head = item
+                    text = response_message(
+                        request_id, head.status, head.headers, b"", reply=reply, streamed=True
+                    )
+                elif isinstance(item, bytes):
+                    text = chunk_message(request_id, seq, item, reply)
+                    seq, size = seq + 1, size + len(item)
+                else:
+                    assert isinstance(item, StreamEnd)
+                    end = item
+                    text = end_message(request_id, seq, end.error, reply)
+                await self.send(text)
+                if end is not None:
+                    break
+        except ConnectionClosed:
+            self.agent.say_error(
+                f"{request.method} {request.raw_path or '/'}: stream broken off, the connection "
+                "closed"
+            )
+            return
+        finally:
+            pipe.abandon()  # the thread, if still reading, stops and closes the local connection
+            if end is None or end.error is not None:
+                deadline.cut()
+        assert head is not None and end is not None
+        elapsed = time.monotonic() - received
+        target = logged_target(request.raw_path or "/", request.raw_query_string)
+        sizes = body_sizes(request.size, size)
+        if end.error is not None:
+            self.agent.say_error(f"{request.method} {request.raw_path or '/'}: {end.detail}")
+        broke = f" broken off: {end.error}" if end.error else ""
+        self.agent.say(
+            f"{request.method} {target} {head.status} {sizes} {round(elapsed * 1000)}ms"
+            f" streamed{broke}"
+        )
+        if tap is not None:
+            sent = LocalResponse(head.status, head.headers, b"", stored_bytes=size)
+            exchange = self._exchange(request, tap, arrived, elapsed, sent)
+            if end.error is not None:
+                from tunnel_cli.inspector.traffic import CUT  # only when the inspector runs
+
+                exchange = dataclasses.replace(exchange, state=CUT, cut=f"broken off: {end.error}")
+            self._record(entry, exchange)
+
+    async def _send_whole(
+        self,
+        request_id: str,
+        request: LocalRequest,
+        reply: Reply | None,
+        response: LocalResponse,
+        tap: BodyTap | None,
+        received: float,
+        entry: str | None,
+    ) -> None:
+        """A streamed request answered whole (the local service failed before its headers)."""
+        text, sent = response_text(request_id, response, reply)
+        path = request.raw_path or "/"
+        if sent.error:
+            self.agent.say_error(f"{request.method} {path}: {sent.error}")
+        try:
+            await self.send(text)
+        except ConnectionClosed:
+            self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
+            return
+        elapsed = time.monotonic() - received
+        target = logged_target(path, request.raw_query_string)
+        sizes = body_sizes(request.size, sent.size)
+        self.agent.say(f"{request.method} {target} {sent.status} {sizes} {round(elapsed * 1000)}ms")
+        if tap is not None:
+            arrived = time.time() - elapsed
+            self._record(entry, self._exchange(request, tap, arrived, elapsed, sent))
+
+    def _record(self, entry: str | None, exchange: Exchange) -> None:
+        if entry is None:
+            self._traffic().add(exchange)
+        else:
+            self._traffic().finish(entry, exchange)
+
     def _cut(
         self,
         request: LocalRequest,
@@ -656,21 +848,25 @@ class Session:
         tap: BodyTap | None,
         arrived: float,
         entry: str | None,
+        why: str | None = None,
     ) -> None:
-        """The request's deadline came first: its local connection is closed, nothing is sent
-        (the public caller has the forwarding function's 504); one line, and the inspector
-        says why."""
+        """The request's deadline came first (or, ``why``, its caller left): its local
+        connection is closed, nothing is sent (the public caller has the forwarding function's
+        504, or is gone); one line, and the inspector says why."""
         target = logged_target(request.raw_path or "/", request.raw_query_string)
-        self.agent.say(
-            f"{request.method} {target} 504 cut at the deadline ({deadline.seconds:.1f} s)"
-        )
+        if why is None:
+            self.agent.say(
+                f"{request.method} {target} 504 cut at the deadline ({deadline.seconds:.1f} s)"
+            )
+        else:
+            self.agent.say(f"{request.method} {target} {why}")
         if tap is None or entry is None:
             return
         from tunnel_cli.inspector.traffic import CUT  # only when the inspector runs
 
         elapsed = time.monotonic() - (deadline.at - deadline.seconds)
         exchange = self._exchange(request, tap, arrived, elapsed)
-        reason = f"cut at the deadline after {deadline.seconds:.1f} s"
+        reason = why or f"cut at the deadline after {deadline.seconds:.1f} s"
         self._traffic().finish(entry, dataclasses.replace(exchange, state=CUT, cut=reason))
 
     def _traffic(self) -> Traffic:

@@ -54,6 +54,16 @@ Deadline: every request has one, the time the public side still waits for it
 down the request's connections (the local service sees its connection closed; the blocked read
 in the thread returns, and the thread ends), and answers nothing: the public caller already has
 its 504. A response that ends in time is read whole, chunked or not, as before.
+
+Streaming (a request with ``stream``, sent only by the streaming edge): ``stream_blocking``
+hands on the local service's answer as it comes, through ``emit``: a ``StreamHead`` as soon as
+its status and headers are read, then each piece of the body as soon as the socket has it
+(``read1``: one server-sent event goes out alone, at once, never waiting for a buffer to fill),
+at most ``chunk_bytes`` each, then a ``StreamEnd`` (with an error when the body broke off or the
+local service went quiet for ``idle_timeout``). Nothing is held beyond the piece being handed
+on; ``Pipe`` makes the thread wait while the event loop has ``slots`` pieces still to send, so
+memory stays bounded whatever the size. A failure before the headers is one whole
+``LocalResponse`` (the same 502s as above), emitted instead of a head.
 """
 
 from __future__ import annotations
@@ -65,7 +75,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, Union
 
 from tunnel_shared.headers import FRAMING, HOP_BY_HOP, named_by_connection
 from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
@@ -98,6 +108,8 @@ class LocalRequest:
     body_bytes: int = 0
     # Where a response body too large for a message goes (a presigned PUT), if anywhere.
     response_url: str = ""
+    # The caller's edge streams: answer as the body comes (``stream_blocking``).
+    stream: bool = False
 
     @property
     def size(self) -> int:
@@ -150,6 +162,67 @@ class _TappedReader:
         chunk = self._source.read(size)
         self._tap.keep(self._tap.response, chunk)
         return chunk
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    """A streamed answer's status and headers (hop-by-hop ones removed)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """A streamed body is over: complete, or (``error``, for the caller; ``detail``, for the
+    agent's terminal) broken off."""
+
+    error: str | None = None
+    detail: str | None = None
+
+
+# What ``stream_blocking`` emits: a head (or a whole answer, when none came), body pieces, an end.
+StreamItem = Union[StreamHead, LocalResponse, bytes, StreamEnd]  # noqa: UP007 (a runtime alias)
+
+
+class Abandoned(Exception):
+    """Nobody reads the stream any more (the caller left, the agent stops)."""
+
+
+class Pipe:
+    """From a request's thread to the event loop: ``put`` waits while ``slots`` items are still
+    to be sent (``sent`` frees one), so a fast local service never runs ahead of the WebSocket;
+    ``abandon`` ends the thread's next (or current) ``put`` with ``Abandoned``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, slots: int) -> None:
+        self._loop = loop
+        self._items: asyncio.Queue[object] = asyncio.Queue()
+        self._slots = threading.Semaphore(slots)
+        self._abandoned = threading.Event()
+
+    def put(self, item: StreamItem) -> None:
+        """From the thread: hand ``item`` on, once a slot is free."""
+        self._slots.acquire()
+        if self._abandoned.is_set():
+            raise Abandoned
+        try:
+            self._loop.call_soon_threadsafe(self._items.put_nowait, item)
+        except RuntimeError:  # the loop has closed
+            raise Abandoned from None
+
+    def interrupt(self, item: object) -> None:
+        """From the loop: put ``item`` before anything still to come (a cancel)."""
+        self._items.put_nowait(item)
+
+    async def get(self) -> object:
+        return await self._items.get()
+
+    def sent(self) -> None:
+        self._slots.release()
+
+    def abandon(self) -> None:
+        self._abandoned.set()
+        self._slots.release()  # wakes a put waiting for a slot
 
 
 def is_origin_form(raw_path: str) -> bool:
@@ -236,54 +309,170 @@ def forward_blocking(
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     answer: http.client.HTTPResponse | None = None
     try:
-        if deadline is not None:
-            deadline.connect(connection)
-        connection.putrequest(
-            request.method, _ascii_target(request.target), skip_host=True, skip_accept_encoding=True
-        )
-        for name, value in request_headers(request, address, host_header):
-            connection.putheader(name, _header_bytes(value))
-        if request.body_url:
-            connection.endheaders()
-            for chunk in download(request.body_url, request.body_bytes, timeout, deadline):
-                connection.send(chunk)
-                if tap is not None:
-                    tap.keep(tap.request, chunk)
-        else:
-            connection.endheaders(request.body or None)
-        answer = connection.getresponse()
+        answer = _send(connection, request, address, timeout, host_header, tap, deadline)
         return _read_answer(answer, request.response_url, timeout, tap, deadline)
-    except TransferError as error:
-        return error_response(502, "body-transfer-failed", error.public, str(error))
-    except ConnectionRefusedError:
-        return error_response(
-            502,
-            "local-refused",
-            "the tunnel's local service refused the connection",
-            f"connection refused by {address}",
-        )
-    except TimeoutError:
-        return error_response(
-            502,
-            "local-timeout",
-            "the tunnel's local service did not answer in time",
-            f"{address} did not answer within {timeout:g} s",
-        )
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        # ValueError: http.client refuses a header or method it cannot send.
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        return error_response(
-            502,
-            "local-failed",
-            "the tunnel's local service failed to answer",
-            f"request to {address} failed: {detail}",
-        )
+    except (TransferError, OSError, http.client.HTTPException, ValueError) as error:
+        return _failed(error, address, timeout)
     finally:
         if deadline is not None:
             deadline.forget(connection)
         if answer is not None:
             answer.close()  # a response read to the connection's end holds the socket itself
         connection.close()
+
+
+def _send(
+    connection: http.client.HTTPConnection,
+    request: LocalRequest,
+    address: str,
+    timeout: float,
+    host_header: str,
+    tap: BodyTap | None,
+    deadline: Deadline | None,
+) -> http.client.HTTPResponse:
+    """Send ``request`` on ``connection`` (its body from S3 when stored); the response, its
+    status and headers read."""
+    if deadline is not None:
+        deadline.connect(connection)
+    connection.putrequest(
+        request.method, _ascii_target(request.target), skip_host=True, skip_accept_encoding=True
+    )
+    for name, value in request_headers(request, address, host_header):
+        connection.putheader(name, _header_bytes(value))
+    if request.body_url:
+        connection.endheaders()
+        for chunk in download(request.body_url, request.body_bytes, timeout, deadline):
+            connection.send(chunk)
+            if tap is not None:
+                tap.keep(tap.request, chunk)
+    else:
+        connection.endheaders(request.body or None)
+    return connection.getresponse()
+
+
+def _failed(error: Exception, address: str, timeout: float) -> LocalResponse:
+    """The 502 for a local request that failed before its answer was read."""
+    if isinstance(error, TransferError):
+        return error_response(502, "body-transfer-failed", error.public, str(error))
+    if isinstance(error, ConnectionRefusedError):
+        return error_response(
+            502,
+            "local-refused",
+            "the tunnel's local service refused the connection",
+            f"connection refused by {address}",
+        )
+    if isinstance(error, TimeoutError):
+        return error_response(
+            502,
+            "local-timeout",
+            "the tunnel's local service did not answer in time",
+            f"{address} did not answer within {timeout:g} s",
+        )
+    # ValueError: http.client refuses a header or method it cannot send.
+    detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+    return error_response(
+        502,
+        "local-failed",
+        "the tunnel's local service failed to answer",
+        f"request to {address} failed: {detail}",
+    )
+
+
+def stream_blocking(
+    request: LocalRequest,
+    host: str,
+    port: int,
+    timeout: float,
+    emit: Callable[[StreamItem], None],
+    chunk_bytes: int,
+    idle_timeout: float,
+    host_header: str = "preserve",
+    tap: BodyTap | None = None,
+    deadline: Deadline | None = None,
+) -> None:
+    """Send ``request`` to ``http://host:port`` and ``emit`` its answer as it comes (module
+    docstring): waiting ``timeout`` for the headers, ``idle_timeout`` for each piece after
+    them. Never raises for the local service's failures; ``Abandoned`` from ``emit`` ends it
+    quietly, the local connection closed."""
+    if not is_origin_form(request.raw_path):
+        emit(bad_target())
+        return
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    answer: http.client.HTTPResponse | None = None
+    try:
+        try:
+            answer = _send(connection, request, address, timeout, host_header, tap, deadline)
+        except (TransferError, OSError, http.client.HTTPException, ValueError) as error:
+            emit(_failed(error, address, timeout))
+            return
+        emit(StreamHead(answer.status, response_headers(answer.getheaders())))
+        if connection.sock is not None:
+            connection.sock.settimeout(idle_timeout)
+        try:
+            while chunk := answer.read1(chunk_bytes):
+                if tap is not None:
+                    tap.keep(tap.response, chunk)
+                emit(chunk)
+        except TimeoutError:
+            emit(
+                StreamEnd(
+                    "the local service went quiet",
+                    f"{address} sent nothing for {idle_timeout:g} s: the stream was ended",
+                )
+            )
+            return
+        except (OSError, http.client.HTTPException) as error:
+            detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            emit(
+                StreamEnd(
+                    "the local service's response broke off",
+                    f"the response from {address} broke off: {detail}",
+                )
+            )
+            return
+        if answer.length:  # read1 ends quietly where a Content-Length body was cut short
+            emit(
+                StreamEnd(
+                    "the local service's response broke off",
+                    f"the response from {address} ended {answer.length} bytes short of its "
+                    "Content-Length",
+                )
+            )
+            return
+        emit(StreamEnd())
+    except Abandoned:
+        pass
+    finally:
+        if deadline is not None:
+            deadline.forget(connection)
+        if answer is not None:
+            answer.close()
+        connection.close()
+
+
+def start_stream(
+    pipe: Pipe,
+    request: LocalRequest,
+    host: str,
+    port: int,
+    timeout: float,
+    chunk_bytes: int,
+    idle_timeout: float,
+    host_header: str = "preserve",
+    tap: BodyTap | None = None,
+    deadline: Deadline | None = None,
+) -> threading.Thread:
+    """``stream_blocking`` into ``pipe``, in a daemon thread of its own (module docstring)."""
+    thread = threading.Thread(
+        target=stream_blocking,
+        args=(request, host, port, timeout, pipe.put, chunk_bytes, idle_timeout),
+        kwargs={"host_header": host_header, "tap": tap, "deadline": deadline},
+        name="tunnel-forward",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _read_answer(

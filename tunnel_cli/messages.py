@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunnel_shared import protocol
-from tunnel_shared.limits import MAX_MESSAGE_BYTES, REQUEST_DEADLINE_SECONDS
+from tunnel_shared.limits import MAX_MESSAGE_BYTES, STREAM_MAX_SECONDS, REQUEST_DEADLINE_SECONDS
 from tunnel_shared.protocol import (
     ProtocolError,
     request_deadline_ms,
@@ -64,8 +64,10 @@ def parse_request(message: dict[str, Any]) -> LocalRequest:
     )
     stored = request.stored_body
     if stored is not None:
-        return LocalRequest(*parts, stored.url, stored.size, request.response_body_url)
-    return LocalRequest(*parts, response_url=request.response_body_url)
+        return LocalRequest(
+            *parts, stored.url, stored.size, request.response_body_url, stream=request.stream
+        )
+    return LocalRequest(*parts, response_url=request.response_body_url, stream=request.stream)
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,15 @@ class Budget:
 
 def parse_budget(message: dict[str, Any]) -> Budget:
     """A ``request``'s ``deadlineMs`` and ``inFlightPerTunnel``, checked; the defaults for a
-    message without them (module docstring)."""
+    message without them (module docstring; a streamed request's default deadline is the
+    edge's longest stream, ``limits.STREAM_MAX_SECONDS``)."""
     try:
         deadline_ms = request_deadline_ms(message)
         cap = request_in_flight_per_tunnel(message)
     except ProtocolError as error:
         raise MessageError(str(error)) from None
-    seconds = REQUEST_DEADLINE_SECONDS if deadline_ms is None else deadline_ms / 1000
+    default = STREAM_MAX_SECONDS if message.get("stream") is True else REQUEST_DEADLINE_SECONDS
+    seconds = default if deadline_ms is None else deadline_ms / 1000
     return Budget(float(seconds), cap)
 
 

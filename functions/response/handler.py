@@ -1,6 +1,7 @@
-"""``$default``: what agents send: ``ready`` (answered with ``registered``), ``ping`` and
-``response`` (the answer to a request); and the answers API's ``whoami`` (a forwarding
-container asking its own connection id, answered with ``you`` on that API).
+"""``$default``: what agents send: ``ready`` (answered with ``registered``), ``ping``,
+``response`` (the answer to a request, or a streamed answer's head), ``chunk`` and ``end`` (a
+streamed answer's body and its end); and the answers API's ``whoami`` (a forwarding container
+asking its own connection id, answered with ``you`` on that API).
 
 A response goes on only if its ``replyMac`` is the MAC of its requestId, the connection that
 sent it and its ``replyTo`` (tunnel_shared.reply, compared in constant time): the request was
@@ -11,12 +12,21 @@ never larger than the response). A 410 there means the request ended (its deadli
 its container is gone): the answer is dropped and logged. Anything else is rejected and logged
 and never raises out of the handler.
 
+A streamed answer's head and each of its ``chunk`` and ``end`` messages are checked the same
+way, each on its own (every agent message is an invocation of its own, so they may be posted
+out of order: the container puts them back in order by ``seq``), and posted as ``answer``
+(``streamed``), ``answer_chunk`` and ``answer_end``. When the head or a chunk meets a 410, nobody
+will read the rest: the agent is sent ``cancel`` for the request, so it closes the local
+connection and stops sending. That keeps the "dropped" lines to the few messages already on
+their way, without the function keeping any state per request.
+
 Every message that answers no request (``ready``, ``ping``, a rejected or unreadable message)
 is counted against the connection's allowance (tunnel_shared.connections.count_unanswered): an
 agent over it is told (``closed``) and its connection closed, so that one agent cannot spend
 the WebSocket stage's shared message rate. A replaced connection that speaks after its drain,
 or a connection the table does not know, is closed without a word (its agent's newer
-connection carries on). A response to a real request costs nothing more than its own write.
+connection carries on). A response to a real request costs nothing more than its own write;
+so do a streamed answer's chunks and end (their MAC proves the request real).
 """
 
 from __future__ import annotations
@@ -44,6 +54,9 @@ from tunnel_shared.resources import (
 
 # The answers API's one route besides $connect (its RouteSelectionExpression is the action).
 WHOAMI_ROUTE = "whoami"
+
+# What an agent sends about a request, and what each becomes on the answers API.
+RELAYED = ("response", "chunk", "end")
 
 OVER_RATE_REASON = (
     f"too many messages that answer no request (a burst of {MESSAGE_BURST}, then one per "
@@ -77,8 +90,8 @@ def _handle(connection_id: str, event: Any, log: Invocation) -> dict[str, Any]:
         return {"statusCode": 400}
     action = message["action"]
     log.note(action=action)
-    if action == "response":
-        return _store(connection_id, message, log)
+    if action in RELAYED:
+        return _relay(connection_id, message, log)
     verdict, item = _limit(connection_id, log)
     if verdict is not Verdict.OK:  # closed: unknown (404), over its allowance or drain (429)
         return {"statusCode": 404 if verdict is Verdict.UNKNOWN else 429}
@@ -134,42 +147,72 @@ def _whoami(connection_id: str, log: Invocation) -> dict[str, Any]:
     return {"statusCode": 200}
 
 
-def _store(connection_id: str, message: dict[str, Any], log: Invocation) -> dict[str, Any]:
+def _relay(connection_id: str, message: dict[str, Any], log: Invocation) -> dict[str, Any]:
+    """Check a ``response``, ``chunk`` or ``end`` (its MAC binds it to a request sent to this
+    connection) and post what it says to the request's ``replyTo`` (module docstring)."""
+    action = message["action"]
     try:
-        response = protocol.parse_response(message)
+        parsed, answer = _answer_for(action, message, log)
     except protocol.ProtocolError as error:
         log.note(outcome="rejected", reason=str(error))
         if _limit(connection_id, log)[0] is Verdict.OK:
             _tell(connection_id, protocol.rejected_message(str(error)))
         return {"statusCode": 400}
-    log.note(requestId=response.request_id, status=response.status)
-    sent = response.reply
+    sent = parsed.reply
     if sent is None or not reply.verify(
-        reply_key(), sent.reply_mac, response.request_id, connection_id, sent.reply_to
+        reply_key(), sent.reply_mac, parsed.request_id, connection_id, sent.reply_to
     ):
         log.note(outcome="rejected", reason="reply address not this request's")
         if _limit(connection_id, log)[0] is Verdict.OK:
             reason = (
-                f"response to {response.request_id} without the replyTo and replyMac "
+                f"{action} for {parsed.request_id} without the replyTo and replyMac "
                 "its request gave this connection"
             )
             _tell(connection_id, protocol.rejected_message(reason))
         return {"statusCode": 403}
+    try:
+        answers_connections().post_to_connection(ConnectionId=sent.reply_to, Data=answer.encode())
+    except answers_connections().exceptions.GoneException:
+        # The request ended (its deadline passed, its caller left) or its container is gone:
+        # nobody waits. More of a stream would follow: the agent is told to stop.
+        more = action == "chunk" or (action == "response" and parsed.streamed)
+        if more:
+            _tell(connection_id, protocol.cancel_message(parsed.request_id))
+        log.note(
+            outcome="dropped",
+            reason="the request's answers connection is gone (410)",
+            agentCancelled=more,
+        )
+        return {"statusCode": 200}
+    log.note(outcome="answered", replyTo=sent.reply_to)
+    return {"statusCode": 200}
+
+
+def _answer_for(
+    action: str, message: dict[str, Any], log: Invocation
+) -> tuple[protocol.Response | protocol.Chunk | protocol.End, str]:
+    """The agent's message parsed, and the answers API message it becomes (never larger)."""
+    if action == "chunk":
+        chunk = protocol.parse_chunk(message)
+        log.note(requestId=chunk.request_id, seq=chunk.seq, bytes=len(chunk.data))
+        return chunk, protocol.answer_chunk_message(chunk.request_id, chunk.seq, chunk.data)
+    if action == "end":
+        end = protocol.parse_end(message)
+        log.note(requestId=end.request_id, chunks=end.chunks, ok=end.ok)
+        return end, protocol.answer_end_message(end.request_id, end.chunks, end.error)
+    response = protocol.parse_response(message)
+    log.note(requestId=response.request_id, status=response.status)
+    if response.streamed:
+        log.note(streamed=True)
     answer = protocol.answer_message(
         response.request_id,
         response.status,
         response.headers,
         response.body,
         response.stored_bytes,
+        streamed=response.streamed,
     )
-    try:
-        answers_connections().post_to_connection(ConnectionId=sent.reply_to, Data=answer.encode())
-    except answers_connections().exceptions.GoneException:
-        # The request ended (its deadline passed) or its container is gone: nobody waits.
-        log.note(outcome="dropped", reason="the request's answers connection is gone (410)")
-        return {"statusCode": 200}
-    log.note(outcome="answered", replyTo=sent.reply_to)
-    return {"statusCode": 200}
+    return response, answer
 
 
 def _tell(connection_id: str, message: str) -> None:

@@ -26,11 +26,19 @@ request (``AnswersClient.channel``):
 - our side silent for ``KEEPALIVE_AFTER_SECONDS`` while answers still arrive: send ``whoami``
   without waiting (it counts as traffic for the idle timeout).
 A connection lost while invocations wait fails their waits at once (``ChannelLost``).
+
+A streamed answer (protocol: a head ``answer`` with ``streamed``, then ``answer_chunk`` and
+``answer_end``) stays with its waiter until the invocation is done with it; each of its messages
+was posted by an invocation of ``response`` of its own, so they may arrive in any order, and
+``Waiter.stream`` hands them over in order: the head, the chunks by ``seq``, the end. What the
+waiter holds of a stream is bounded (``STREAM_BUFFER_BYTES``): past it, or when nothing comes
+for the idle time the caller gives, the stream is broken off (``StreamBroken``).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import socket
@@ -48,6 +56,7 @@ from tunnel_shared.limits import (
     MAX_CONNECTION_SECONDS,
     MAX_FRAME_BYTES,
     MAX_MESSAGE_BYTES,
+    STREAM_BUFFER_BYTES,
 )
 
 # RFC 6455 section 1.3: the GUID the server's Sec-WebSocket-Accept hashes with our key.
@@ -71,6 +80,15 @@ Clock = Callable[[], float]
 
 class ChannelLost(Exception):
     """The answers connection closed (or could not be opened); the message says how."""
+
+
+class StreamBroken(Exception):
+    """A streamed answer cannot go on (nothing came in time, or too much is held waiting for
+    a chunk that does not come); the message says which. Its caller must see an error."""
+
+
+# What ``Waiter.stream`` yields: the head (or the whole answer), then chunks, then the end.
+StreamPart = protocol.Response | protocol.Chunk | protocol.End
 
 
 class _Violation(Exception):
@@ -113,7 +131,8 @@ def sigv4_signer(region: str | None = None) -> Signer:
 
 
 class Waiter:
-    """One invocation waiting for one request's answer (``with channel.expect(id) as w``)."""
+    """One invocation waiting for one request's answer (``with channel.expect(id) as w``):
+    ``wait`` for a whole answer, ``stream`` for a streamed one."""
 
     def __init__(self, channel: Channel, request_id: str) -> None:
         self._channel = channel
@@ -121,6 +140,12 @@ class Waiter:
         self._done = threading.Event()
         self._answer: protocol.Response | None = None
         self._lost: str | None = None
+        # A streamed answer's parts as they arrive, in any order (module docstring).
+        self._arrived = threading.Condition()
+        self._chunks: dict[int, protocol.Chunk] = {}
+        self._end: protocol.End | None = None
+        self._held = 0  # bytes of chunks held
+        self._overflow = False
 
     def wait(self, seconds: float) -> protocol.Response | None:
         """The answer; None after ``seconds``; ``ChannelLost`` as soon as the connection is."""
@@ -130,13 +155,74 @@ class Waiter:
             return self._answer
         raise ChannelLost(self._lost or "the answers connection closed")
 
+    def stream(self, idle_seconds: float) -> Iterator[StreamPart]:
+        """A streamed answer's parts, in order: the head (a ``Response`` with ``streamed``),
+        its chunks by ``seq`` from 0, and its ``End`` (``end.ok`` false: the body broke off).
+        An answer that is not streamed (an older agent's, or an error the agent made before
+        the local service answered) is yielded alone, whole. Each part is waited for at most
+        ``idle_seconds``; then, or when too much is held (``STREAM_BUFFER_BYTES``),
+        ``StreamBroken``; ``ChannelLost`` once the connection is lost and the parts already
+        here are yielded."""
+        head = self._next(lambda: self._answer, idle_seconds)
+        yield head
+        if not head.streamed:
+            return
+        seq = 0
+        while True:
+            part = self._next(functools.partial(self._take, seq), idle_seconds)
+            yield part
+            if isinstance(part, protocol.End):
+                return
+            seq += 1
+
+    def _take(self, seq: int) -> protocol.Chunk | protocol.End | None:
+        chunk = self._chunks.pop(seq, None)
+        if chunk is not None:
+            self._held -= len(chunk.data)
+            return chunk
+        if self._end is not None and self._end.chunks <= seq:
+            return self._end
+        return None
+
+    def _next(self, take: Callable[[], StreamPart | None], idle_seconds: float) -> StreamPart:
+        give_up = time.monotonic() + idle_seconds
+        with self._arrived:
+            while True:
+                part = take()
+                if part is not None:
+                    return part
+                if self._overflow:
+                    raise StreamBroken(
+                        f"over {STREAM_BUFFER_BYTES:,} bytes of the answer held waiting for a chunk"
+                    )
+                if self._lost is not None:
+                    raise ChannelLost(self._lost)
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    raise StreamBroken(f"nothing of the answer came for {idle_seconds:g} s")
+                self._arrived.wait(left)
+
     def _deliver(self, answer: protocol.Response) -> None:
-        self._answer = answer
-        self._done.set()
+        with self._arrived:
+            self._answer = answer
+            self._done.set()
+            self._arrived.notify_all()
+
+    def _deliver_part(self, part: protocol.Chunk | protocol.End) -> None:
+        with self._arrived:
+            if isinstance(part, protocol.End):
+                self._end = self._end or part
+            elif part.seq not in self._chunks:  # a repeat changes nothing
+                self._chunks[part.seq] = part
+                self._held += len(part.data)
+                self._overflow = self._overflow or self._held > STREAM_BUFFER_BYTES
+            self._arrived.notify_all()
 
     def _fail(self, reason: str) -> None:
-        self._lost = reason
-        self._done.set()
+        with self._arrived:
+            self._lost = reason
+            self._done.set()
+            self._arrived.notify_all()
 
     def __enter__(self) -> Waiter:
         return self
@@ -316,28 +402,43 @@ class Channel:
         return data
 
     def _dispatch(self, payload: bytes) -> None:
-        """``you`` names this connection; ``answer`` goes to its waiter or is dropped; anything
-        else (API Gateway's own error messages have no ``type``) is ignored."""
+        """``you`` names this connection; ``answer``, ``answer_chunk`` and ``answer_end`` go to
+        their waiter or are dropped; anything else (API Gateway's own error messages have no
+        ``type``) is ignored. A whole answer ends its wait; a streamed one's parts stay with
+        the waiter until it is done (``_discard``)."""
         try:
             message = protocol.parse_server_message(payload)
-            if message["type"] == "you":
+            kind = message["type"]
+            if kind == "you":
                 you = protocol.parse_you(message)
                 with self._lock:
                     self.connection_id = you.connection_id
                     self._you_count += 1
                     self._you.notify_all()
                 return
-            if message["type"] != "answer":
+            if kind == "answer":
+                answer: StreamPart = protocol.parse_answer(message)
+            elif kind == "answer_chunk":
+                answer = protocol.parse_answer_chunk(message)
+            elif kind == "answer_end":
+                answer = protocol.parse_answer_end(message)
+            else:
                 return
-            answer = protocol.parse_answer(message)
         except protocol.ProtocolError:
             return
+        whole = isinstance(answer, protocol.Response) and not answer.streamed
         with self._lock:
-            waiter = self._waiters.pop(answer.request_id, None)
+            if whole:
+                waiter = self._waiters.pop(answer.request_id, None)
+            else:
+                waiter = self._waiters.get(answer.request_id)
             if waiter is None:
                 self.dropped += 1
                 return
-        waiter._deliver(answer)
+        if isinstance(answer, protocol.Response):
+            waiter._deliver(answer)
+        else:
+            waiter._deliver_part(answer)
 
     def _discard(self, request_id: str) -> None:
         with self._lock:

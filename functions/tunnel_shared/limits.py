@@ -59,3 +59,8 @@ STREAM_THROTTLED_BYTES_PER_SECOND = 2 * 1024 * 1024
 # (response-transfer-mode-lambda.html): the metadata JSON and its delimiter (8 null bytes) must
 # appear within the first 16 KB of the stream.
 STREAM_PRELUDE_MAX_BYTES = 16 * 1024
+# What a forwarding container holds of one streamed answer that it has received but not yet
+# written to its caller (chunks posted out of order wait there for the ones before them). Past
+# it the stream is broken off rather than the container's memory spent: about a hundred
+# full-size chunks, far more than the few that invocations running side by side reorder.
+STREAM_BUFFER_BYTES = 12 * 1024 * 1024

@@ -13,6 +13,21 @@ Agent → API (routed on ``action`` by the WebSocket API's ``$request.body.actio
         ``responseBodyUrl`` first; the message then has ``"bodyStored": <bytes>`` and no body.
         ``"replyTo"`` and ``"replyMac"`` are the request's, echoed unchanged (``response``
         checks them: tunnel_shared.reply).
+        A streamed answer (the request said ``"stream": true``) starts with a head instead:
+        ``"streamed": true`` and neither ``body`` nor ``bodyStored``; its body follows as
+        ``chunk`` messages and ``end``. A streamed request may still be answered by one whole
+        ``response`` (an agent that predates streaming, or an error the agent made itself before
+        the local service's headers arrived): then there are no chunks and no end.
+    {"action": "chunk", "requestId": str, "seq": int, "data": base64}
+        The next part of a streamed body, as the local service produced it: ``seq`` counts the
+        request's chunks from 0; ``data`` is at most ``chunk_capacity`` bytes (what fits in
+        one message with this request's id and reply fields). ``replyTo``/``replyMac`` as in
+        ``response``.
+    {"action": "end", "requestId": str, "chunks": int}
+        The streamed body is complete after ``chunks`` chunks (seq 0 to chunks - 1). With
+        ``"error": str`` (1 to ``MAX_REASON_CHARS``) it is not: the body broke off there (the
+        local service failed or went quiet, the deadline passed) and the caller must be able
+        to tell that from success. ``replyTo``/``replyMac`` as in ``response``.
 
 API → agent (posted to the connection through the @connections management API):
     {"type": "registered", "subdomain": str, "url": str}
@@ -35,7 +50,14 @@ API → agent (posted to the connection through the @connections management API)
         ``"replyTo": str`` and ``"replyMac": str``: where the answer goes (the forwarding
         container's connection to the answers API) and the MAC that binds that address to
         this request and this agent's connection (tunnel_shared.reply). The agent copies both
-        into its ``response`` unchanged and reads nothing else into them.
+        into its ``response`` (and ``chunk`` and ``end``) unchanged and reads nothing else
+        into them.
+        ``"stream": true``: answer as it comes (a head, chunks, an end) rather than whole;
+        only the streaming edge sets it. Without it the answer is one ``response``.
+    {"type": "cancel", "requestId": str}
+        The caller went away (or nobody waits for the answer any more): the agent closes the
+        request's local connection at once and sends nothing more for it. A cancel for a
+        request the agent is not answering is ignored.
     {"type": "rejected", "reason": str}
         A message the API could not accept (malformed, unknown action, unknown request).
     {"type": "replaced"}
@@ -53,7 +75,14 @@ The answers API (internal, IAM-authorised; a forwarding container's own connecti
     {"type": "answer", "requestId": str, "status": int, "headers": [[name, value], ...],
      "body": base64}
         API → forwarding: an agent's ``response``, its MAC checked, without the reply fields;
-        ``"bodyStored": <bytes>`` instead of ``body`` when the body went to S3.
+        ``"bodyStored": <bytes>`` instead of ``body`` when the body went to S3;
+        ``"streamed": true`` and no body for a streamed answer's head.
+    {"type": "answer_chunk", "requestId": str, "seq": int, "data": base64}
+    {"type": "answer_end", "requestId": str, "chunks": int[, "error": str]}
+        API → forwarding: an agent's ``chunk`` and ``end``, their MACs checked, without the
+        reply fields. Each agent message is a Lambda invocation of its own, so these may be
+        posted out of order: the reader puts them back in order by ``seq``
+        (``answers.Waiter.stream``).
 
 Every message kind has a builder (``<kind>_message``) and a parser (``parse_<kind>``, from the
 JSON object ``parse_agent_message`` or ``parse_server_message`` returns); a parsed message is
@@ -75,15 +104,17 @@ from typing import Any
 
 from tunnel_shared.limits import MAX_MESSAGE_BYTES
 
-ACTIONS = ("ready", "ping", "response")
+ACTIONS = ("ready", "ping", "response", "chunk", "end")
 ANSWERS_ACTIONS = ("whoami",)
-TYPES = ("registered", "request", "replaced", "closed", "rejected")
+TYPES = ("registered", "request", "replaced", "closed", "rejected", "cancel")
 MAX_STATUS = 599
 MIN_STATUS = 100
 MAX_REQUEST_ID_CHARS = 64
 MAX_REASON_CHARS = 200
 # A replyTo (an API Gateway connection id, 16 characters today) and a replyMac (43); generous.
 MAX_REPLY_CHARS = 128
+# A streamed body's chunks are numbered 0 to MAX_SEQ: at one chunk a millisecond, 24 days.
+MAX_SEQ = 2**31 - 1
 METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")  # an RFC 9110 token
 
 
@@ -110,6 +141,38 @@ class Response:
     # Set when the body was uploaded to the request's responseBodyUrl: its size in bytes.
     stored_bytes: int | None = None
     reply: Reply | None = None
+    # A streamed answer's head: no body here, it follows as chunks and an end.
+    streamed: bool = False
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A ``chunk`` (and an ``answer_chunk``, whose ``reply`` is always None)."""
+
+    request_id: str
+    seq: int
+    data: bytes
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True)
+class End:
+    """An ``end`` (and an ``answer_end``): ``chunks`` were sent; ``error`` says why the body
+    broke off there, None when it is complete."""
+
+    request_id: str
+    chunks: int
+    error: str | None = None
+    reply: Reply | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -158,6 +221,8 @@ class Request:
     deadline_ms: int | None = None
     in_flight_per_tunnel: int | None = None
     reply: Reply | None = None
+    # The caller's edge streams: answer with a head, chunks and an end.
+    stream: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,9 +289,11 @@ def request_message(
     deadline_ms: int | None = None,
     in_flight_per_tunnel: int | None = None,
     reply: Reply | None = None,
+    stream: bool = False,
 ) -> str:
     """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it; with
-    the agent's budget (``deadline_ms``) and the tunnel's cap, when given."""
+    the agent's budget (``deadline_ms``) and the tunnel's cap, when given; ``stream`` asks for
+    a streamed answer (``"stream": true``; absent otherwise, as before)."""
     message: dict[str, Any] = {
         "type": "request",
         "requestId": request_id,
@@ -242,6 +309,8 @@ def request_message(
         message["deadlineMs"] = max(0, int(deadline_ms))
     if in_flight_per_tunnel is not None:
         message["inFlightPerTunnel"] = int(in_flight_per_tunnel)
+    if stream:
+        message["stream"] = True
     _add_reply(message, reply)
     if stored_body is None:
         message["body"] = base64.b64encode(body).decode()
@@ -263,10 +332,12 @@ def response_message(
     body: bytes | bytearray,
     stored_bytes: int | None = None,
     reply: Reply | None = None,
+    streamed: bool = False,
 ) -> str:
-    """A ``response``: with ``body`` inline, or saying its ``stored_bytes`` were uploaded;
-    with the request's ``reply`` fields echoed when it had them."""
-    message = _answer_fields(request_id, status, headers, body, stored_bytes)
+    """A ``response``: with ``body`` inline, or saying its ``stored_bytes`` were uploaded, or
+    (``streamed``) a streamed answer's head, without a body; with the request's ``reply``
+    fields echoed when it had them."""
+    message = _answer_fields(request_id, status, headers, body, stored_bytes, streamed)
     message["action"] = "response"
     _add_reply(message, reply)
     return encode(message)
@@ -278,11 +349,65 @@ def answer_message(
     headers: list[tuple[str, str]],
     body: bytes | bytearray,
     stored_bytes: int | None = None,
+    streamed: bool = False,
 ) -> str:
-    """An ``answer`` for the forwarding container waiting on the answers API."""
-    message = _answer_fields(request_id, status, headers, body, stored_bytes)
+    """An ``answer`` for the forwarding container waiting on the answers API (``streamed``: a
+    streamed answer's head)."""
+    message = _answer_fields(request_id, status, headers, body, stored_bytes, streamed)
     message["type"] = "answer"
     return encode(message)
+
+
+def chunk_message(
+    request_id: str, seq: int, data: bytes | bytearray | memoryview, reply: Reply | None = None
+) -> str:
+    """A ``chunk`` of a streamed body (``data``: at most ``chunk_capacity`` bytes)."""
+    message = _chunk_fields(request_id, seq, data)
+    message["action"] = "chunk"
+    _add_reply(message, reply)
+    return encode(message)
+
+
+def answer_chunk_message(request_id: str, seq: int, data: bytes | bytearray | memoryview) -> str:
+    """An ``answer_chunk``: an agent's ``chunk``, checked, for the waiting container."""
+    message = _chunk_fields(request_id, seq, data)
+    message["type"] = "answer_chunk"
+    return encode(message)
+
+
+def end_message(
+    request_id: str, chunks: int, error: str | None = None, reply: Reply | None = None
+) -> str:
+    """The ``end`` of a streamed body after ``chunks`` chunks; ``error`` when it broke off (an
+    empty one is written as "failed": an error is never mistaken for success)."""
+    message = _end_fields(request_id, chunks, error)
+    message["action"] = "end"
+    _add_reply(message, reply)
+    return encode(message)
+
+
+def answer_end_message(request_id: str, chunks: int, error: str | None = None) -> str:
+    """An ``answer_end``: an agent's ``end``, checked, for the waiting container."""
+    message = _end_fields(request_id, chunks, error)
+    message["type"] = "answer_end"
+    return encode(message)
+
+
+def cancel_message(request_id: str) -> str:
+    """Tell the agent nobody waits for ``request_id`` any more."""
+    return encode({"type": "cancel", "requestId": request_id})
+
+
+def chunk_capacity(request_id: str, reply: Reply | None) -> int:
+    """The most bytes of data a ``chunk`` for this request can carry within a message
+    (``MAX_MESSAGE_BYTES``), its reply fields and the largest ``seq`` included; so does the
+    ``answer_chunk`` that ``response`` posts for it (smaller unless there are no reply
+    fields)."""
+    envelope = max(
+        len(chunk_message(request_id, MAX_SEQ, b"", reply).encode()),
+        len(answer_chunk_message(request_id, MAX_SEQ, b"").encode()),
+    )
+    return max(0, (MAX_MESSAGE_BYTES - envelope) // 4 * 3)  # base64: 4 characters per 3 bytes
 
 
 def whoami_message() -> str:
@@ -299,16 +424,32 @@ def _answer_fields(
     headers: list[tuple[str, str]],
     body: bytes | bytearray,
     stored_bytes: int | None,
+    streamed: bool = False,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {
         "requestId": request_id,
         "status": status,
         "headers": [list(pair) for pair in headers],
     }
-    if stored_bytes is None:
+    if streamed:
+        message["streamed"] = True
+    elif stored_bytes is None:
         message["body"] = base64.b64encode(body).decode()
     else:
         message["bodyStored"] = stored_bytes
+    return message
+
+
+def _chunk_fields(
+    request_id: str, seq: int, data: bytes | bytearray | memoryview
+) -> dict[str, Any]:
+    return {"requestId": request_id, "seq": seq, "data": base64.b64encode(data).decode()}
+
+
+def _end_fields(request_id: str, chunks: int, error: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"requestId": request_id, "chunks": chunks}
+    if error is not None:
+        message["error"] = error[:MAX_REASON_CHARS] or "failed"
     return message
 
 
@@ -368,6 +509,63 @@ def parse_answer(message: dict[str, Any]) -> Response:
     return _parse_answer_fields(message, "answer")
 
 
+def parse_chunk(message: dict[str, Any]) -> Chunk:
+    """The fields of a ``chunk`` message, checked (its reply fields too, when present)."""
+    _expect(message, "action", "chunk")
+    return replace(_parse_chunk_fields(message, "chunk"), reply=reply_of(message))
+
+
+def parse_answer_chunk(message: dict[str, Any]) -> Chunk:
+    """The fields of an ``answer_chunk`` (from ``parse_server_message``), checked."""
+    _expect(message, "type", "answer_chunk")
+    return _parse_chunk_fields(message, "answer_chunk")
+
+
+def parse_end(message: dict[str, Any]) -> End:
+    """The fields of an ``end`` message, checked (its reply fields too, when present)."""
+    _expect(message, "action", "end")
+    return replace(_parse_end_fields(message, "end"), reply=reply_of(message))
+
+
+def parse_answer_end(message: dict[str, Any]) -> End:
+    """The fields of an ``answer_end`` (from ``parse_server_message``), checked."""
+    _expect(message, "type", "answer_end")
+    return _parse_end_fields(message, "answer_end")
+
+
+def parse_cancel(message: dict[str, Any]) -> Cancel:
+    _expect(message, "type", "cancel")
+    request_id = valid_request_id(message.get("requestId"))
+    if request_id is None:
+        raise ProtocolError("cancel without a valid requestId")
+    return Cancel(request_id)
+
+
+def _parse_chunk_fields(message: dict[str, Any], kind: str) -> Chunk:
+    request_id = valid_request_id(message.get("requestId"))
+    if request_id is None:
+        raise ProtocolError(f"{kind} without a valid requestId")
+    seq = message.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
+        raise ProtocolError(f"{kind} seq must be a whole number from 0 to {MAX_SEQ}")
+    if "data" not in message:
+        raise ProtocolError(f"{kind} without data")
+    return Chunk(request_id, seq, base64_body(message["data"], kind))
+
+
+def _parse_end_fields(message: dict[str, Any], kind: str) -> End:
+    request_id = valid_request_id(message.get("requestId"))
+    if request_id is None:
+        raise ProtocolError(f"{kind} without a valid requestId")
+    chunks = message.get("chunks")
+    if not isinstance(chunks, int) or isinstance(chunks, bool) or not 0 <= chunks <= MAX_SEQ + 1:
+        raise ProtocolError(f"{kind} chunks must be a whole number from 0 to {MAX_SEQ + 1}")
+    error = message.get("error")
+    if error is not None and (not isinstance(error, str) or not 0 < len(error) <= MAX_REASON_CHARS):
+        raise ProtocolError(f"{kind} error must be text of 1 to {MAX_REASON_CHARS} characters")
+    return End(request_id, chunks, error)
+
+
 def parse_whoami(message: dict[str, Any]) -> None:
     _expect(message, "action", "whoami")
 
@@ -392,6 +590,13 @@ def _parse_answer_fields(message: dict[str, Any], kind: str) -> Response:
     ):
         raise ProtocolError(f"{kind} status must be an integer from 100 to 599")
     headers = header_pairs(message.get("headers", []), kind)
+    streamed = message.get("streamed", False)
+    if streamed is not False:
+        if streamed is not True:
+            raise ProtocolError(f"{kind} streamed must be true when present")
+        if "body" in message or "bodyStored" in message:
+            raise ProtocolError(f"a streamed {kind} has no body: its chunks carry it")
+        return Response(request_id, status, headers, b"", streamed=True)
     stored = message.get("bodyStored")
     if stored is None:
         return Response(request_id, status, headers, base64_body(message.get("body", ""), kind))
@@ -454,10 +659,14 @@ def parse_request(message: dict[str, Any]) -> Request:
     if not isinstance(response_url, str):
         raise ProtocolError("request responseBodyUrl must be a string")
     headers = header_pairs(message.get("headers", []), "request")
+    stream = message.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ProtocolError("request stream must be true or false")
     budget = {
         "deadline_ms": request_deadline_ms(message),
         "in_flight_per_tunnel": request_in_flight_per_tunnel(message),
         "reply": reply_of(message),
+        "stream": stream,
     }
     parts = (request_id, method, raw_path, raw_query, headers, list(cookies))
     if "bodyUrl" in message:

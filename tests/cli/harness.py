@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -14,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tunnel_shared import protocol, tokens
@@ -144,6 +146,38 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.app.release.wait(10)
         self._reply(200, [("content-type", "text/plain")], b"held")
 
+    def route_drip(self, query: dict[str, str]) -> None:
+        """A ``text/event-stream``: one event, then (once the test sets ``app.release``) a
+        second, and the end."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in (b"data: first\n\n", b"data: second\n\n"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            self.server.app.release.wait(10)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def route_large(self, query: dict[str, str]) -> None:
+        """``?size=`` bytes of ``LARGE_BLOCK`` repeated, with a Content-Length, written a block
+        at a time (the app never holds the body)."""
+        size = int(query["size"])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for start in range(0, size, len(LARGE_BLOCK)):
+            self.wfile.write(LARGE_BLOCK[: size - start])
+
+    def route_short(self, query: dict[str, str]) -> None:
+        """Says 1000 bytes, sends 10 and closes: a body that breaks off."""
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"0123456789")
+        self.close_connection = True
+
     def route_chunked(self, query: dict[str, str]) -> None:
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
@@ -151,6 +185,17 @@ class _Handler(BaseHTTPRequestHandler):
         for chunk in (b"first,", b"second,", b"third"):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")
+
+
+LARGE_BLOCK = bytes(range(256)) * 256  # 64 KiB
+
+
+def large_body_digest(size: int) -> str:
+    """The SHA-256 of ``route_large``'s body of ``size`` bytes, computed a block at a time."""
+    digest = hashlib.sha256()
+    for start in range(0, size, len(LARGE_BLOCK)):
+        digest.update(LARGE_BLOCK[: size - start])
+    return digest.hexdigest()
 
 
 class _AppServer(ThreadingHTTPServer):
@@ -206,6 +251,41 @@ class Attempt:
 
 
 @dataclass
+class Streamed:
+    """A streamed answer as the gateway received it: its head, its chunks hashed as they come
+    (only the first ``KEPT`` bytes kept), and its end."""
+
+    KEPT = 1024 * 1024
+
+    head: protocol.Response | None = None
+    chunks: int = 0
+    size: int = 0
+    kept: bytearray = field(default_factory=bytearray)
+    digest: Any = field(default_factory=hashlib.sha256)
+    end: protocol.End | None = None
+    out_of_order: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, chunk: protocol.Chunk) -> None:
+        if chunk.seq != self.chunks:
+            self.out_of_order += 1
+        self.chunks += 1
+        self.size += len(chunk.data)
+        self.digest.update(chunk.data)
+        self.kept += chunk.data[: max(0, self.KEPT - len(self.kept))]
+
+    async def until(self, done: Callable[[Streamed], object], timeout: float = 10.0) -> None:
+        """Wait until ``done(self)``."""
+
+        async def check() -> None:
+            while not done(self):
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(check(), timeout)
+
+
+@dataclass
 class GatewayConnection:
     """One agent connection, seen from API Gateway's side."""
 
@@ -218,6 +298,7 @@ class GatewayConnection:
     pings: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: dict[str, Streamed] = field(default_factory=dict)  # by requestId
     _pending: dict[str, asyncio.Future[protocol.Response]] = field(default_factory=dict)
     _posted: dict[str, asyncio.Future[protocol.Response]] = field(default_factory=dict)
     _ids: int = 0
@@ -267,6 +348,17 @@ class GatewayConnection:
         """The agent's answer to a request ``post`` sent."""
         return await asyncio.wait_for(asyncio.shield(self._posted[request_id]), timeout)
 
+    async def post_stream(self, path: str = "/", query: str = "", **fields: object) -> str:
+        """Post a request asking for a streamed answer, as the streaming edge does; its
+        requestId (``streams[id]`` fills as the answer comes)."""
+        request_id = await self.post("GET", path, query, fields={"stream": True, **fields})
+        self.streams[request_id] = Streamed()
+        return request_id
+
+    async def cancel(self, request_id: str) -> None:
+        """Say the caller of ``request_id`` went away."""
+        await self.ws.send(protocol.cancel_message(request_id))
+
     async def send_closed(self, reason: str) -> None:
         """End the tunnel, as the server does for a revoked or expired token."""
         await self.ws.send(protocol.encode({"type": "closed", "reason": reason}))
@@ -299,6 +391,9 @@ class GatewayConnection:
         except protocol.ProtocolError as exc:
             await self.ws.send(protocol.encode({"type": "rejected", "reason": str(exc)}))
             return
+        if message["action"] in ("chunk", "end"):  # kept by ``streams``, not in ``messages``
+            self._on_stream_part(message)
+            return
         self.messages.append(message)
         if message["action"] == "ready":
             if not gateway.register(gateway.connections.index(self) + 1):
@@ -314,8 +409,23 @@ class GatewayConnection:
         else:
             response = protocol.parse_response(message)
             self.answered.append(response.request_id)
+            stream = self.streams.get(response.request_id)
+            if stream is not None:
+                stream.head = response
+                stream.changed.set()
             future = self._pending.pop(response.request_id)
             future.set_result(response)
+
+    def _on_stream_part(self, message: dict) -> None:
+        if message["action"] == "chunk":
+            chunk = protocol.parse_chunk(message)
+            stream = self.streams[chunk.request_id]
+            stream.add(chunk)
+        else:
+            end = protocol.parse_end(message)
+            stream = self.streams[end.request_id]
+            stream.end = end
+        stream.changed.set()
 
 
 class FakeGateway:

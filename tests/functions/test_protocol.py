@@ -206,3 +206,142 @@ def test_a_parser_refuses_another_kind_of_message():
         protocol.parse_closed(as_server_sends(protocol.rejected_message("no")))
     with pytest.raises(ProtocolError, match="'ready'"):
         protocol.parse_ready(as_agent_sends(protocol.ping_message()))
+
+
+# Streamed answers -------------------------------------------------------------------------------
+
+SEQS = st.integers(min_value=0, max_value=protocol.MAX_SEQ)
+ERRORS = st.none() | st.text(min_size=1, max_size=MAX_REASON_CHARS)
+
+
+@given(
+    request_id=REQUEST_IDS,
+    status=st.integers(min_value=protocol.MIN_STATUS, max_value=protocol.MAX_STATUS),
+    headers=HEADERS,
+    reply=REPLIES,
+)
+def test_a_streamed_head_round_trips_both_ways(request_id, status, headers, reply):
+    text = protocol.response_message(request_id, status, headers, b"", reply=reply, streamed=True)
+    assert "body" not in json.loads(text) and "bodyStored" not in json.loads(text)
+    parsed = protocol.parse_response(as_agent_sends(text))
+    assert parsed == protocol.Response(request_id, status, headers, b"", None, reply, True)
+    answer = protocol.answer_message(request_id, status, headers, b"", streamed=True)
+    assert protocol.parse_answer(as_server_sends(answer)) == protocol.Response(
+        request_id, status, headers, b"", streamed=True
+    )
+
+
+@given(request_id=REQUEST_IDS, seq=SEQS, data=st.binary(max_size=300), reply=REPLIES)
+def test_a_chunk_round_trips_both_ways(request_id, seq, data, reply):
+    parsed = protocol.parse_chunk(
+        as_agent_sends(protocol.chunk_message(request_id, seq, data, reply))
+    )
+    assert parsed == protocol.Chunk(request_id, seq, data, reply)
+    answer = as_server_sends(protocol.answer_chunk_message(request_id, seq, data))
+    assert protocol.parse_answer_chunk(answer) == protocol.Chunk(request_id, seq, data)
+
+
+@given(request_id=REQUEST_IDS, chunks=SEQS, error=ERRORS, reply=REPLIES)
+def test_an_end_round_trips_both_ways(request_id, chunks, error, reply):
+    parsed = protocol.parse_end(
+        as_agent_sends(protocol.end_message(request_id, chunks, error, reply))
+    )
+    assert parsed == protocol.End(request_id, chunks, error, reply)
+    assert parsed.ok is (error is None)
+    answer = as_server_sends(protocol.answer_end_message(request_id, chunks, error))
+    assert protocol.parse_answer_end(answer) == protocol.End(request_id, chunks, error)
+
+
+def test_an_end_with_an_empty_error_is_still_an_error():
+    assert protocol.parse_end(as_agent_sends(protocol.end_message("r", 3, ""))).ok is False
+
+
+@given(request_id=REQUEST_IDS)
+def test_a_cancel_round_trips(request_id):
+    message = as_server_sends(protocol.cancel_message(request_id))
+    assert message["type"] in protocol.TYPES
+    assert protocol.parse_cancel(message) == protocol.Cancel(request_id)
+
+
+@given(stream=st.booleans())
+def test_a_request_says_stream_only_when_it_streams(stream):
+    text = protocol.request_message("r", "GET", "/", "", [], [], b"", stream=stream)
+    assert ("stream" in json.loads(text)) is stream
+    assert protocol.parse_request(as_server_sends(text)).stream is stream
+
+
+@given(
+    request_id=st.text(min_size=1, max_size=MAX_REQUEST_ID_CHARS),
+    reply=REPLIES,
+)
+def test_a_chunk_at_its_capacity_fits_a_message_and_so_does_its_answer(request_id, reply):
+    capacity = protocol.chunk_capacity(request_id, reply)
+    data = b"\xff" * capacity
+    text = protocol.chunk_message(request_id, protocol.MAX_SEQ, data, reply)
+    assert len(text.encode()) <= protocol.MAX_MESSAGE_BYTES
+    answer = protocol.answer_chunk_message(request_id, protocol.MAX_SEQ, data)
+    assert len(answer.encode()) <= protocol.MAX_MESSAGE_BYTES
+    # And it is not wasteful: three bytes more would not fit one or the other.
+    more = data + b"123"
+    assert (
+        max(
+            len(protocol.chunk_message(request_id, protocol.MAX_SEQ, more, reply).encode()),
+            len(protocol.answer_chunk_message(request_id, protocol.MAX_SEQ, more).encode()),
+        )
+        > protocol.MAX_MESSAGE_BYTES
+    )
+
+
+def test_an_ordinary_request_id_carries_over_95_kb_a_chunk():
+    reply = protocol.Reply("a" * 16, "m" * 43)
+    assert protocol.chunk_capacity("0123456789abcdef0123456789abcdef", reply) > 95 * 1024
+
+
+@pytest.mark.parametrize(
+    ("parse", "message", "problem"),
+    [
+        (protocol.parse_chunk, {"action": "chunk", "requestId": "r", "data": ""}, "seq"),
+        (protocol.parse_chunk, {"action": "chunk", "requestId": "r", "seq": -1}, "seq"),
+        (protocol.parse_chunk, {"action": "chunk", "requestId": "r", "seq": True}, "seq"),
+        (protocol.parse_chunk, {"action": "chunk", "requestId": "r", "seq": 0}, "without data"),
+        (
+            protocol.parse_chunk,
+            {"action": "chunk", "requestId": "r", "seq": 0, "data": "*"},
+            "base64",
+        ),
+        (protocol.parse_chunk, {"action": "chunk", "seq": 0, "data": ""}, "requestId"),
+        (protocol.parse_end, {"action": "end", "requestId": "r"}, "chunks"),
+        (protocol.parse_end, {"action": "end", "requestId": "r", "chunks": "3"}, "chunks"),
+        (
+            protocol.parse_end,
+            {"action": "end", "requestId": "r", "chunks": 1, "error": ""},
+            "error",
+        ),
+        (protocol.parse_end, {"action": "end", "requestId": "r", "chunks": 1, "error": 5}, "error"),
+        (protocol.parse_cancel, {"type": "cancel", "requestId": ""}, "requestId"),
+        (
+            protocol.parse_response,
+            {"action": "response", "requestId": "r", "status": 200, "streamed": True, "body": ""},
+            "no body",
+        ),
+        (
+            protocol.parse_response,
+            {"action": "response", "requestId": "r", "status": 200, "streamed": "yes"},
+            "streamed",
+        ),
+        (
+            protocol.parse_request,
+            {"type": "request", "requestId": "r", "method": "GET", "stream": 1},
+            "stream",
+        ),
+    ],
+)
+def test_a_malformed_streaming_message_is_one_clear_line(parse, message, problem):
+    with pytest.raises(ProtocolError, match=problem) as raised:
+        parse(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_agent_may_send_chunks_and_ends():
+    for text in (protocol.chunk_message("r", 0, b"x"), protocol.end_message("r", 1)):
+        assert as_agent_sends(text)["action"] in protocol.ACTIONS
