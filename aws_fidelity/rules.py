@@ -1533,3 +1533,41 @@ def check_rate_based_rules(rules: object, cloudformation: bool) -> None:
             "Error reason: The parameter contains formatting that is not valid., field: "
             f"RATE_BASED_STATEMENT, parameter: {value}",
         )
+
+
+WAF_RATE_LIMITED = "RateLimited"
+
+
+def check_rate_based_rule(requests_in_window: int, limit: int) -> None:
+    """A rate-based rule applies its action (here: the web ACL's Block, with its custom
+    response) to a request of an aggregation instance (one client IP, one Host value...) whose
+    request count over the evaluation window, this request included, is over the rule's
+    ``Limit``; at or under it the rule does not match and the next rule, then the web ACL's
+    default action, decides. Requests the rule blocks count too, so a client that keeps
+    sending stays blocked until its rate over the window drops under the limit. A request
+    without a component of the aggregation key (no ``Host`` for a Host key) is not counted or
+    limited by that rule. Raises :class:`Refused` (``RateLimited``) when the action applies.
+
+    On AWS the count is an estimate ("an algorithm that gives more importance to more recent
+    requests"), checked "frequently" (about every 10 s, the SDK docs say), so a flood can pass
+    for some seconds, "usually" under 30, before it is limited, and stays limited as long after
+    it drops. The local gateway counts exactly, over a sliding window, and reacts at once: a
+    test of it is exact where AWS is near.
+
+    Sources: "Rate-based rule high-level settings in AWS WAF" (window, limit, "when this limit
+    is breached, AWS WAF applies the rule action setting to additional requests"),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html;
+    "Applying rate limiting to requests in AWS WAF" (a request is limited when its aggregation
+    instance's count "is currently over the rule's limit"),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-request-limiting.html;
+    "Rate-based rule caveats in AWS WAF" (the estimate and its delays),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-caveats.html;
+    API_RateBasedStatementCustomKey ("Web requests that are missing any of the components
+    specified in the aggregation keys are omitted from the rate-based rule evaluation").
+    """
+    if requests_in_window > limit:
+        raise Refused(
+            WAF_RATE_LIMITED,
+            f"{requests_in_window} requests in the window, over the rule's limit of {limit}",
+            429,
+        )

@@ -46,6 +46,7 @@ from troposphere.wafv2 import (
 
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.settings import Settings
+from tunnel_infra.suppressions import skip_checkov
 
 RATE_LIMITED_STATUS = 429
 RATE_LIMITED_BODY_KEY = "rate-limited"
@@ -98,25 +99,31 @@ def web_acl(
         Limit=waf.per_tunnel,
         EvaluationWindowSec=waf.window_seconds,
     )
-    acl = stack.add(
-        WebACL(
-            "EdgeWebAcl",
-            Name=stack.name("edge"),
-            Description="Fair shares at the public edge: requests per client IP and per tunnel",
-            Scope="REGIONAL",
-            DefaultAction=DefaultAction(Allow=AllowAction()),
-            CustomResponseBodies={
-                RATE_LIMITED_BODY_KEY: CustomResponseBody(
-                    ContentType="TEXT_PLAIN", Content=rate_limited_body(waf.window_seconds)
-                )
-            },
-            Rules=[
-                _rule(stack, "per-client", 0, per_client, blocked),
-                _rule(stack, "per-tunnel", 1, per_tunnel, blocked),
-            ],
-            VisibilityConfig=_visibility(stack.name("edge")),
-        )
+    acl = WebACL(
+        "EdgeWebAcl",
+        Name=stack.name("edge"),
+        Description="Fair shares at the public edge: requests per client IP and per tunnel",
+        Scope="REGIONAL",
+        DefaultAction=DefaultAction(Allow=AllowAction()),
+        CustomResponseBodies={
+            RATE_LIMITED_BODY_KEY: CustomResponseBody(
+                ContentType="TEXT_PLAIN", Content=rate_limited_body(waf.window_seconds)
+            )
+        },
+        Rules=[
+            _rule(stack, "per-client", 0, per_client, blocked),
+            _rule(stack, "per-tunnel", 1, per_tunnel, blocked),
+        ],
+        VisibilityConfig=_visibility(stack.name("edge")),
     )
+    skip_checkov(
+        acl,
+        "CKV_AWS_192",
+        "This web ACL shares the edge fairly (rate limits) and inspects no content: a tunnel "
+        "forwards any request to its developer's own app, which may be testing such payloads; "
+        "the Known Bad Inputs group would also add a rule's monthly charge",
+    )
+    stack.add(acl)
     association = stack.add(
         WebACLAssociation(
             "EdgeWebAclAssociation", ResourceArn=stage_arn, WebACLArn=GetAtt(acl, "Arn")
