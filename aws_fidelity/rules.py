@@ -1520,3 +1520,116 @@ def check_stream_prelude(head: bytes, ended: bool) -> tuple[dict[str, object], i
 
 def _bad_stream(why: str) -> Refused:
     return Refused("StreamMetadataInvalid", f"Internal server error ({why})", 500)
+
+# --- AWS WAF: rate-based rules ----------------------------------------------------------------
+
+# A rate-based rule's limit, per aggregation instance and evaluation window ("The lowest limit
+# setting allowed is 10", since August 2024; it was 100), and the windows it may look back over.
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
+WAF_EVALUATION_WINDOWS_SECONDS = (60, 120, 300, 600)
+WAF_DEFAULT_EVALUATION_WINDOW_SECONDS = 300
+MODEL_VALIDATION = "ModelValidation"  # CloudFormation's own schema check, before any service
+
+
+def _whole(value: object) -> int | None:
+    """A template number (an int, or digits as a parameter gives them), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def check_rate_based_rules(rules: object, cloudformation: bool) -> None:
+    """A web ACL's rate-based rule whose ``Limit`` is outside 10..2,000,000,000 or whose
+    ``EvaluationWindowSec`` is not 60, 120, 300 or 600 is refused (CreateWebACL, UpdateWebACL,
+    ``AWS::WAFv2::WebACL``); moto creates it with any numbers.
+
+    Through CloudFormation the resource's schema refuses it before WAF is called: the resource
+    fails with ``Resource handler returned message: "Model validation failed
+    (#/Rules/<i>/Statement/RateBasedStatement/Limit: failed validation constraint for keyword
+    [minimum])" (RequestToken: ..., HandlerErrorCode: InvalidRequest)`` (``maximum`` above the
+    top, ``enum`` for a window; the schema's bounds are the API's: RateLimit minimum 10, maximum
+    2000000000, EvaluationWindowSec enum [60, 120, 300, 600], in the AWS::WAFv2::WebACL schema
+    cfn-lint 1.58 carries). Through the API it is **400** ``WAFInvalidParameterException``
+    ``Error reason: ..., field: RATE_BASED_STATEMENT, parameter: <value>`` (the format of WAF's
+    parameter errors; the reason's words for these two fields are not captured: assumed).
+    boto3 itself refuses a Limit under 10 before sending (botocore's wafv2 model: RateLimit
+    min 10, max 2000000000); it has no bounds for the window.
+
+    Sources: "Rate-based rule high-level settings in AWS WAF" (the lowest limit is 10; valid
+    windows 60, 120, 300, 600, default 300), https://docs.aws.amazon.com/waf/latest/
+    developerguide/waf-rule-statement-type-rate-based-high-level-settings.html;
+    aws-cloudformation/cloudformation-coverage-roadmap#2160 and aws-cloudformation/cfn-lint#3738
+    (the model validation message, when the schema's minimum was still 100); aws/aws-cli#5015
+    (a WAFInvalidParameterException on a rate-based statement: "Error reason: ..., field:
+    RATE_BASED_STATEMENT, parameter: RateBasedStatement").
+    """
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        statement = (rule.get("Statement") or {}) if isinstance(rule, dict) else {}
+        rate = statement.get("RateBasedStatement") if isinstance(statement, dict) else None
+        if not isinstance(rate, dict):
+            continue
+        limit = _whole(rate.get("Limit"))
+        window = rate.get("EvaluationWindowSec", WAF_DEFAULT_EVALUATION_WINDOW_SECONDS)
+        problem = None
+        if limit is None or limit < WAF_RATE_LIMIT_MIN:
+            problem = ("Limit", rate.get("Limit"), "minimum")
+        elif limit > WAF_RATE_LIMIT_MAX:
+            problem = ("Limit", rate.get("Limit"), "maximum")
+        elif _whole(window) not in WAF_EVALUATION_WINDOWS_SECONDS:
+            problem = ("EvaluationWindowSec", window, "enum")
+        if problem is None:
+            continue
+        field, value, keyword = problem
+        if cloudformation:
+            raise Refused(
+                MODEL_VALIDATION,
+                f"Model validation failed (#/Rules/{index}/Statement/RateBasedStatement/{field}: "
+                f"failed validation constraint for keyword [{keyword}])",
+            )
+        raise Refused(
+            "WAFInvalidParameterException",
+            "Error reason: The parameter contains formatting that is not valid., field: "
+            f"RATE_BASED_STATEMENT, parameter: {value}",
+        )
+
+
+WAF_RATE_LIMITED = "RateLimited"
+
+
+def check_rate_based_rule(requests_in_window: int, limit: int) -> None:
+    """A rate-based rule applies its action (here: the web ACL's Block, with its custom
+    response) to a request of an aggregation instance (one client IP, one Host value...) whose
+    request count over the evaluation window, this request included, is over the rule's
+    ``Limit``; at or under it the rule does not match and the next rule, then the web ACL's
+    default action, decides. Requests the rule blocks count too, so a client that keeps
+    sending stays blocked until its rate over the window drops under the limit. A request
+    without a component of the aggregation key (no ``Host`` for a Host key) is not counted or
+    limited by that rule. Raises :class:`Refused` (``RateLimited``) when the action applies.
+
+    On AWS the count is an estimate ("an algorithm that gives more importance to more recent
+    requests"), checked "frequently" (about every 10 s, the SDK docs say), so a flood can pass
+    for some seconds, "usually" under 30, before it is limited, and stays limited as long after
+    it drops. The local gateway counts exactly, over a sliding window, and reacts at once: a
+    test of it is exact where AWS is near.
+
+    Sources: "Rate-based rule high-level settings in AWS WAF" (window, limit, "when this limit
+    is breached, AWS WAF applies the rule action setting to additional requests"),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html;
+    "Applying rate limiting to requests in AWS WAF" (a request is limited when its aggregation
+    instance's count "is currently over the rule's limit"),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-request-limiting.html;
+    "Rate-based rule caveats in AWS WAF" (the estimate and its delays),
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-caveats.html;
+    API_RateBasedStatementCustomKey ("Web requests that are missing any of the components
+    specified in the aggregation keys are omitted from the rate-based rule evaluation").
+    """
+    if requests_in_window > limit:
+        raise Refused(
+            WAF_RATE_LIMITED,
+            f"{requests_in_window} requests in the window, over the rule's limit of {limit}",
+            429,
+        )

@@ -18,6 +18,9 @@
 - Lambda reads code from S3: ``UpdateFunctionCode`` with an ``S3Bucket`` or ``S3Key`` that does
   not exist is refused (400 ``InvalidParameterValueException``); moto leaves the function
   without code.
+- WAF: ``CreateWebACL`` and ``UpdateWebACL`` refuse a rate-based rule out of WAF's bounds (limit
+  10 to 2,000,000,000, window 60, 120, 300 or 600 s) with 400 ``WAFInvalidParameterException``;
+  ``AWS::WAFv2::WebACL`` refuses it as CloudFormation's schema check does (its provider).
 - CloudFormation: ``CreateStack``, ``UpdateStack`` and ``CreateChangeSet`` refuse parameters the
   template does not declare (400 ``ValidationError``; moto ignored them on create and answered
   an update whose previous template declared them with a 500 ``KeyError``).
@@ -58,6 +61,8 @@ from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.iam.models import iam_backends
 from moto.s3 import models as s3_models
+from moto.wafv2 import models as wafv2_models
+from moto.wafv2.exceptions import WAFv2ClientError
 
 from aws_fidelity import rules
 from emulator import lambda_rates
@@ -399,6 +404,27 @@ def _install_lambda_updates(seconds: float) -> None:
 # --- CloudFormation -------------------------------------------------------------------------
 
 
+# --- WAF ------------------------------------------------------------------------------------
+
+
+def _install_wafv2() -> None:
+    backend_class = wafv2_models.WAFV2Backend
+
+    def checked(original: Any) -> Any:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            bound = inspect.signature(original).bind(self, *args, **kwargs)
+            try:
+                rules.check_rate_based_rules(bound.arguments.get("rules") or [], False)
+            except rules.Refused as refused:
+                raise WAFv2ClientError(refused.code, refused.message) from None
+            return original(self, *args, **kwargs)
+
+        return method
+
+    backend_class.create_web_acl = checked(backend_class.create_web_acl)
+    backend_class.update_web_acl = checked(backend_class.update_web_acl)
+
+
 def _install_cloudformation() -> None:
     original_create_resource = parsing.parse_and_create_resource
     original_update_resource = parsing.parse_and_update_resource
@@ -604,6 +630,13 @@ def handler_message(resource_type: str, refused: rules.Refused) -> str:
     Lambda, Status Code: 400, Request ID: ...)" (RequestToken: ..., HandlerErrorCode:
     InvalidRequest)``; the service is the type's second part (Lambda, ApiGatewayV2,
     ApiGateway)."""
+    if refused.code == rules.MODEL_VALIDATION:
+        # CloudFormation's schema check refuses it before any service is called: no service,
+        # status or request id (aws-cloudformation/cloudformation-coverage-roadmap#2160).
+        return (
+            f'Resource handler returned message: "{refused.message}" (RequestToken: '
+            f"{uuid.uuid4()}, HandlerErrorCode: InvalidRequest)"
+        )
     parts = resource_type.split("::")
     service = parts[1] if len(parts) == 3 else resource_type
     return (
@@ -646,5 +679,6 @@ def install() -> None:
     _install_lambda()
     _install_lambda_updates(read_update_seconds())
     lambda_rates.install()
+    _install_wafv2()
     _install_cloudformation()
     _install_template_parameters()

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from tunnel_shared import capacity, limits
 
+from aws_fidelity import rules
 from tunnel_infra.functions import FUNCTIONS
 
 # The functions that can hold a reservation.
@@ -130,6 +131,19 @@ class CustomDomain:
 
 
 @dataclass(frozen=True)
+class Waf:
+    """Fair shares at the public edge: an AWS WAF web ACL on the REST API's stage with two
+    rate-based rules, each a limit of requests per ``window_seconds``: ``per_client`` for one
+    client IP, ``per_tunnel`` for one Host (one tunnel, whatever its callers' IPs). Off unless
+    the ``waf`` block is set; ``enabled: false`` turns a configured one off."""
+
+    enabled: bool = False
+    per_client: int = 0
+    per_tunnel: int = 0
+    window_seconds: int = rules.WAF_DEFAULT_EVALUATION_WINDOW_SECONDS
+
+
+@dataclass(frozen=True)
 class Alarms:
     topic_arn: str | None = None
     create_topic: bool = False
@@ -150,6 +164,7 @@ class Settings:
     throttling: Throttling
     custom_domain: CustomDomain
     alarms: Alarms
+    waf: Waf = Waf()
 
     def require_custom_domain(self) -> CustomDomain:
         """The domain settings, for the stack that is launched only where a domain is set
@@ -180,6 +195,7 @@ def parse_settings(user_data: Any) -> Settings:
         throttling=_throttling(data),
         custom_domain=_custom_domain(data),
         alarms=_alarms(data),
+        waf=_waf(data),
     )
     _check_capacity(settings)
     return settings
@@ -266,6 +282,39 @@ def _custom_domain(data: dict[str, Any]) -> CustomDomain:
             f"of an ACM certificate for *.{name} in the stack's region",
         )
     return CustomDomain(enabled=True, domain_name=name, hosted_zone_id=zone, certificate_arn=arn)
+
+
+def _waf(data: dict[str, Any]) -> Waf:
+    """Off unless ``waf`` is set; its limits are WAF's own bounds for a rate-based rule."""
+    block = _mapping(data.get("waf") or {}, "waf")
+    _reject_unknown(block, Waf, "waf.")
+    enabled = _bool(block, "enabled", prefix="waf.", default=True)
+    if not block or not enabled:
+        return Waf()
+    window = (
+        _choice(block, "window_seconds", rules.WAF_EVALUATION_WINDOWS_SECONDS, prefix="waf.")
+        if "window_seconds" in block
+        else Waf.window_seconds
+    )
+    return Waf(
+        enabled=True,
+        per_client=_rate_limit(block, "per_client", window),
+        per_tunnel=_rate_limit(block, "per_tunnel", window),
+        window_seconds=window,
+    )
+
+
+def _rate_limit(block: dict[str, Any], key: str, window: int) -> int:
+    """Requests per window for one aggregation key, within WAF's bounds for a rate-based rule."""
+    value = _required(block, key, "waf.")
+    low, high = rules.WAF_RATE_LIMIT_MIN, rules.WAF_RATE_LIMIT_MAX
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SettingsError(
+            f"waf.{key}",
+            f"is {_shown(value)}; valid values: whole numbers from {low} to {high} (requests "
+            f"per {window} s, AWS WAF's bounds for a rate-based rule)",
+        )
+    return value
 
 
 def _alarms(data: dict[str, Any]) -> Alarms:

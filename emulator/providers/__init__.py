@@ -46,6 +46,8 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
         "AWS::Logs::MetricFilter",
         "AWS::SecretsManager::Secret",
         "AWS::S3::BucketPolicy",
+        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
 
@@ -62,6 +64,7 @@ PROVIDER_MODULES = (
     "secretsmanager",
     "s3",
     "kms",
+    "wafv2",
 )
 
 
