@@ -44,3 +44,19 @@ MAX_BODY_BYTES = (LAMBDA_REQUEST_PAYLOAD_BYTES - ENVELOPE_ALLOWANCE_BYTES) * 3 /
 # with each request (``deadlineMs``) and closes the local connection then; a request message
 # without one (from an older function) gets this whole deadline.
 REQUEST_DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
+
+# --- API Gateway REST APIs, the public edge where a custom domain is set ------------------------
+# "Stream the integration response for your proxy integrations in API Gateway"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html):
+# a streamed response lasts at most 15 minutes, idles at most 5 minutes on a regional endpoint,
+# and its first 10 MB are unthrottled, the rest limited to 2 MB/s. An integration's timeout may
+# be set up to 900,000 ms when it streams (TimeoutInMillis; 29,000 by default and for BUFFERED
+# without a quota increase).
+REST_STREAM_TIMEOUT_SECONDS = 15 * 60
+REST_STREAM_IDLE_SECONDS = 5 * 60
+REST_STREAM_UNTHROTTLED_BYTES = 10 * 1024 * 1024
+REST_STREAM_THROTTLED_BYTES_PER_SECOND = 2 * 1024 * 1024
+# A buffered REST integration gives up after 29 s ("API Gateway quotas for REST APIs").
+REST_BUFFERED_TIMEOUT_SECONDS = 29
+# A REST API request's payload: 10 MB, as the HTTP API's ("API Gateway quotas for REST APIs").
+REST_API_PAYLOAD_BYTES = HTTP_API_PAYLOAD_BYTES
