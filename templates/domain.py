@@ -1,4 +1,14 @@
-"""Domain: the wildcard custom domain *.<domain_name> in front of the public HTTP API.
+"""Domain: the wildcard custom domain *.<domain_name> in front of the public REST API.
+
+The REST API is the edge that streams responses (tunnel_infra.aws.apigateway). The domain is
+API Gateway's V2 DomainName and the mapping a V2 ApiMapping, which map a regional REST API's
+stage as they map an HTTP API's ("You can map HTTP and REST API stages to the same custom domain
+name", https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-mappings.html;
+only the V2 interface can mix them: "Mixing of REST APIs and HTTP APIs on the same domain name
+can only be accomplished through API Gateway's V2 DomainName interface",
+CodeGenieApp/serverless-express#596). So the domain of an environment that had one is updated
+in place, not replaced. The mapping is a plain one (empty key, routing mode API_MAPPING_ONLY,
+the default): routing rules would target REST APIs only and are not needed for one API.
 
 Launched only where ``custom_domain.domain_name`` is set (``config/<env>/domain.yaml`` is
 ``obsolete`` otherwise). With ``custom_domain.hosted_zone_id`` this stack creates all of it: the
@@ -17,8 +27,8 @@ from tunnel_infra.blueprint import Blueprint
 def sceptre_handler(sceptre_user_data: dict) -> str:
     stack = Blueprint.from_user_data(sceptre_user_data, "wildcard custom domain")
     domain = stack.settings.require_custom_domain()
-    http_api = Ref(stack.parameter("HttpApiId", "Id of the public HTTP API"))
-    http_stage = Ref(stack.parameter("HttpStageName", "Stage of the public HTTP API"))
+    rest_api = Ref(stack.parameter("RestApiId", "Id of the public REST API"))
+    rest_stage = Ref(stack.parameter("RestStageName", "Stage of the public REST API"))
 
     if domain.creates_certificate:
         certificate = Ref(
@@ -31,7 +41,7 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     wildcard_domain = apigatewayv2.wildcard_domain(
         stack, "WildcardDomain", domain.domain_name, certificate
     )
-    apigatewayv2.api_mapping(stack, "WildcardDomainMapping", wildcard_domain, http_api, http_stage)
+    apigatewayv2.api_mapping(stack, "WildcardDomainMapping", wildcard_domain, rest_api, rest_stage)
     target_name = GetAtt(wildcard_domain, "RegionalDomainName")
     target_zone = GetAtt(wildcard_domain, "RegionalHostedZoneId")
     if domain.hosted_zone_id:

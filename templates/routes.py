@@ -4,14 +4,16 @@ agent --wss--> $connect (authorizer: ?token=)  -> connect
                $disconnect                     -> disconnect
                $default (ready, response)      -> response
 public --https--> $default (payload 2.0, 29 s) -> forwarding; its 429s counted from the access log
+with a custom domain, the domain maps the REST API instead (the HTTP API stays, unmapped):
+public --https--> REST / and /{proxy+} ANY (v1 proxy event, STREAM, 15 min) -> forwarding
 forwarding --wss--> answers $connect (AWS_IAM)  -> MOCK (accepts, invokes nothing)
                     answers whoami              -> response (posts `you` back)
 """
 
-from troposphere import Ref
+from troposphere import GetAtt, Ref
 from tunnel_shared import capacity
 
-from tunnel_infra.aws import apigatewayv2, awslambda, logs
+from tunnel_infra.aws import apigateway, apigatewayv2, awslambda, logs
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS
 
@@ -181,4 +183,51 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
     )
 
     stack.output("HttpStageName", Ref(http_stage), "Stage of the public HTTP API")
+
+    # The public, where a custom domain is set: the REST API, whose responses stream.
+    if stack.settings.custom_domain.enabled:
+        rest_api = apigateway.rest_api(stack, "RestApi")
+        proxy = apigateway.proxy_resource(stack, "RestProxyResource", rest_api)
+        methods = [
+            apigateway.streaming_proxy_method(
+                stack,
+                "RestRootMethod",
+                rest_api,
+                GetAtt(rest_api, "RootResourceId"),
+                arn["forwarding"],
+            ),
+            apigateway.streaming_proxy_method(
+                stack, "RestProxyMethod", rest_api, Ref(proxy), arn["forwarding"]
+            ),
+        ]
+        awslambda.invoke_permission(
+            stack,
+            "RestForwardingPermission",
+            arn["forwarding"],
+            apigateway.rest_source_arn(rest_api, stack.environment),
+        )
+        rest_deployment = apigateway.deployment(
+            stack, "RestDeployment", rest_api, [proxy, *methods]
+        )
+        rest_access_log = logs.log_group(
+            stack, "RestAccessLog", apigateway.rest_access_log_name(stack), key_arn
+        )
+        logs.metric_filter(
+            stack,
+            "RestThrottledFilter",
+            rest_access_log,
+            apigatewayv2.THROTTLED_PATTERN,
+            capacity.METRIC_NAMESPACE,
+            apigatewayv2.throttled_metric(stack),
+        )
+        rest_stage = apigateway.stage(
+            stack,
+            "RestStage",
+            rest_api,
+            rest_deployment,
+            rest_access_log,
+            throttling.public_requests,
+        )
+        stack.output("RestApiId", Ref(rest_api), "Id of the public REST API (the domain's)")
+        stack.output("RestStageName", Ref(rest_stage), "Stage of the public REST API")
     return stack.render()

@@ -57,9 +57,9 @@ def test_a_hosted_zone_alone_gets_the_certificate_the_mapping_and_the_record():
         "SecurityPolicy": "TLS_1_2",
     }
     assert of_type(template, "AWS::ApiGatewayV2::ApiMapping") == {
-        "ApiId": {"Ref": "HttpApiId"},
+        "ApiId": {"Ref": "RestApiId"},
         "DomainName": {"Ref": "WildcardDomain"},
-        "Stage": {"Ref": "HttpStageName"},
+        "Stage": {"Ref": "RestStageName"},
     }
     assert of_type(template, "AWS::Route53::RecordSet") == {
         "AliasTarget": {

@@ -32,6 +32,11 @@ NATIVE_TYPES: frozenset[str] = frozenset(
 PROVIDED_TYPES: frozenset[str] = frozenset(
     {
         "AWS::ApiGateway::Account",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::IntegrationResponse",
@@ -80,7 +85,11 @@ def register() -> None:
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
-    known = set(parsing.get_model_map())
-    missing = SUPPORTED_TYPES - known
+    model_map = parsing.get_model_map()
+    missing = SUPPORTED_TYPES - set(model_map)
     if missing:
         raise RuntimeError(f"moto has no CloudFormation model for {sorted(missing)}")
+    # Where moto has a model of its own for a provided type, ours must be the one used.
+    shadowed = sorted(t for t in PROVIDED_TYPES if not model_map[t].__module__.startswith(__name__))
+    if shadowed:
+        raise RuntimeError(f"moto's own CloudFormation model is used for {shadowed}")

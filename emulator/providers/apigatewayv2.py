@@ -539,6 +539,12 @@ def _certificate_status(arn: str, account_id: str, region_name: str) -> str | No
         return None
 
 
+def _is_rest_api(api_id: str, account_id: str, region_name: str) -> bool:
+    from moto.apigateway.models import apigateway_backends
+
+    return api_id in apigateway_backends[account_id][region_name].apis
+
+
 class ApiGatewayV2ApiMapping(ProviderResource, CloudFormationModel):
     CFN_TYPE = "AWS::ApiGatewayV2::ApiMapping"
     ATTRIBUTES = {"ApiMappingId": "api_mapping_id"}
@@ -552,7 +558,25 @@ class ApiGatewayV2ApiMapping(ProviderResource, CloudFormationModel):
 
     def create(self) -> None:
         p = self.properties
-        mapping = _backend(self.account_id, self.region_name).create_api_mapping(
+        backend = _backend(self.account_id, self.region_name)
+        if p["ApiId"] not in backend.apis and _is_rest_api(
+            str(p["ApiId"]), self.account_id, self.region_name
+        ):
+            # A V2 mapping maps a regional REST API's stage too ("You can map HTTP and REST
+            # API stages to the same custom domain name", rest-api-mappings.html); moto's
+            # create_api_mapping knows only V2 APIs, so the mapping is stored here.
+            if p["DomainName"] not in backend.domain_names:
+                backend.create_api_mapping("", "", str(p["DomainName"]), "")  # its own error
+            self.api_mapping_id = _random_id(6)
+            backend.api_mappings[self.api_mapping_id] = ApiMapping(
+                domain_name=p["DomainName"],
+                api_id=p["ApiId"],
+                api_mapping_key=p.get("ApiMappingKey", ""),
+                api_mapping_id=self.api_mapping_id,
+                stage=p["Stage"],
+            )
+            return
+        mapping = backend.create_api_mapping(
             api_id=p["ApiId"],
             api_mapping_key=p.get("ApiMappingKey", ""),
             domain_name=p["DomainName"],

@@ -50,7 +50,8 @@ REQUEST_DEADLINE_SECONDS = HTTP_INTEGRATION_TIMEOUT_SECONDS - 2
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html:
 # a response streams for at most 15 minutes; it is cut after 5 minutes without data on regional
 # (and private) endpoints (30 s on edge-optimized ones); the first 10 MB of each response are
-# not throttled, the rest goes at 2 MB/s.
+# not throttled, the rest goes at 2 MB/s. An integration's timeout may be set up to 900,000 ms
+# when it streams (TimeoutInMillis; 29,000 by default and for BUFFERED without a quota increase).
 STREAM_MAX_SECONDS = 15 * 60
 STREAM_IDLE_TIMEOUT_SECONDS = 5 * 60
 STREAM_UNTHROTTLED_BYTES = 10 * 1024 * 1024
@@ -64,3 +65,7 @@ STREAM_PRELUDE_MAX_BYTES = 16 * 1024
 # it the stream is broken off rather than the container's memory spent: about a hundred
 # full-size chunks, far more than the few that invocations running side by side reorder.
 STREAM_BUFFER_BYTES = 12 * 1024 * 1024
+# A buffered REST integration gives up after 29 s ("API Gateway quotas for REST APIs").
+REST_BUFFERED_TIMEOUT_SECONDS = 29
+# A REST API request's payload: 10 MB, as the HTTP API's ("API Gateway quotas for REST APIs").
+REST_API_PAYLOAD_BYTES = HTTP_API_PAYLOAD_BYTES

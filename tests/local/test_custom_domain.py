@@ -116,24 +116,56 @@ def test_the_certificate_is_issued_with_its_validation_record_in_the_zone(with_d
     assert [r["Value"] for r in in_zone["ResourceRecords"]] == [record["Value"]]
 
 
-def test_the_domain_is_mapped_to_the_http_api_and_aliased_in_the_zone(with_domain, zone_id):
+def test_the_domain_is_mapped_to_the_rest_api_and_aliased_in_the_zone(with_domain, zone_id):
     gateway = with_domain.client("apigatewayv2")
+    routes = outputs(with_domain, "routes")
     http_api = outputs(with_domain, "apis")["HttpApiId"]
     domain = gateway.get_domain_name(DomainName=f"*.{DOMAIN}")
     (configuration,) = domain["DomainNameConfigurations"]
     assert configuration["CertificateArn"] == outputs(with_domain, "domain")["CertificateArn"]
     (mapping,) = gateway.get_api_mappings(DomainName=f"*.{DOMAIN}")["Items"]
     assert (mapping["ApiId"], mapping["Stage"], mapping.get("ApiMappingKey", "")) == (
-        http_api,
-        "$default",
+        routes["RestApiId"],
+        "dev",
         "",
     )
+    assert routes["RestStageName"] == "dev"
     alias = records(with_domain, zone_id)[(f"*.{DOMAIN}.", "A")]["AliasTarget"]
     assert alias["DNSName"].rstrip(".") == configuration["ApiGatewayDomainName"]
     assert alias["HostedZoneId"] == configuration["HostedZoneId"]
-    # The domain is the only way in: the HTTP API's own endpoint is closed.
+    # The domain is the only way in: the HTTP API's own endpoint is closed (and unmapped).
     assert gateway.get_api(ApiId=http_api)["DisableExecuteApiEndpoint"] is True
     assert f"DNS: *.{DOMAIN} is an alias to" in with_domain.launch_output
+
+
+def test_the_rest_api_streams_every_path_to_forwarding(with_domain):
+    rest = with_domain.client("apigateway")
+    api_id = outputs(with_domain, "routes")["RestApiId"]
+    api = rest.get_rest_api(restApiId=api_id)
+    assert api["endpointConfiguration"]["types"] == ["REGIONAL"]
+    assert api["disableExecuteApiEndpoint"] is True
+    resources = {r["path"]: r for r in rest.get_resources(restApiId=api_id)["items"]}
+    assert sorted(resources) == ["/", "/{proxy+}"]
+    forwarding = with_domain.client("lambda").get_function_configuration(
+        FunctionName="http-tunnel-forwarding-dev"
+    )["FunctionArn"]
+    for resource in resources.values():
+        method = rest.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY")
+        assert method["authorizationType"] == "NONE"
+        integration = method["methodIntegration"]
+        assert (integration["type"], integration["responseTransferMode"]) == ("AWS_PROXY", "STREAM")
+        assert integration["uri"] == (
+            f"arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/{forwarding}"
+            "/response-streaming-invocations"
+        )
+        assert integration["timeoutInMillis"] == 900_000
+    stage = rest.get_stage(restApiId=api_id, stageName="dev")
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 20
+    assert stage["accessLogSettings"]["destinationArn"].endswith(
+        ":log-group:/aws/apigateway/http-tunnel-rest-access-dev"
+    )
+    deployments = rest.get_deployments(restApiId=api_id)["items"]
+    assert [d["id"] for d in deployments] == [stage["deploymentId"]]
 
 
 def test_the_functions_name_the_domains_urls(with_domain):
@@ -156,6 +188,7 @@ def test_turning_it_off_is_the_setting_removed_and_a_pruning_launch(with_domain,
     assert launch.returncode == 0, launch.output
     assert "domain" not in stack_statuses(with_domain)
     assert with_domain.client("apigatewayv2").get_domain_names()["Items"] == []
+    assert with_domain.client("apigateway").get_rest_apis()["items"] == []
     (url_format,) = public_url_formats(with_domain)
     assert re.fullmatch(
         r"https://\w+\.execute-api\.us-east-1\.amazonaws\.com/\{subdomain\}", url_format
