@@ -1521,6 +1521,7 @@ def check_stream_prelude(head: bytes, ended: bool) -> tuple[dict[str, object], i
 def _bad_stream(why: str) -> Refused:
     return Refused("StreamMetadataInvalid", f"Internal server error ({why})", 500)
 
+
 # --- AWS WAF: rate-based rules ----------------------------------------------------------------
 
 # A rate-based rule's limit, per aggregation instance and evaluation window ("The lowest limit
@@ -1634,26 +1635,8 @@ def check_rate_based_rule(requests_in_window: int, limit: int) -> None:
             429,
         )
 
+
 # A REST API's own answer when its Lambda proxy integration fails or answers something it cannot
 # use: status 502, body {"message": "Internal server error"}, x-amzn-errortype
 # InternalServerErrorException (not the HTTP API's 500 "Internal Server Error").
 REST_INTEGRATION_FAILED = "Internal server error"
-
-
-def check_rest_proxy_answer(answer: object) -> None:
-    """A REST API's Lambda proxy integration (buffered, and a streamed one's prelude) must give
-    an object with an integer ``statusCode``; anything else (a bare string, an error, a status
-    that is not a number) is "Execution failed due to configuration error: Malformed Lambda
-    proxy response" and the caller gets **502** ``{"message": "Internal server error"}``, where
-    an HTTP API would infer a 200 from a bare JSON value.
-
-    Sources: "How do I resolve HTTP 502 'Malformed Lambda proxy response' errors from API
-    Gateway REST APIs?", https://aws.amazon.com/premiumsupport/knowledge-center/
-    malformed-502-api-gateway/ (the 502 and the log line); "Output format of a Lambda function
-    for proxy integration", https://docs.aws.amazon.com/apigateway/latest/developerguide/
-    set-up-lambda-proxy-integrations.html. The body text is API Gateway's default
-    DEFAULT_5XX gateway response message, not captured here.
-    """
-    status = answer.get("statusCode") if isinstance(answer, dict) else None
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise Refused("InternalServerErrorException", REST_INTEGRATION_FAILED, 502)

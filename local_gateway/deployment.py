@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import names
 
-# arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations
+# arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations, or
+# a streamed REST integration's .../2021-11-15/functions/<ARN>/response-streaming-invocations
 _LAMBDA_URI = re.compile(
-    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$"
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/"
+    r"(?:response-streaming-)?invocations$"
 )
 
 
@@ -104,6 +106,24 @@ class Api:
 
 
 @dataclass(frozen=True)
+class RestStage:
+    """The public REST API's stage (environments with a custom domain: the routes stack's
+    ``RestApiId``), what its proxy integration invokes and what guards it."""
+
+    api_id: str
+    stage: str
+    function_arn: str | None
+    streamed: bool  # ResponseTransferMode STREAM
+    domains: dict[str, str]  # custom domain names mapped to it -> the stage
+    binary_everything: bool  # BinaryMediaTypes holds */*: every body crosses base64
+    web_acl: dict[str, Any] | None = None  # GetWebACLForResource's WebACL, if one is attached
+
+    def stage_arn(self, region: str) -> str:
+        """The stage's ARN, as WAF associations name it."""
+        return f"arn:aws:apigateway:{region}::/restapis/{self.api_id}/stages/{self.stage}"
+
+
+@dataclass(frozen=True)
 class DeployedFunction:
     name: str
     arn: str
@@ -140,6 +160,8 @@ class Deployment:
     stacks: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
     # The internal answers API (forwarding's own sockets), where the apis stack has one.
     answers: Api | None = None
+    # The public REST API, where a custom domain is set.
+    rest: RestStage | None = None
 
 
 def apis_stack(environment: str) -> str:
@@ -192,6 +214,11 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
             f"stack {apis_stack(environment)} has no output {missing}; relaunch {environment}"
         ) from None
     lam = session.client("lambda")
+    try:
+        domains = _mapped_domains(gateway, http.api_id)
+        rest = _rest_stage(session, gateway, environment, region)
+    except (BotoCoreError, ClientError) as error:
+        raise DeploymentError(f"cannot read the custom domains ({error})") from None
     arns = {
         arn
         for api in (websocket, http, answers)
@@ -200,14 +227,55 @@ def load(environment: str, session: boto3.session.Session | None = None) -> Depl
         + [a.function_arn for a in api.authorizers.values()]
         if arn
     }
+    if rest is not None and rest.function_arn:
+        arns.add(rest.function_arn)
     functions = {arn: _function(lam, arn) for arn in sorted(arns)}
-    try:
-        domains = _mapped_domains(gateway, http.api_id)
-    except (BotoCoreError, ClientError) as error:
-        raise DeploymentError(f"cannot read the custom domains ({error})") from None
     return Deployment(
-        environment, region, account_id, websocket, http, functions, domains, stacks, answers
+        environment, region, account_id, websocket, http, functions, domains, stacks, answers, rest
     )
+
+
+def _rest_stage(
+    session: boto3.session.Session, gateway: Any, environment: str, region: str
+) -> RestStage | None:
+    """The routes stack's REST API (``RestApiId``, ``RestStageName``), if it has one: the
+    integration of its ``/{proxy+}`` ANY method, the domains mapped to it, its web ACL."""
+    try:
+        outputs = _stack_outputs(session, names.stack_name(environment, "routes"))
+    except NotDeployed:
+        return None
+    api_id, stage = outputs.get("RestApiId"), outputs.get("RestStageName")
+    if not api_id or not stage:
+        return None
+    rest = session.client("apigateway")
+    resources = rest.get_resources(restApiId=api_id, limit=500).get("items", [])
+    proxy = next((r for r in resources if r.get("path") == "/{proxy+}"), None)
+    integration = (
+        rest.get_integration(restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY")
+        if proxy is not None
+        else {}
+    )
+    match = _LAMBDA_URI.match(integration.get("uri") or "")
+    # CloudFormation writes "/" as "~1" in BinaryMediaTypes; the API reads "*/*" either way.
+    binary = {
+        t.replace("~1", "/")
+        for t in rest.get_rest_api(restApiId=api_id).get("binaryMediaTypes", [])
+    }
+    found = RestStage(
+        api_id,
+        stage,
+        match.group(1) if match else None,
+        integration.get("responseTransferMode") == "STREAM",
+        _mapped_domains(gateway, api_id),
+        "*/*" in binary,
+    )
+    try:
+        acl = session.client("wafv2").get_web_acl_for_resource(ResourceArn=found.stage_arn(region))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "WAFNonexistentItemException":
+            raise
+        return found
+    return replace(found, web_acl=acl["WebACL"]) if acl.get("WebACL") else found
 
 
 def _mapped_domains(gateway: Any, api_id: str) -> dict[str, str]:

@@ -8,9 +8,11 @@ Host 127.0.0.1 / [::1] (the WebSocket APIs' own endpoints)
     anything else                                          -> 404
 (on AWS each API has its own host, <api-id>.execute-api...; here the answers API's id is the
 first segment of the path, as a name under *.localhost would not resolve for the functions)
+Host <subdomain>.localhost where a custom domain maps the REST API (rest_api.py)
+    anything                                               -> RestEdge (streamed)
 Host localhost or <api-id>.execute-api.localhost (the HTTP API's own endpoint), or
-<subdomain>.localhost where a custom domain is deployed (any host that is not a bare address;
-http_api.py says which reach it)
+<subdomain>.localhost where a custom domain maps the HTTP API (any host that is not a bare
+address; http_api.py says which reach it)
     anything                                               -> HttpApi
 
 While the environment's stacks are gone, or being relaunched, every request is answered 503
@@ -41,6 +43,7 @@ from local_gateway.connections import Connections
 from local_gateway.http_api import MAX_BODY_BYTES, HttpApi, local_public_url_format
 from local_gateway.lambda_runtime import LambdaRuntime, pass_env_names
 from local_gateway.management_api import ManagementApi
+from local_gateway.rest_api import RestEdge
 from local_gateway.websocket_api import WebSocketApi, answers_api
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +140,7 @@ class Gateway:
             settings.max_connection_seconds,
         )
         self.http = HttpApi(deployed, self.runtime)
+        self.rest = RestEdge(self.runtime, deployed) if deployed.rest else None
         self.management = ManagementApi(self.connections)
         # The internal answers API: its own connections, so neither API's @connections reaches
         # the other's (as on AWS, where each is its own API).
@@ -173,6 +177,7 @@ class Gateway:
         self.websocket.reconfigure(new)
         self.answers.reconfigure(new)
         self.http = HttpApi(new, self.runtime)
+        self.rest = RestEdge(self.runtime, new) if new.rest else None
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -186,6 +191,9 @@ class Gateway:
             access_log.line(f"{request.method} {hostname}{request.path}", 503, since)
             return answers.answer((503, self.unavailable))
         if not _is_bare(hostname):
+            edge = self.rest.aws_host(hostname) if self.rest is not None else None
+            if edge is not None:
+                return await self.rest.handle(request, edge)  # type: ignore[union-attr]
             return await self.http.handle(request, hostname)
         stage_path = f"/{self.settings.environment}"
         raw_path = request.raw_path.partition("?")[0]

@@ -5,15 +5,15 @@ agent --wss--> $connect (authorizer: ?token=)  -> connect
                $default (ready, response)      -> response
 public --https--> $default (payload 2.0, 29 s) -> forwarding; its 429s counted from the access log
 with a custom domain, the domain maps the REST API instead (the HTTP API stays, unmapped):
-public --https--> REST / and /{proxy+} ANY (v1 proxy event, STREAM, 15 min) -> forwarding
+public --https--> [WAF rate rules, where set] REST / and /{proxy+} ANY (v1, STREAM, 15 min) -> forwarding
 forwarding --wss--> answers $connect (AWS_IAM)  -> MOCK (accepts, invokes nothing)
                     answers whoami              -> response (posts `you` back)
 """
 
-from troposphere import GetAtt, Ref
+from troposphere import GetAtt, Ref, Sub
 from tunnel_shared import capacity
 
-from tunnel_infra.aws import apigateway, apigatewayv2, awslambda, logs
+from tunnel_infra.aws import apigateway, apigatewayv2, awslambda, logs, wafv2
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import FUNCTIONS
 
@@ -228,6 +228,18 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
             rest_access_log,
             throttling.public_requests,
         )
+        if stack.settings.waf.enabled:
+            # Fair shares at the edge: rate rules per client IP and per tunnel (its Host).
+            wafv2.web_acl(
+                stack,
+                stack.settings,
+                Sub(
+                    "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/"
+                    "${Stage}",
+                    Api=Ref(rest_api),
+                    Stage=Ref(rest_stage),
+                ),
+            )
         stack.output("RestApiId", Ref(rest_api), "Id of the public REST API (the domain's)")
         stack.output("RestStageName", Ref(rest_stage), "Stage of the public REST API")
     return stack.render()

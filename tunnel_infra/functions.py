@@ -56,6 +56,9 @@ class Function:
     public_url: bool = False
     # Given IN_FLIGHT_PER_TUNNEL (throttling.tunnel_in_flight): it keeps each tunnel's share.
     fair_share: bool = False
+    # Where a custom domain is set, the REST API edge streams from it: it then runs our own
+    # runtime loop (functions/<name>/exec_wrapper) and may run as long as a stream.
+    streams: bool = False
 
     @property
     def title(self) -> str:  # "Forwarding"
@@ -133,6 +136,7 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=limits.HTTP_API_TIMEOUT_SECONDS,
         public_url=True,  # the subdomain is in the Host, or first in the path
         fair_share=True,
+        streams=True,
     ),
     Function(
         "response",

@@ -67,10 +67,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tunnel_shared import capacity, cookies, path_form, protocol, reply, token_records
-from tunnel_shared.answers import Channel, ChannelLost, Waiter
+from tunnel_shared import capacity, cookies, path_form, protocol, reply, rest_events, token_records
+from tunnel_shared.answers import Channel, ChannelLost, StreamBroken, Waiter
 from tunnel_shared.bodies import BodyStore, BodyTooLarge
 from tunnel_shared.connections import claim_key
+from tunnel_shared.events import BadEvent
 from tunnel_shared.headers import (
     FRAMING,
     HOP_BY_HOP,
@@ -83,6 +84,8 @@ from tunnel_shared.limits import (
     MAX_BODY_BYTES,
     MAX_MESSAGE_BYTES,
     REQUEST_DEADLINE_SECONDS,
+    STREAM_IDLE_TIMEOUT_SECONDS,
+    STREAM_MAX_SECONDS,
 )
 from tunnel_shared.log import Invocation
 from tunnel_shared.public_url import Located, PublicUrl, PublicUrlError, host_name
@@ -93,6 +96,7 @@ from tunnel_shared.resources import (
     reply_key,
     tokens_table,
 )
+from tunnel_shared.streaming_runtime import CallerGone, ResponseStream
 from tunnel_shared.tokens import SUBDOMAIN
 
 # Answer before API Gateway's own 29 s route timeout does, with a clear 504.
@@ -135,6 +139,45 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return answer
 
 
+# A streamed request may last as long as the REST API holds a stream; answer before it cuts.
+STREAM_DEADLINE_SECONDS = STREAM_MAX_SECONDS - 5
+
+
+def stream_handler(event: Any, context: Any, stream: ResponseStream) -> None:
+    """The REST API edge (payload 1.0, ``ResponseTransferMode: STREAM``; run by
+    tunnel_shared.streaming_runtime): the same request, routing and lease as ``handler``, and
+    the agent's answer written to ``stream`` as it comes: its head, then each chunk, then the
+    end. An answer that is whole (an error here, or an agent that does not stream) is written
+    whole. A body that broke off ends the stream with the runtime's error trailers, which API
+    Gateway turns into a cut response, so the caller can tell it from success."""
+    with Invocation("forwarding", context) as log:
+        log.note(edge="stream")
+        try:
+            answer = _forward(rest_events.as_http_event(event), log, stream)
+        except BadEvent as error:
+            log.note(outcome="rejected", reason=str(error))
+            answer = _text(400, f"The request could not be read: {error}")
+        except Revoked:
+            log.note(outcome="revoked")
+            answer = _text(403, "This tunnel's token was revoked; it routes nothing.")
+        except (BotoCoreError, ClientError) as error:
+            log.note(outcome="error", error=type(error).__name__)
+            answer = _text(502, "The tunnel could not reach its agent.")
+        if answer is not None:
+            log.note(status=answer["statusCode"])
+            _write_whole(stream, answer)
+
+
+def _write_whole(stream: ResponseStream, answer: dict[str, Any]) -> None:
+    """A 2.0 answer (``_text``, ``_http_response``) as one streamed response."""
+    body = answer.get("body") or ""
+    data = base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode()
+    stream.start(answer["statusCode"], answer.get("headers") or {}, answer.get("cookies") or [])
+    if data:
+        stream.write(data)
+    stream.close()
+
+
 @dataclass(frozen=True)
 class Incoming:
     """What the caller sent, read from the event, before it is routed."""
@@ -171,7 +214,10 @@ class PublicRequest:
         return self.origin.host
 
 
-def _forward(event: Any, log: Invocation) -> dict[str, Any]:
+def _forward(
+    event: Any, log: Invocation, stream: ResponseStream | None = None
+) -> dict[str, Any] | None:
+    """The answer to give whole, or None once it was streamed to ``stream``."""
     incoming = _read_request(event)
     if isinstance(incoming, dict):
         log.note(outcome="rejected")
@@ -199,7 +245,7 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
     started = time.monotonic()
     lease: capacity.Lease | None = None
     try:
-        lease = _lease(subdomain, request_id)
+        lease = _lease(subdomain, request_id, streamed=stream is not None)
         if lease is None:
             log.note(
                 outcome="over capacity",
@@ -208,12 +254,14 @@ def _forward(event: Any, log: Invocation) -> dict[str, Any]:
             answer = _text(429, f"The tunnel {subdomain} has too many requests in flight; retry.")
             answer["headers"]["retry-after"] = "1"
             return answer
-        # The time spent waiting for a slot comes off the deadline: the HTTP API's 30 s hold.
-        deadline = DEADLINE_SECONDS - (time.monotonic() - started)
+        # The time spent waiting for a slot comes off the deadline: the HTTP API's 30 s hold,
+        # or the REST API's 15 minutes for a stream.
+        whole = STREAM_DEADLINE_SECONDS if stream is not None else DEADLINE_SECONDS
+        deadline = whole - (time.monotonic() - started)
         if lease.agent_silent:
             log.note(agentSilent=True)
             deadline = min(deadline, capacity.SILENT_DEADLINE_SECONDS)
-        return _forward_leased(request, request_id, connection_id, deadline, channel, log)
+        return _forward_leased(request, request_id, connection_id, deadline, channel, log, stream)
     finally:
         if lease is not None:
             capacity.release(connections_table(), lease, time.time())
@@ -235,7 +283,7 @@ def _in_background(call: Callable[[], Any]) -> Future[Any]:
     return _pool.submit(contextvars.copy_context().run, call)
 
 
-def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
+def _lease(subdomain: str, request_id: str, streamed: bool = False) -> capacity.Lease | None:
     """A slot among the tunnel's ``IN_FLIGHT_PER_TUNNEL``. At the cap: None at once when its
     agent is silent (no slot will come free) or enough callers wait already; otherwise wait
     while the tunnel answers requests (a burst drains; a slot came free in the last
@@ -246,7 +294,9 @@ def _lease(subdomain: str, request_id: str) -> capacity.Lease | None:
     waiting = False
     try:
         while True:
-            lease = capacity.acquire(table, subdomain, request_id, cap, time.time())
+            lease = capacity.acquire(
+                table, subdomain, request_id, cap, time.time(), streamed=streamed
+            )
             if lease is not None:
                 return lease
             # Leases of executions that died free their slots; answers show the tunnel drains.
@@ -282,7 +332,8 @@ def _forward_leased(
     deadline: float,
     ready: Future[Channel],
     log: Invocation,
-) -> dict[str, Any]:
+    stream: ResponseStream | None = None,
+) -> dict[str, Any] | None:
     try:
         channel = ready.result()
         reply_to = channel.connection_id
@@ -310,6 +361,7 @@ def _forward_leased(
         "reply": protocol.Reply(
             reply_to, reply.mac(reply_key(), request_id, connection_id, reply_to)
         ),
+        "stream": stream is not None,
     }
     envelope = protocol.request_message(*parts, b"", response_url, **budget)
     if protocol.inline_size(envelope, len(request.body)) > MAX_MESSAGE_BYTES:
@@ -327,7 +379,7 @@ def _forward_leased(
         # Waiting before the request is posted: its answer cannot come before the waiter.
         with channel.expect(request_id) as waiter:
             answer, answered_inline = _exchange(
-                waiter, request, connection_id, message, bodies, deadline, log
+                waiter, request, connection_id, message, bodies, deadline, log, stream
             )
         return answer
     finally:
@@ -346,9 +398,11 @@ def _exchange(
     bodies: BodyStore,
     deadline: float,
     log: Invocation,
-) -> tuple[dict[str, Any], bool]:
-    """Post the request to the agent, wait for its response, and answer the public request;
-    and whether the agent answered with its body inline (nothing of it in S3)."""
+    stream: ResponseStream | None = None,
+) -> tuple[dict[str, Any] | None, bool]:
+    """Post the request to the agent, wait for its response, and answer the public request
+    (None: streamed to ``stream``); and whether the agent answered with its body inline
+    (nothing of it in S3)."""
     request_id = waiter.request_id
     try:
         agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
@@ -358,6 +412,8 @@ def _exchange(
         log.note(outcome="agent gone", connectionId=connection_id)
         return _text(502, "The tunnel's agent is gone."), False
 
+    if stream is not None:
+        return _relay_stream(waiter, request, connection_id, bodies, stream, log)
     try:
         response, checks = _wait(waiter, request.subdomain, connection_id, deadline)
     except ChannelLost as error:
@@ -373,6 +429,74 @@ def _exchange(
         log.note(outcome="timeout")
         return _text(504, "The tunnel's agent did not answer in time."), False
     assert isinstance(response, protocol.Response)
+    return _whole_answer(response, request, bodies, log)
+
+
+def _relay_stream(
+    waiter: Waiter,
+    request: PublicRequest,
+    connection_id: str,
+    bodies: BodyStore,
+    stream: ResponseStream,
+    log: Invocation,
+) -> tuple[dict[str, Any] | None, bool]:
+    """Write the agent's streamed answer to ``stream`` part by part, as it arrives (in order:
+    ``Waiter.stream`` reorders). A caller that went away (a write fails) makes the agent close
+    its local connection (``cancel``)."""
+    request_id = waiter.request_id
+    written = 0
+    try:
+        for part in waiter.stream(idle_seconds=STREAM_IDLE_TIMEOUT_SECONDS):
+            if isinstance(part, protocol.Response):
+                if not part.streamed:  # an error the agent made, or an agent that buffers
+                    return _whole_answer(part, request, bodies, log)
+                head = _http_response(part, b"", request)
+                stream.start(head["statusCode"], head["headers"], head.get("cookies") or [])
+                log.note(status=part.status, streamed=True)
+            elif isinstance(part, protocol.Chunk):
+                stream.write(part.data)
+                written += len(part.data)
+            elif part.ok:
+                stream.close()
+                log.note(outcome="answered", responseBytes=written)
+                return None, True
+            else:
+                log.note(outcome="stream cut", reason=part.error, responseBytes=written)
+                stream.fail(StreamCut(part.error or "the agent's stream broke off"))
+                return None, True
+    except CallerGone:
+        log.note(outcome="caller gone", responseBytes=written)
+        _cancel(connection_id, request_id)
+        return None, True
+    except (StreamBroken, ChannelLost) as error:
+        log.note(outcome="stream cut", reason=str(error), responseBytes=written)
+        _cancel(connection_id, request_id)
+        if not stream.started:
+            return _channel_lost("lost its answer while waiting; the request may have run"), True
+        stream.fail(StreamCut(str(error)))
+        return None, True
+    return None, True
+
+
+class StreamCut(Exception):
+    """A streamed answer that did not end well: the runtime ends the stream with it."""
+
+
+def _cancel(connection_id: str, request_id: str) -> None:
+    """Tell the agent nobody waits for the request any more, so it closes its local connection."""
+    try:
+        agent_connections().post_to_connection(
+            ConnectionId=connection_id, Data=protocol.cancel_message(request_id).encode()
+        )
+    except (BotoCoreError, ClientError):
+        pass  # the agent is gone too: nothing to close
+
+
+def _whole_answer(
+    response: protocol.Response, request: PublicRequest, bodies: BodyStore, log: Invocation
+) -> tuple[dict[str, Any], bool]:
+    """The answer for a whole response (its body inline, or read from S3)."""
+    request_id = response.request_id
     body = response.body
     stored = response.stored_bytes
     if stored is not None:

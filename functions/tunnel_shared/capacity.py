@@ -36,13 +36,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS
+from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, STREAM_MAX_SECONDS
 
 ITEM_PREFIX = "inflight#"
 LEASE_PREFIX = "lease_"
 WAITER_PREFIX = "waiter_"
 # The longest a request may hold its lease (or wait for one): the HTTP API's 30 s, and a margin.
 LEASE_SECONDS = HTTP_API_TIMEOUT_SECONDS + 10
+# A streamed answer (the REST API edge) holds its lease as long as the stream may last; its
+# lease is named apart (``lease_stream_<requestId>``) so that when it was taken stays known.
+STREAM_LEASE_PREFIX = LEASE_PREFIX + "stream_"
+STREAM_LEASE_SECONDS = STREAM_MAX_SECONDS + 10
+# The item outlives the longest lease: its TTL only cleans up a tunnel nobody calls any more.
+ITEM_SECONDS = 2 * STREAM_LEASE_SECONDS
 SILENT_AFTER_SECONDS = 10
 SILENT_DEADLINE_SECONDS = 3.0
 METRIC_NAMESPACE = "http-tunnel"
@@ -55,6 +61,21 @@ class Lease:
     request_id: str
     # The tunnel's agent has left requests unanswered for a while: wait less for this one.
     agent_silent: bool
+    streamed: bool = False
+
+    @property
+    def name(self) -> str:
+        return _lease_name(self.request_id, self.streamed)
+
+
+def _lease_name(request_id: str, streamed: bool) -> str:
+    return (STREAM_LEASE_PREFIX if streamed else LEASE_PREFIX) + request_id
+
+
+def _taken(name: str, expires: Any) -> int:
+    """When a lease (by its attribute's name and expiry) was taken."""
+    held = STREAM_LEASE_SECONDS if name.startswith(STREAM_LEASE_PREFIX) else LEASE_SECONDS
+    return int(expires) - held
 
 
 def rejection_metric(environment: str, now: float) -> dict[str, Any]:
@@ -79,21 +100,24 @@ def key(subdomain: str) -> dict[str, str]:
     return {"connectionId": f"{ITEM_PREFIX}{subdomain}"}
 
 
-def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -> Lease | None:
-    """A lease for this request, or None while the tunnel has ``cap`` requests in flight."""
+def acquire(
+    table: Any, subdomain: str, request_id: str, cap: int, now: float, streamed: bool = False
+) -> Lease | None:
+    """A lease for this request (held up to the stream's limit when ``streamed``), or None
+    while the tunnel has ``cap`` requests in flight."""
     try:
         item = table.update_item(
             Key=key(subdomain),
             UpdateExpression="SET #lease = :expires, #ttl = :ttl ADD #count :one",
             ConditionExpression="attribute_not_exists(#count) OR #count < :cap",
             ExpressionAttributeNames={
-                "#lease": LEASE_PREFIX + request_id,
+                "#lease": _lease_name(request_id, streamed),
                 "#ttl": "ttl",
                 "#count": "count",
             },
             ExpressionAttributeValues={
-                ":expires": int(now) + LEASE_SECONDS,
-                ":ttl": int(now) + 2 * LEASE_SECONDS,
+                ":expires": int(now) + (STREAM_LEASE_SECONDS if streamed else LEASE_SECONDS),
+                ":ttl": int(now) + ITEM_SECONDS,
                 ":one": 1,
                 ":cap": cap,
             },
@@ -103,7 +127,7 @@ def acquire(table: Any, subdomain: str, request_id: str, cap: int, now: float) -
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         return None
-    return Lease(subdomain, request_id, _silent(item, request_id, now))
+    return Lease(subdomain, request_id, _silent(item, request_id, now, streamed), streamed)
 
 
 def waiters_allowed(cap: int) -> int:
@@ -144,7 +168,7 @@ def reap(table: Any, subdomain: str, now: float) -> Occupancy:
         if name.startswith((LEASE_PREFIX, WAITER_PREFIX)) and int(expires) < now:
             removed += _remove(table, subdomain, name, {}, counter)
     held = [
-        int(expires) - LEASE_SECONDS
+        _taken(name, expires)
         for name, expires in item.items()
         if name.startswith(LEASE_PREFIX) and int(expires) >= now
     ]
@@ -179,7 +203,7 @@ def leave(table: Any, subdomain: str, request_id: str) -> None:
 
 
 def release(table: Any, lease: Lease, now: float) -> None:
-    _remove(table, lease.subdomain, LEASE_PREFIX + lease.request_id, {":now": int(now)})
+    _remove(table, lease.subdomain, lease.name, {":now": int(now)})
 
 
 def _remove(
@@ -204,12 +228,13 @@ def _remove(
     return True
 
 
-def _silent(item: dict[str, Any], request_id: str, now: float) -> bool:
+def _silent(item: dict[str, Any], request_id: str, now: float, streamed: bool = False) -> bool:
     """Leases older than SILENT_AFTER_SECONDS, and no answer since the oldest was taken."""
+    own = _lease_name(request_id, streamed)
     taken = [
-        int(expires) - LEASE_SECONDS
+        _taken(name, expires)
         for name, expires in item.items()
-        if name.startswith(LEASE_PREFIX) and name != LEASE_PREFIX + request_id
+        if name.startswith(LEASE_PREFIX) and name != own
     ]
     if not taken or now - min(taken) < SILENT_AFTER_SECONDS:
         return False

@@ -88,8 +88,15 @@ def rest_api(stack: Blueprint, logical_id: str) -> RestApi:
             Description="Public requests to <subdomain>.<domain> that cross the tunnel, streamed",
             EndpointConfiguration=EndpointConfiguration(Types=["REGIONAL"]),
             DisableExecuteApiEndpoint=True,
+            # Every body is binary ("*/*"), so a proxy event carries it base64, byte for byte:
+            # without it a REST API passes bodies as UTF-8 text and mangles binary ones. "/" is
+            # written "~1" here (AWS::ApiGateway::RestApi, BinaryMediaTypes; aws/aws-cdk#1157).
+            BinaryMediaTypes=[BINARY_EVERYTHING],
         )
     )
+
+
+BINARY_EVERYTHING = "*~1*"
 
 
 def streaming_invoke_uri(function_arn: AWSHelperFn) -> Sub:

@@ -13,6 +13,7 @@ from troposphere.awslambda import (
 from troposphere.awslambda import Function as LambdaFunction
 from troposphere.iam import Role
 from troposphere.logs import LogGroup
+from tunnel_shared import limits
 
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import Function
@@ -20,6 +21,10 @@ from tunnel_infra.suppressions import skip_checkov
 
 RUNTIME = "python3.12"
 HANDLER = "handler.handler"
+# Python does not stream natively in Lambda: a function that streams ships this script, which
+# starts the managed runtime's interpreter on tunnel_shared.streaming_runtime instead
+# ("Modifying the runtime environment": AWS_LAMBDA_EXEC_WRAPPER; the zip unpacks in /var/task).
+EXEC_WRAPPER = "/var/task/exec_wrapper"
 
 
 def function(
@@ -39,6 +44,9 @@ def function(
         variables["PUBLIC_URL_FORMAT"] = public_url_format
     if declared.fair_share:
         variables["IN_FLIGHT_PER_TUNNEL"] = str(settings.throttling.tunnel_in_flight)
+    streams = declared.streams and settings.custom_domain.enabled
+    if streams:
+        variables["AWS_LAMBDA_EXEC_WRAPPER"] = EXEC_WRAPPER
     resource = LambdaFunction(
         f"{declared.title}Function",
         FunctionName=stack.name(declared.name),
@@ -49,7 +57,7 @@ def function(
         Role=GetAtt(role, "Arn"),
         Architectures=[settings.architecture],
         MemorySize=settings.memory_mb,
-        Timeout=declared.timeout_seconds,
+        Timeout=limits.STREAM_MAX_SECONDS if streams else declared.timeout_seconds,
         TracingConfig=TracingConfig(Mode="Active" if settings.tracing else "PassThrough"),
         LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
         Environment=Environment(Variables=variables),
