@@ -197,10 +197,15 @@ def test_an_alarm_counts_the_public_stages_429s_from_its_access_log(templates, e
     """S5: HTTP APIs publish no 429 metric (4xx, 5xx, Count, latencies, DataProcessed only):
     a metric filter on the access log's status counts them, and an alarm watches it."""
     routes = templates[f"{environment}/routes"]["Resources"]
-    [metric_filter] = _resources(
-        templates, f"{environment}/routes", "AWS::Logs::MetricFilter"
-    ).values()
+    filters = _resources(templates, f"{environment}/routes", "AWS::Logs::MetricFilter")
+    metric_filter = filters["HttpThrottledFilter"]
     properties = metric_filter["Properties"]
+    # Where a domain maps the REST API, its stage's 429s count in the same metric.
+    assert set(filters) <= {"HttpThrottledFilter", "RestThrottledFilter"}
+    if "RestThrottledFilter" in filters:
+        rest = filters["RestThrottledFilter"]["Properties"]
+        assert rest["LogGroupName"] == {"Ref": "RestAccessLog"}
+        assert rest["MetricTransformations"] == properties["MetricTransformations"]
     assert properties["LogGroupName"] == {"Ref": "HttpAccessLog"}
     assert routes["HttpAccessLog"]["Type"] == "AWS::Logs::LogGroup"
     # The pattern reads the field the access log writes the status to.
@@ -232,7 +237,11 @@ def test_timeouts_in_the_templates_are_the_platform_limits(templates, environmen
         if r["Type"] == "AWS::Lambda::Function"
         and "forwarding" in json.dumps(r["Properties"].get("FunctionName"))
     ]
-    assert forwarding["Properties"]["Timeout"] == limits.HTTP_API_TIMEOUT_SECONDS
+    # Where the REST API streams from it (a domain is set), as long as a stream may last.
+    streams = bool(_resources(templates, f"{environment}/routes", "AWS::ApiGateway::RestApi"))
+    assert forwarding["Properties"]["Timeout"] == (
+        limits.STREAM_MAX_SECONDS if streams else limits.HTTP_API_TIMEOUT_SECONDS
+    )
     integrations = _resources(templates, f"{environment}/routes", "AWS::ApiGatewayV2::Integration")
     expected = {
         "ForwardingIntegration": limits.HTTP_INTEGRATION_TIMEOUT_SECONDS * 1000,
