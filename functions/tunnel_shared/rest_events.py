@@ -56,10 +56,16 @@ def _pairs(event: dict[str, Any], multi: str, single: str) -> list[tuple[str, st
     return pairs
 
 
+# What stays as it is when the query is rebuilt: RFC 3986's query characters but the ones that
+# would change how it splits (&, =, +, #, %). A browser leaves these unencoded too (WHATWG URL,
+# the query percent-encode set), so ``?next=/admin/`` reaches the app as the browser sent it.
+QUERY_SAFE = "/:@!$'()*,;?[]"
+
+
 def raw_query(event: dict[str, Any]) -> str:
     """The query string rebuilt from the decoded parameters (see the module's docstring)."""
     pairs = _pairs(event, "multiValueQueryStringParameters", "queryStringParameters")
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    return "&".join(f"{quote(k, safe=QUERY_SAFE)}={quote(v, safe=QUERY_SAFE)}" for k, v in pairs)
 
 
 def as_http_event(event: object) -> dict[str, Any]:

@@ -94,3 +94,13 @@ def test_cookies_become_set_cookie_headers_for_a_buffered_rest_integration():
         "multiValueHeaders": {"set-cookie": ["s=1", "t=2"]},
         "body": "",
     }
+
+
+def test_the_rebuilt_query_keeps_what_a_browser_sends_unencoded():
+    """A login redirect's ``?next=/admin/`` reaches the app as the browser sent it; what would
+    change how the query splits (&, =, +, #, %) is encoded again."""
+    event = rest_event(
+        queryStringParameters=None,
+        multiValueQueryStringParameters={"next": ["/admin/?a=1&b"], "t": ["x+y%#"]},
+    )
+    assert as_http_event(event)["rawQueryString"] == "next=/admin/?a%3D1%26b&t=x%2By%25%23"
