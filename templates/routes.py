@@ -5,7 +5,7 @@ agent --wss--> $connect (authorizer: ?token=)  -> connect
                $default (ready, response)      -> response
 public --https--> $default (payload 2.0, 29 s) -> forwarding; its 429s counted from the access log
 with a custom domain, the domain maps the REST API instead (the HTTP API stays, unmapped):
-public --https--> [WAF rate rules, where set] REST / and /{proxy+} ANY (v1, STREAM, 15 min) -> forwarding
+public --https--> [WAF, where set] REST / and /{proxy+} ANY (v1, STREAM, 15 min) -> forwarding
 forwarding --wss--> answers $connect (AWS_IAM)  -> MOCK (accepts, invokes nothing)
                     answers whoami              -> response (posts `you` back)
 """

@@ -84,6 +84,8 @@ from tunnel_shared.limits import (
     MAX_CONNECTION_SECONDS,
     REQUEST_DEADLINE_SECONDS,
     STREAM_IDLE_TIMEOUT_SECONDS,
+    STREAM_THROTTLED_BYTES_PER_SECOND,
+    STREAM_UNTHROTTLED_BYTES,
 )
 from tunnel_shared.protocol import (
     Closed,
@@ -187,6 +189,18 @@ MAX_TUNNEL_IN_FLIGHT = 1000
 # agent holds of a stream (each at most one message's worth, protocol.chunk_capacity).
 STREAM_SLOTS = 4
 CANCELLED_BY_CALLER = "cancelled: the caller went away"
+
+
+def pace_seconds(sent: int, elapsed: float) -> float:
+    """How long to wait before ``sent`` bytes of a streamed body have gone, ``elapsed`` seconds
+    after its head: Lambda streams the first ``STREAM_UNTHROTTLED_BYTES`` at full speed, then
+    ``STREAM_THROTTLED_BYTES_PER_SECOND``. Sending no faster than the edge delivers keeps what
+    the forwarding container holds for the caller small (its ``STREAM_BUFFER_BYTES``) however
+    fast the local service is: the stream's flow control, with no message back."""
+    over = sent - STREAM_UNTHROTTLED_BYTES
+    if over <= 0:
+        return 0.0
+    return max(0.0, over / STREAM_THROTTLED_BYTES_PER_SECOND - elapsed)
 
 
 @dataclass
@@ -711,6 +725,12 @@ class Session:
             else:
                 self._traffic().finish(entry, exchange)
 
+    async def _pace(self, sent: int, since: float) -> None:
+        """Wait until ``sent`` body bytes may go (``pace_seconds``)."""
+        wait = pace_seconds(sent, time.monotonic() - since)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def _stream(
         self,
         request_id: str,
@@ -740,6 +760,7 @@ class Session:
             deadline,
         )
         head: StreamHead | None = None
+        head_sent = 0.0
         seq = size = 0
         end: StreamEnd | None = None
         try:
@@ -763,13 +784,14 @@ class Session:
                     await self._send_whole(request_id, request, reply, item, tap, received, entry)
                     return
                 if isinstance(item, StreamHead):
-                    head = item
+                    head, head_sent = item, time.monotonic()
                     text = response_message(
                         request_id, head.status, head.headers, b"", reply=reply, streamed=True
                     )
                 elif isinstance(item, bytes):
                     text = chunk_message(request_id, seq, item, reply)
                     seq, size = seq + 1, size + len(item)
+                    await self._pace(size, head_sent)
                 else:
                     assert isinstance(item, StreamEnd)
                     end = item

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunnel_shared import protocol
-from tunnel_shared.limits import MAX_MESSAGE_BYTES, STREAM_MAX_SECONDS, REQUEST_DEADLINE_SECONDS
+from tunnel_shared.limits import MAX_MESSAGE_BYTES, REQUEST_DEADLINE_SECONDS, STREAM_MAX_SECONDS
 from tunnel_shared.protocol import (
     ProtocolError,
     request_deadline_ms,

@@ -38,7 +38,9 @@ async def test_each_event_goes_out_as_soon_as_it_is_written(app: LocalApp):
         assert "GET /drip 200 27 B" in running.out.getvalue()
 
 
-async def test_a_50_mb_response_streams_through_bounded_memory(app: LocalApp):
+async def test_a_50_mb_response_streams_through_bounded_memory(app: LocalApp, monkeypatch):
+    # Memory, not pace: the edge's 2 MB/s (tests/cli/test_stream_pace.py) would take 22 s here.
+    monkeypatch.setattr("tunnel_cli.agent.pace_seconds", lambda sent, elapsed: 0.0)
     async with FakeGateway() as gateway, running_agent(gateway, app.port):
         connection = await gateway.next_ready()
         tracemalloc.start()
