@@ -705,25 +705,9 @@ class Session:
             if response is None:
                 self._cut(request, deadline, tap, arrived, entry)
                 return
-        text, sent = response_text(request_id, response, reply_of(message))
-        path = request.raw_path or "/"
-        if sent.error:
-            self.agent.say_error(f"{request.method} {path}: {sent.error}")
-        try:
-            await self.send(text)
-        except ConnectionClosed:
-            self.agent.say_error(f"{request.method} {path}: not answered, the connection closed")
-            return
-        elapsed = time.monotonic() - received
-        sizes = body_sizes(request.size, sent.size)
-        target = logged_target(path, request.raw_query_string)
-        self.agent.say(f"{request.method} {target} {sent.status} {sizes} {round(elapsed * 1000)}ms")
-        if tap is not None:
-            exchange = self._exchange(request, tap, arrived, elapsed, sent)
-            if entry is None:
-                self._traffic().add(exchange)
-            else:
-                self._traffic().finish(entry, exchange)
+        await self._send_whole(
+            request_id, request, reply_of(message), response, tap, received, entry
+        )
 
     async def _pace(self, sent: int, since: float) -> None:
         """Wait until ``sent`` body bytes may go (``pace_seconds``)."""

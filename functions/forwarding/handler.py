@@ -127,16 +127,25 @@ class Revoked(Exception):
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     with Invocation("forwarding", context) as log:
-        try:
-            answer = _forward(event, log)
-        except Revoked:
-            log.note(outcome="revoked")
-            answer = _text(403, "This tunnel's token was revoked; it routes nothing.")
-        except (BotoCoreError, ClientError) as error:
-            log.note(outcome="error", error=type(error).__name__)
-            answer = _text(502, "The tunnel could not reach its agent.")
+        answer = _answered(lambda: _forward(event, log), log)
+        assert answer is not None  # without a stream, every answer is whole
         log.note(status=answer["statusCode"])
         return answer
+
+
+def _answered(forward: Callable[[], dict[str, Any] | None], log: Invocation) -> Any:
+    """``forward``'s answer, or the short one for what stops a request before it crosses."""
+    try:
+        return forward()
+    except BadEvent as error:
+        log.note(outcome="rejected", reason=str(error))
+        return _text(400, f"The request could not be read: {error}")
+    except Revoked:
+        log.note(outcome="revoked")
+        return _text(403, "This tunnel's token was revoked; it routes nothing.")
+    except (BotoCoreError, ClientError) as error:
+        log.note(outcome="error", error=type(error).__name__)
+        return _text(502, "The tunnel could not reach its agent.")
 
 
 # A streamed request may last as long as the REST API holds a stream; answer before it cuts.
@@ -152,17 +161,7 @@ def stream_handler(event: Any, context: Any, stream: ResponseStream) -> None:
     Gateway turns into a cut response, so the caller can tell it from success."""
     with Invocation("forwarding", context) as log:
         log.note(edge="stream")
-        try:
-            answer = _forward(rest_events.as_http_event(event), log, stream)
-        except BadEvent as error:
-            log.note(outcome="rejected", reason=str(error))
-            answer = _text(400, f"The request could not be read: {error}")
-        except Revoked:
-            log.note(outcome="revoked")
-            answer = _text(403, "This tunnel's token was revoked; it routes nothing.")
-        except (BotoCoreError, ClientError) as error:
-            log.note(outcome="error", error=type(error).__name__)
-            answer = _text(502, "The tunnel could not reach its agent.")
+        answer = _answered(lambda: _forward(rest_events.as_http_event(event), log, stream), log)
         if answer is not None:
             log.note(status=answer["statusCode"])
             _write_whole(stream, answer)
