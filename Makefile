@@ -190,6 +190,7 @@ bench: $(BIN)/.installed $(CHECKOV_VENV)/bin/.installed $(EMULATOR_VENV)/bin/.in
 	$(BIN)/python benchmarks/tunnel.py
 	$(BIN)/python benchmarks/inspector.py
 	$(BIN)/python benchmarks/apps.py
+	$(BIN)/python benchmarks/edge.py
 
 clean:
 	rm -rf build .venv .venv-checkov .venv-emulator
