@@ -4,7 +4,8 @@ a CloudFormation change set, merged into one ``Review``.
 Per stack:
 1. A stack whose upstream stacks are not deployed cannot have its ``!stack_output`` parameters
    rendered, so it gets no change set: it is reviewed offline from its template alone and marked
-   pending ("review again once <upstream> is deployed").
+   pending ("review again once <upstream> is deployed"); so is a stack that reads an output its
+   deployed upstream does not have yet (the upstream's reviewed change adds it).
 2. Otherwise its ``before_create_change_set`` hooks run (packaging: every function is zipped and
    the functions stack uploads missing zips, so artifact keys are real), then template,
    parameters and tags are rendered as ``sceptre launch`` would send them.
@@ -17,6 +18,7 @@ Per stack:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,6 +101,35 @@ def _change_set_type(status: str | None) -> str:
     return "UPDATE"
 
 
+# Sceptre's !stack_output on a deployed stack that lacks the output (yet).
+_MISSING_OUTPUT = re.compile(r"The Stack '([^']+)' does not have an output named '[^']+'")
+
+
+def _waits_for_output(entry: EnvironmentStack, error: Exception) -> list[str]:
+    """The upstream stack whose output this one reads and which does not have it yet: its
+    reviewed change adds it (a new output is deployed with its stack), so this stack waits."""
+    found = _MISSING_OUTPUT.search(str(error))
+    if not found:
+        return []
+    return [dep.name for dep in entry.dependencies if dep.external_name == found.group(1)]
+
+
+def _pending(
+    review: StackReview,
+    pending: list[str],
+    stack: Any,
+    old: dict[str, Any] | None,
+    old_parameters: dict[str, str],
+    entry: EnvironmentStack,
+) -> StackReview:
+    """Reviewed offline only: an upstream stack must deploy first (module docstring)."""
+    review.state = PENDING
+    review.pending_on = pending
+    new = parse_template(stack.template.body)
+    offline_plan(review, old, old_parameters, new, None, _region(entry))
+    return review
+
+
 def _prepare(env: Environment, entry: EnvironmentStack) -> _Prepared | StackReview:
     """The offline half of one stack's review; a StackReview alone when there is no change set."""
     stack = entry.stack
@@ -116,15 +147,14 @@ def _prepare(env: Environment, entry: EnvironmentStack) -> _Prepared | StackRevi
         old_parameters = env.deployed_parameters(stack) if old else {}
         pending = env.pending_on(entry)
         if pending:
-            review.state = PENDING
-            review.pending_on = pending
-            new = parse_template(stack.template.body)
-            offline_plan(review, old, old_parameters, new, None, _region(entry))
-            return review
+            return _pending(review, pending, stack, old, old_parameters, entry)
         review.change_set_type = _change_set_type(status)
         env.run_hooks(stack)
         rendered = env.render(stack)
     except Exception as error:  # noqa: BLE001 - any failure is this stack's, shown in one line
+        waits = _waits_for_output(entry, error)
+        if waits:
+            return _pending(review, waits, stack, old, old_parameters, entry)
         review.state = ERROR
         review.error = _message(error)
         return review

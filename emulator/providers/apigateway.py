@@ -94,6 +94,7 @@ class ApiGatewayRestApi(ProviderResource, CloudFormationModel):
             tags=tags_as_dict(p.get("Tags")),  # type: ignore[arg-type]
             disable_execute_api_endpoint=str(p.get("DisableExecuteApiEndpoint")).lower() == "true",
         )
+        api.binaryMediaTypes = _binary_media_types(p)
         self.rest_api_id = api.id
         self.root_resource_id = api.root_resource_id
 
@@ -103,9 +104,17 @@ class ApiGatewayRestApi(ProviderResource, CloudFormationModel):
         api.name = str(p["Name"])
         api.description = str(p.get("Description", ""))
         api.disableExecuteApiEndpoint = str(p.get("DisableExecuteApiEndpoint")).lower() == "true"
+        api.binaryMediaTypes = _binary_media_types(p)
 
     def destroy(self) -> None:
         _rest_backend(self.account_id, self.region_name).apis.pop(self.rest_api_id, None)
+
+
+def _binary_media_types(properties: Properties) -> list[str]:
+    """BinaryMediaTypes as API Gateway keeps them: a template writes "/" as "~1"
+    (AWS::ApiGateway::RestApi, BinaryMediaTypes: "Slashes must be escaped with ~1"), the API
+    reads "image/png" (moto's own model dropped the property)."""
+    return [str(t).replace("~1", "/") for t in properties.get("BinaryMediaTypes") or []]
 
 
 class _RestChild(ProviderResource):

@@ -71,6 +71,11 @@ class EdgeApp:
                 else:
                     self.send_error(404)
 
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                # /sha256: the digest of the body as the app received it.
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self._plain(hashlib.sha256(body).hexdigest().encode())
+
             def _plain(self, body: bytes) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")

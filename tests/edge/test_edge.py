@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import itertools
+import random
 import time
 from urllib.parse import urlsplit
 
@@ -119,6 +120,28 @@ def test_a_100_mb_download_streams_whole(edge: Edge) -> None:
     )
     assert received == DOWNLOAD_BYTES
     assert digest.hexdigest() == expected
+
+
+def test_a_binary_upload_reaches_the_app_byte_for_byte(edge: Edge) -> None:
+    """The REST API takes every body as binary (BinaryMediaTypes */*): bytes that are not
+    UTF-8 cross unchanged, 1 KiB and 4 MiB (as text they would be mangled, and 4 MiB of them
+    would swell the event past Lambda's 6 MB)."""
+    url, _ = public_url(edge.tunnel, "uploads", edge.app.port)
+    for size in (1024, 4 * 1024 * 1024):
+        body = random.Random(size).randbytes(size)
+        connection = connect(url)
+        try:
+            connection.request(
+                "POST",
+                "/sha256",
+                body=body,
+                headers={"Host": urlsplit(url).netloc, "Content-Type": "application/octet-stream"},
+            )
+            response = connection.getresponse()
+            answer = response.read()
+        finally:
+            connection.close()
+        assert (response.status, answer.decode()) == (200, hashlib.sha256(body).hexdigest()), size
 
 
 def test_an_abandoned_stream_frees_the_local_connection(edge: Edge) -> None:

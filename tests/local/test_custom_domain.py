@@ -144,6 +144,7 @@ def test_the_rest_api_streams_every_path_to_forwarding(with_domain):
     api = rest.get_rest_api(restApiId=api_id)
     assert api["endpointConfiguration"]["types"] == ["REGIONAL"]
     assert api["disableExecuteApiEndpoint"] is True
+    assert api["binaryMediaTypes"] == ["*/*"]  # written "*~1*" in the template
     resources = {r["path"]: r for r in rest.get_resources(restApiId=api_id)["items"]}
     assert sorted(resources) == ["/", "/{proxy+}"]
     forwarding = with_domain.client("lambda").get_function_configuration(
