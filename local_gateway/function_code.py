@@ -60,12 +60,15 @@ class CodeCache:
         self._owned = root is None
         self._root = root
         self._making = threading.Lock()  # load() fetches every function at once
+        self._closed = False
 
     @property
     def root(self) -> Path:
         """Made at the first fetch, not before: a start interrupted before any code was fetched
         has no folder to leave behind, and one interrupted after is inside the start's cleanup."""
         with self._making:
+            if self._closed:
+                raise CodeUnavailable("the gateway is stopping")
             if self._root is None:
                 self._root = Path(tempfile.mkdtemp(prefix="local-gateway-code-"))
             return self._root
@@ -89,20 +92,40 @@ class CodeCache:
         got = lambda_code.code_sha256(data)
         if got != sha:
             raise CodeUnavailable(f"the zip downloaded has CodeSha256 {got}, not {sha}")
-        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=self.root))
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=self.root))
+        except OSError as error:  # the folder went with a close meanwhile
+            raise CodeUnavailable(f"cannot unpack the zip ({error})") from None
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 archive.extractall(staging)
-            folder.parent.mkdir(parents=True, exist_ok=True)
+            # Never parents=True: a root removed by close() meanwhile must not come back.
+            folder.parent.mkdir(exist_ok=True)
             staging.rename(folder)
         except (zipfile.BadZipFile, OSError) as error:
             shutil.rmtree(staging, ignore_errors=True)
+            self._after_close()
             if folder.is_dir():  # another fetch of the same code got there first
                 return Code(sha, folder)
             raise CodeUnavailable(f"cannot unpack the zip ({error})") from None
+        if self._after_close():
+            raise CodeUnavailable("the gateway is stopping")
         return Code(sha, folder)
 
+    def _after_close(self) -> bool:
+        """A fetch that was writing while close() ran (Ctrl-C during a start fetches every
+        function on threads) removes what it wrote again, so nothing is left behind."""
+        if not self._closed:
+            return False
+        self._remove()
+        return True
+
     def close(self) -> None:
+        with self._making:
+            self._closed = True
+        self._remove()
+
+    def _remove(self) -> None:
         if self._owned and self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
 
