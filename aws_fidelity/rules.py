@@ -24,7 +24,10 @@ bucket versioning and policies, and DynamoDB TTL applied from CloudFormation
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import json
 import re
 import time
@@ -1640,3 +1643,142 @@ def check_rate_based_rule(requests_in_window: int, limit: int) -> None:
 # use: status 502, body {"message": "Internal server error"}, x-amzn-errortype
 # InternalServerErrorException (not the HTTP API's 500 "Internal Server Error").
 REST_INTEGRATION_FAILED = "Internal server error"
+
+
+# A POST policy's form fields S3 does not look for in its conditions ("POST Policy",
+# Conditions): the signature, the file, the policy itself, and any x-ignore- field.
+POST_UNCONDITIONED_FIELDS = ("x-amz-signature", "file", "policy")
+POST_POLICY_DENIED = "Invalid according to Policy"
+
+
+def check_post_policy(
+    bucket: str,
+    fields: Mapping[str, str],
+    file_size: int,
+    secret_keys: Mapping[str, str],
+    now: float | None = None,
+) -> None:
+    """An S3 POST (a browser-based form upload; ``fields`` are the form's fields but the file,
+    names lowercased; ``file_size`` the file's bytes) is stored only if S3 accepts its signed
+    policy, checked in this order:
+
+    1. the SigV4 fields: ``x-amz-algorithm`` AWS4-HMAC-SHA256, an ``x-amz-credential`` scoped to
+       s3, ``x-amz-date``, ``policy`` and ``x-amz-signature``: else **400** ``InvalidArgument``
+       (the message here is not S3's own); an access key id it does not know: **403**
+       ``InvalidAccessKeyId``; any signature but HMAC-SHA256 of the base64 policy with the
+       date's signing key: **403** ``SignatureDoesNotMatch``;
+    2. a policy that is not base64 JSON with ``expiration`` and ``conditions``: **400**
+       ``InvalidPolicyDocument``;
+    3. its ``expiration`` passed: **403** ``AccessDenied`` ``Invalid according to Policy:
+       Policy expired.``;
+    4. each condition, in order: ``{"name": value}`` and ``["eq", "$name", value]`` exact,
+       ``["starts-with", "$name", prefix]``, on the form field (``bucket`` is the URL's), names
+       case-insensitive: else **403** ``AccessDenied`` ``Invalid according to Policy: Policy
+       Condition failed: [...]``; ``["content-length-range", min, max]`` on the file: **400**
+       ``EntityTooLarge`` or ``EntityTooSmall``;
+    5. a form field that no condition names (but ``x-amz-signature``, ``file``, ``policy`` and
+       ``x-ignore-*``): **403** ``AccessDenied`` ``Invalid according to Policy: Extra input
+       fields: <name>``.
+
+    Sources: "POST Policy" (expiration, conditions, their matching types, every field but those
+    named in a condition), https://docs.aws.amazon.com/AmazonS3/latest/API/
+    sigv4-HTTPPOSTConstructPolicy.html; "Authenticating Requests in Browser-Based Uploads Using
+    POST (AWS Signature Version 4)" (the policy is what is signed),
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-UsingHTTPPOST.html; "Error responses"
+    (EntityTooLarge, EntityTooSmall, InvalidPolicyDocument), https://docs.aws.amazon.com/
+    AmazonS3/latest/API/ErrorResponses.html; the real errors: awsdocs/aws-doc-sdk-examples#5490
+    ("Invalid according to Policy: Policy Condition failed: ["eq", "$acl", "public-read"]"),
+    aws/aws-sdk-js#1514 (the same for $X-Amz-Date), aws/aws-sdk-php#3292 ("Invalid according
+    to Policy: Extra input fields: bucket"). The order of 2 to 5 and the message for an expired
+    policy are not confirmed against AWS.
+    """
+    missing = [
+        name
+        for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "policy")
+        if not fields.get(name)
+    ] + ([] if fields.get("x-amz-signature") else ["x-amz-signature"])
+    if missing or fields["x-amz-algorithm"] != sigv4.ALGORITHM:
+        raise Refused(
+            "InvalidArgument",
+            f"a POST upload needs {', '.join(missing) or 'x-amz-algorithm ' + sigv4.ALGORITHM}",
+        )
+    try:
+        credential = sigv4.Credential.parse(fields["x-amz-credential"])
+    except sigv4.Malformed as error:
+        raise Refused("InvalidArgument", str(error)) from None
+    secret = secret_keys.get(credential.access_key_id)
+    if secret is None or credential.service != "s3":
+        raise Refused(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            403,
+        )
+    expected = sigv4.signature(secret, credential, fields["policy"])
+    if not hmac.compare_digest(expected, fields["x-amz-signature"]):
+        raise Refused(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            403,
+        )
+    try:
+        policy = json.loads(base64.b64decode(fields["policy"], validate=True))
+        expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+        conditions = list(policy["conditions"])
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        raise Refused(
+            "InvalidPolicyDocument",
+            "The content of the form does not meet the conditions specified in the policy "
+            "document.",
+        ) from None
+    if expiration.timestamp() <= (time.time() if now is None else now):
+        raise Refused("AccessDenied", f"{POST_POLICY_DENIED}: Policy expired.", 403)
+    values = {**{k.lower(): v for k, v in fields.items()}, "bucket": bucket}
+    named: set[str] = set()
+    for condition in conditions:
+        if isinstance(condition, dict) and len(condition) == 1:
+            ((name, value),) = condition.items()
+            condition = ["eq", f"${name}", value]
+        if isinstance(condition, list) and condition and condition[0] == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if file_size > high:
+                raise Refused(
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                    details={"ProposedSize": str(file_size), "MaxSizeAllowed": str(high)},
+                )
+            if file_size < low:
+                raise Refused(
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                    details={"ProposedSize": str(file_size), "MinSizeAllowed": str(low)},
+                )
+            continue
+        if not (isinstance(condition, list) and len(condition) == 3):
+            raise Refused(
+                "InvalidPolicyDocument",
+                "The content of the form does not meet the conditions specified in the policy "
+                "document.",
+            )
+        kind, field, expected_value = condition
+        name = str(field).removeprefix("$").lower()
+        named.add(name)
+        actual = values.get(name, "")
+        held = (
+            actual == expected_value
+            if kind == "eq"
+            else kind == "starts-with" and actual.startswith(str(expected_value))
+        )
+        if not held:
+            shown = json.dumps([kind, field, expected_value])
+            raise Refused(
+                "AccessDenied", f"{POST_POLICY_DENIED}: Policy Condition failed: {shown}", 403
+            )
+    for name in fields:
+        lowered = name.lower()
+        if lowered in POST_UNCONDITIONED_FIELDS or lowered.startswith("x-ignore-"):
+            continue
+        if lowered not in named:
+            raise Refused(
+                "AccessDenied", f"{POST_POLICY_DENIED}: Extra input fields: {lowered}", 403
+            )

@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     from emulator import atomic_items, change_sets, native_updates, noop_update, providers, strict
     from emulator.browser_guard import with_browser_guard
     from emulator.function_code import with_function_code_locations
+    from emulator.post_uploads import with_post_policy_checks
     from emulator.presigned_urls import with_presigned_url_checks
 
     providers.register()
@@ -105,13 +106,16 @@ def main(argv: list[str] | None = None) -> None:
     atomic_items.install()
     strict.install()  # last: it wraps what the others patched
 
-    # S3 presigned URLs are refused as S3 refuses them (moto serves any); GetFunction's
+    # S3 presigned URLs and POST uploads are refused as S3 refuses them (moto serves any);
+    # GetFunction's
     # Code.Location downloads the function's zip, for 10 minutes (moto's cannot be fetched).
     # Outermost, before anything else sees a request: web pages and foreign Host names are
     # refused, every other request must be SigV4-signed, and no answer carries CORS headers.
     app = with_pid_header(
         with_function_code_locations(
-            with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+            with_post_policy_checks(
+                with_presigned_url_checks(DomainDispatcherApplication(create_backend_app))
+            )
         )
     )
     if args.call_log:

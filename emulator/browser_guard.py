@@ -7,8 +7,9 @@ Every request, before moto (its CORS preflight handling included) and before the
    ``Access-Control-*`` header, so the page cannot read it (``aws_fidelity.browser_guard``);
 2. not SigV4-signed by the emulator's credentials, as AWS refuses it: AWS's error, in the
    protocol of the service (``aws_fidelity.rules.check_request_signature``). Not checked here,
-   each having its own rule further in: S3 presigned URLs (``emulator/presigned_urls.py``) and
-   GetFunction's code locations (``emulator/function_code.py``). One request is served
+   each having its own rule further in: S3 presigned URLs (``emulator/presigned_urls.py``), S3
+   POST uploads (``emulator/post_uploads.py``) and GetFunction's code locations
+   (``emulator/function_code.py``). One request is served
    unsigned: ``GET /moto-api/config``, the readiness probe of ``emulator.process`` (moto's
    settings, nothing secret); the rest of ``/moto-api/`` (state dumps, reset) must be signed.
 
@@ -28,6 +29,7 @@ from xml.sax.saxutils import escape
 
 from aws_fidelity import browser_guard, rules
 from emulator.function_code import PREFIX as CODE_LOCATION_PREFIX
+from emulator.post_uploads import is_post_upload
 from emulator.presigned_urls import error_document, presigned_s3_request, raw_path
 
 if TYPE_CHECKING:
@@ -131,7 +133,8 @@ def _answer(
 
 
 def checked_by_their_own_rules(environ: WSGIEnvironment) -> bool:
-    """S3 presigned URLs and GetFunction's code locations, and the readiness probe."""
+    """S3 presigned URLs and POST uploads, GetFunction's code locations, and the readiness
+    probe."""
     path = str(environ.get("PATH_INFO", ""))
     method = environ.get("REQUEST_METHOD", "GET")
     query = str(environ.get("QUERY_STRING", ""))
@@ -139,6 +142,8 @@ def checked_by_their_own_rules(environ: WSGIEnvironment) -> bool:
     if path.startswith(CODE_LOCATION_PREFIX) and method in ("GET", "HEAD"):
         return True
     if path == READINESS_PATH and method == "GET":
+        return True
+    if is_post_upload(environ):
         return True
     return not has_authorization and presigned_s3_request(query)
 

@@ -84,11 +84,13 @@ from tunnel_shared.limits import (
     MAX_CONNECTION_SECONDS,
     REQUEST_DEADLINE_SECONDS,
     STREAM_IDLE_TIMEOUT_SECONDS,
+    STREAM_PART_BYTES,
     STREAM_THROTTLED_BYTES_PER_SECOND,
     STREAM_UNTHROTTLED_BYTES,
 )
 from tunnel_shared.protocol import (
     Closed,
+    PartsUpload,
     ProtocolError,
     Rejected,
     Reply,
@@ -107,6 +109,7 @@ from tunnel_shared.tokens import TokenError, read_claims
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from tunnel_cli.bodies import TransferError, upload_part
 from tunnel_cli.deadline import Deadline
 from tunnel_cli.exposure import is_loopback
 from tunnel_cli.forward import (
@@ -119,6 +122,7 @@ from tunnel_cli.forward import (
     agent_busy,
     error_response,
     forward,
+    in_daemon_thread,
     request_headers,
     start_stream,
 )
@@ -186,9 +190,19 @@ AGENT_FILES = 16
 FILES_PER_REQUEST = 2
 MAX_TUNNEL_IN_FLIGHT = 1000
 # Pieces of a streamed body read from the local service but not yet sent: the whole of what the
-# agent holds of a stream (each at most one message's worth, protocol.chunk_capacity).
+# agent holds of a stream (each at most one message's worth, protocol.chunk_capacity). Where the
+# request gives a partsUpload, enough for a part (stream_slots), which goes through S3.
 STREAM_SLOTS = 4
 CANCELLED_BY_CALLER = "cancelled: the caller went away"
+
+
+def stream_slots(capacity: int, parts: bool) -> int:
+    """Pieces of ``capacity`` bytes the agent reads ahead of a stream: ``STREAM_SLOTS``, or
+    with ``parts`` one part's worth and one more, so that what arrives while a part uploads
+    is the next part (at most about two parts held: ``STREAM_PART_BYTES`` each)."""
+    if not parts or capacity <= 0:
+        return STREAM_SLOTS
+    return max(STREAM_SLOTS, -(-STREAM_PART_BYTES // capacity) + 1)
 
 
 def pace_seconds(sent: int, elapsed: float) -> float:
@@ -730,14 +744,17 @@ class Session:
         arrived = time.time() - (time.monotonic() - received)
         settings = self.agent.settings
         deadline = flight.deadline
-        pipe = flight.pipe = Pipe(asyncio.get_running_loop(), STREAM_SLOTS)
+        capacity = chunk_capacity(request_id, reply)
+        parts = request.parts_upload
+        slots = stream_slots(capacity, parts is not None)
+        pipe = flight.pipe = Pipe(asyncio.get_running_loop(), slots)
         start_stream(
             pipe,
             request,
             settings.local_host,
             settings.port,
             STREAM_IDLE_TIMEOUT_SECONDS,
-            chunk_capacity(request_id, reply),
+            capacity,
             STREAM_IDLE_TIMEOUT_SECONDS,
             settings.host_header,
             tap,
@@ -773,7 +790,26 @@ class Session:
                         request_id, head.status, head.headers, b"", reply=reply, streamed=True
                     )
                 elif isinstance(item, bytes):
-                    text = chunk_message(request_id, seq, item, reply)
+                    if parts is not None:  # what came faster than it goes: one part
+                        item = pipe.gather(item, STREAM_PART_BYTES)
+                    if len(item) <= capacity:
+                        text = chunk_message(request_id, seq, item, reply)
+                    else:
+                        assert parts is not None
+                        try:
+                            await self._upload_part(parts, seq, item, deadline)
+                        except TransferError as error:
+                            if flight.cancelled:
+                                self._cut(
+                                    request, deadline, tap, arrived, entry, CANCELLED_BY_CALLER
+                                )
+                                return
+                            end = StreamEnd(
+                                "the tunnel could not store part of the response", str(error)
+                            )
+                            await self.send(end_message(request_id, seq, end.error, reply))
+                            break
+                        text = chunk_message(request_id, seq, b"", reply, len(item))
                     seq, size = seq + 1, size + len(item)
                     await self._pace(size, head_sent)
                 else:
@@ -812,6 +848,14 @@ class Session:
 
                 exchange = dataclasses.replace(exchange, state=CUT, cut=f"broken off: {end.error}")
             self._record(entry, exchange)
+
+    async def _upload_part(
+        self, parts: PartsUpload, seq: int, data: bytes, deadline: Deadline
+    ) -> None:
+        """Upload a stream's part in a thread of its own (``tunnel_cli.bodies.upload_part``);
+        the request's deadline, or a cancel, shuts its connection."""
+        timeout = max(1.0, deadline.remaining())
+        await in_daemon_thread(lambda: upload_part(parts, seq, data, timeout, deadline))
 
     async def _send_whole(
         self,

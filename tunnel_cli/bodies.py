@@ -6,6 +6,8 @@ and the local service, a buffer at a time, never whole in memory.
 - A response body too large for one message is uploaded to the request's presigned PUT: as it
   arrives when its length is declared, from the one copy read otherwise (S3 needs the length
   before the first byte).
+- A streamed response's parts too large for one message are POSTed to the request's
+  ``partsUpload``, one object each (``upload_part``).
 
 Either transfer is part of its request: at the request's deadline (tunnel_cli.deadline) its
 connection to S3 is shut down too.
@@ -21,6 +23,8 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from tunnel_shared.protocol import PartsUpload
 
 from tunnel_cli.deadline import Deadline
 
@@ -137,6 +141,56 @@ def upload(
             ) from None
         if answer.status != 200:
             raise _refusal("response body upload", answer.status, reply, RESPONSE_BODY_FAILED)
+    finally:
+        if deadline is not None:
+            deadline.forget(connection)
+        connection.close()
+
+
+def upload_part(
+    upload: PartsUpload,
+    seq: int,
+    data: bytes,
+    timeout: float,
+    deadline: Deadline | None = None,
+) -> None:
+    """POST one part of a streamed response to the request's ``partsUpload`` (S3's form
+    upload: the policy's fields first, the file last, as S3 requires), under the key for
+    ``seq``."""
+    connection, target = _connection(upload.url, timeout, RESPONSE_BODY_FAILED)
+    boundary = f"tunnel-part-{seq}-{len(data)}"
+    fields = {**upload.fields, "key": upload.key(seq)}
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{seq}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    try:
+        try:
+            if deadline is not None:
+                deadline.connect(connection)
+            connection.putrequest("POST", target, skip_accept_encoding=True)
+            connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+            connection.putheader("Content-Length", str(len(head) + len(data) + len(tail)))
+            connection.endheaders()
+            connection.send(head)
+            view = memoryview(data)
+            for start in range(0, len(data), CHUNK_BYTES):
+                connection.send(view[start : start + CHUNK_BYTES])
+            connection.send(tail)
+            answer = connection.getresponse()
+            reply = answer.read(4096)
+        except (OSError, http.client.HTTPException) as error:
+            raise TransferError(
+                f"cannot upload part {seq} of the response: {type(error).__name__}",
+                RESPONSE_BODY_FAILED,
+            ) from None
+        if answer.status not in (200, 201, 204):
+            raise _refusal(f"upload of part {seq}", answer.status, reply, RESPONSE_BODY_FAILED)
     finally:
         if deadline is not None:
             deadline.forget(connection)

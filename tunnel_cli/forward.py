@@ -79,7 +79,7 @@ from typing import TypeVar, Union
 
 from tunnel_shared.headers import FRAMING, HOP_BY_HOP, named_by_connection
 from tunnel_shared.limits import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
-from tunnel_shared.protocol import MAX_REPLY_CHARS, Reply, response_message
+from tunnel_shared.protocol import MAX_REPLY_CHARS, PartsUpload, Reply, response_message
 
 from tunnel_cli.bodies import CHUNK_BYTES, TransferError, download, upload
 from tunnel_cli.deadline import Deadline
@@ -110,6 +110,8 @@ class LocalRequest:
     response_url: str = ""
     # The caller's edge streams: answer as the body comes (``stream_blocking``).
     stream: bool = False
+    # Where a stream's parts too large for a message go (a presigned POST), if anywhere.
+    parts_upload: PartsUpload | None = None
 
     @property
     def size(self) -> int:
@@ -189,6 +191,9 @@ class Abandoned(Exception):
     """Nobody reads the stream any more (the caller left, the agent stops)."""
 
 
+_NOTHING = object()
+
+
 class Pipe:
     """From a request's thread to the event loop: ``put`` waits while ``slots`` items are still
     to be sent (``sent`` frees one), so a fast local service never runs ahead of the WebSocket;
@@ -197,6 +202,7 @@ class Pipe:
     def __init__(self, loop: asyncio.AbstractEventLoop, slots: int) -> None:
         self._loop = loop
         self._items: asyncio.Queue[object] = asyncio.Queue()
+        self._next: object = _NOTHING  # taken by ``gather`` but not its to take
         self._slots = threading.Semaphore(slots)
         self._abandoned = threading.Event()
 
@@ -215,7 +221,25 @@ class Pipe:
         self._items.put_nowait(item)
 
     async def get(self) -> object:
+        if self._next is not _NOTHING:
+            item, self._next = self._next, _NOTHING
+            return item
         return await self._items.get()
+
+    def gather(self, first: bytes, limit: int) -> bytes:
+        """``first`` and the body pieces already waiting after it, up to ``limit`` bytes in all:
+        what the local service produced faster than it could be sent (each one taken is
+        ``sent``). Anything else waiting, or a piece that would pass ``limit``, stays next."""
+        pieces, size = [first], len(first)
+        while self._next is _NOTHING and not self._items.empty():
+            item = self._items.get_nowait()
+            if not isinstance(item, bytes) or size + len(item) > limit:
+                self._next = item
+                break
+            pieces.append(item)
+            size += len(item)
+            self.sent()
+        return first if len(pieces) == 1 else b"".join(pieces)
 
     def sent(self) -> None:
         self._slots.release()
@@ -535,7 +559,7 @@ async def forward(
         return forward_blocking(request, host, port, timeout, host_header, tap, deadline)
 
     if deadline is None:
-        return await _in_daemon_thread(call)
+        return await in_daemon_thread(call)
     if deadline.remaining() <= 0:
         deadline.cut()
         return None
@@ -553,7 +577,9 @@ async def forward(
     return None
 
 
-async def _in_daemon_thread(call: Callable[[], T]) -> T:
+async def in_daemon_thread(call: Callable[[], T]) -> T:
+    """``call()``, blocking, in a daemon thread of its own (one the agent's exit never waits
+    for)."""
     return await _start_daemon_thread(call)
 
 

@@ -62,12 +62,11 @@ def parse_request(message: dict[str, Any]) -> LocalRequest:
         request.cookies,
         request.body,
     )
+    streamed = {"stream": request.stream, "parts_upload": request.parts_upload}
     stored = request.stored_body
     if stored is not None:
-        return LocalRequest(
-            *parts, stored.url, stored.size, request.response_body_url, stream=request.stream
-        )
-    return LocalRequest(*parts, response_url=request.response_body_url, stream=request.stream)
+        return LocalRequest(*parts, stored.url, stored.size, request.response_body_url, **streamed)
+    return LocalRequest(*parts, response_url=request.response_body_url, **streamed)
 
 
 @dataclass(frozen=True)

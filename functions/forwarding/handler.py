@@ -69,7 +69,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared import capacity, cookies, path_form, protocol, reply, rest_events, token_records
 from tunnel_shared.answers import Channel, ChannelLost, StreamBroken, Waiter
-from tunnel_shared.bodies import BodyStore, BodyTooLarge
+from tunnel_shared.bodies import BodyStore, BodyTooLarge, PartMissing
 from tunnel_shared.connections import claim_key
 from tunnel_shared.events import BadEvent
 from tunnel_shared.headers import (
@@ -361,6 +361,8 @@ def _forward_leased(
             reply_to, reply.mac(reply_key(), request_id, connection_id, reply_to)
         ),
         "stream": stream is not None,
+        # Signed here, no AWS call: where the stream's parts too large for a message go.
+        "parts_upload": bodies.parts_upload(request_id) if stream is not None else None,
     }
     envelope = protocol.request_message(*parts, b"", response_url, **budget)
     if protocol.inline_size(envelope, len(request.body)) > MAX_MESSAGE_BYTES:
@@ -453,8 +455,11 @@ def _relay_stream(
                 stream.start(head["statusCode"], head["headers"], head.get("cookies") or [])
                 log.note(status=part.status, streamed=True)
             elif isinstance(part, protocol.Chunk):
-                stream.write(part.data)
-                written += len(part.data)
+                data = part.data
+                if part.stored_bytes is not None:
+                    data = bodies.read_part(request_id, part.seq, part.stored_bytes)
+                stream.write(data)
+                written += len(data)
             elif part.ok:
                 stream.close()
                 log.note(outcome="answered", responseBytes=written)
@@ -467,7 +472,7 @@ def _relay_stream(
         log.note(outcome="caller gone", responseBytes=written)
         _cancel(connection_id, request_id)
         return None, True
-    except (StreamBroken, ChannelLost) as error:
+    except (StreamBroken, ChannelLost, PartMissing) as error:
         log.note(outcome="stream cut", reason=str(error), responseBytes=written)
         _cancel(connection_id, request_id)
         if not stream.started:

@@ -194,8 +194,12 @@ def _answer_for(
     """The agent's message parsed, and the answers API message it becomes (never larger)."""
     if action == "chunk":
         chunk = protocol.parse_chunk(message)
-        log.note(requestId=chunk.request_id, seq=chunk.seq, bytes=len(chunk.data))
-        return chunk, protocol.answer_chunk_message(chunk.request_id, chunk.seq, chunk.data)
+        stored = chunk.stored_bytes
+        log.note(requestId=chunk.request_id, seq=chunk.seq, bytes=stored or len(chunk.data))
+        if stored is not None:
+            log.note(stored=True)
+        answer = protocol.answer_chunk_message(chunk.request_id, chunk.seq, chunk.data, stored)
+        return chunk, answer
     if action == "end":
         end = protocol.parse_end(message)
         log.note(requestId=end.request_id, chunks=end.chunks, ok=end.ok)

@@ -11,6 +11,14 @@ us-east-1 the global host redirects a bucket under a day old, or refuses it for 
 Keys are ``<prefix><requestId>/request`` and ``<prefix><requestId>/response``, under the prefix
 that the bucket's lifecycle rule expires after a day, for what a crash leaves behind
 (tunnel_infra.aws.s3.bodies_bucket). Otherwise forwarding deletes both when the request ends.
+
+A streamed answer's large parts are ``<prefix><requestId>/part-<seq>``: how many there will be
+is not known when the request goes out, so the agent gets one presigned POST (S3's form upload,
+"Browser-based uploads using POST", https://docs.aws.amazon.com/AmazonS3/latest/API/
+sigv4-HTTPPOSTConstructPolicy.html) whose policy allows any key that starts with
+``<prefix><requestId>/part-``, of 1 to ``STREAM_PART_BYTES`` bytes, for as long as a stream may
+last. forwarding reads each part when its chunk comes, writes it to the caller and deletes it;
+parts of a stream cut short are left to the lifecycle rule.
 """
 
 from __future__ import annotations
@@ -18,11 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS
-from tunnel_shared.protocol import StoredBody
+from tunnel_shared.limits import HTTP_API_TIMEOUT_SECONDS, STREAM_MAX_SECONDS, STREAM_PART_BYTES
+from tunnel_shared.protocol import PartsUpload, StoredBody
 from tunnel_shared.resources import s3_client
 
 URL_SECONDS = HTTP_API_TIMEOUT_SECONDS
+
+
+class PartMissing(Exception):
+    """A stored part that is not there, or not the size its chunk says."""
 
 
 class BodyTooLarge(Exception):
@@ -53,6 +65,37 @@ class BodyStore:
     def response_url(self, request_id: str) -> str:
         """Where the agent may PUT this request's response body, once, for URL_SECONDS."""
         return self._presign("put_object", self.key(request_id, "response"))
+
+    def parts_upload(self, request_id: str) -> PartsUpload:
+        """Where the agent may upload this request's streamed parts, for STREAM_MAX_SECONDS:
+        any key ``part-<seq>`` under the request's own prefix (module docstring)."""
+        # A key ending in ${filename} makes boto3 write ["starts-with", "$key", <the rest>].
+        post = s3_client().generate_presigned_post(
+            self.bucket,
+            self.key(request_id, "part-${filename}"),
+            Conditions=[["content-length-range", 1, STREAM_PART_BYTES]],
+            ExpiresIn=STREAM_MAX_SECONDS,
+        )
+        return PartsUpload(post["url"], {k: str(v) for k, v in post["fields"].items()})
+
+    def read_part(self, request_id: str, seq: int, size: int) -> bytes:
+        """The part the agent uploaded for chunk ``seq``, which must be ``size`` bytes; it is
+        deleted once read. ``PartMissing`` when it is not there or not that size."""
+        key = self.key(request_id, f"part-{seq}")
+        client = s3_client()
+        try:
+            found = client.get_object(Bucket=self.bucket, Key=key)
+        except (client.exceptions.NoSuchKey, client.exceptions.ClientError) as error:
+            raise PartMissing(f"part {seq} of the answer is not in S3") from error
+        stream: Any = found["Body"]
+        try:
+            if int(found["ContentLength"]) != size:
+                raise PartMissing(f"part {seq} of the answer is not the {size} bytes it said")
+            data: bytes = stream.read()
+        finally:
+            stream.close()
+        client.delete_object(Bucket=self.bucket, Key=key)
+        return data
 
     def put_request(self, request_id: str, body: bytes) -> StoredBody:
         key = self.key(request_id, "request")

@@ -68,6 +68,10 @@ STREAM_PRELUDE_MAX_BYTES = 16 * 1024
 # it the stream is broken off rather than the container's memory spent: about a hundred
 # full-size chunks, far more than the few that invocations running side by side reorder.
 STREAM_BUFFER_BYTES = 12 * 1024 * 1024
+# A streamed body that comes faster than one message carries goes through S3 in parts of up to
+# this size, each named by one chunk message: at the bandwidth rule, two messages a second
+# instead of about twenty (the agents share their stage's message rate, tenants included).
+STREAM_PART_BYTES = STREAM_THROTTLED_BYTES_PER_SECOND // 2
 # A buffered REST integration gives up after 29 s ("API Gateway quotas for REST APIs").
 REST_BUFFERED_TIMEOUT_SECONDS = 29
 # A REST API request's payload: 10 MB, as the HTTP API's ("API Gateway quotas for REST APIs").

@@ -22,7 +22,10 @@ Agent → API (routed on ``action`` by the WebSocket API's ``$request.body.actio
         The next part of a streamed body, as the local service produced it: ``seq`` counts the
         request's chunks from 0; ``data`` is at most ``chunk_capacity`` bytes (what fits in
         one message with this request's id and reply fields). ``replyTo``/``replyMac`` as in
-        ``response``.
+        ``response``. A part too large for a message (at most ``STREAM_PART_BYTES``) is
+        uploaded first with the request's ``partsUpload``, under the key its ``key`` field
+        gives with ``${filename}`` replaced by the chunk's ``seq``; the chunk then has
+        ``"stored": <bytes>`` and no ``data``.
     {"action": "end", "requestId": str, "chunks": int}
         The streamed body is complete after ``chunks`` chunks (seq 0 to chunks - 1). With
         ``"error": str`` (1 to ``MAX_REASON_CHARS``) it is not: the body broke off there (the
@@ -53,7 +56,9 @@ API → agent (posted to the connection through the @connections management API)
         into its ``response`` (and ``chunk`` and ``end``) unchanged and reads nothing else
         into them.
         ``"stream": true``: answer as it comes (a head, chunks, an end) rather than whole;
-        only the streaming edge sets it. Without it the answer is one ``response``.
+        only the streaming edge sets it. Without it the answer is one ``response``. With it,
+        ``"partsUpload": {"url": str, "fields": {str: str}}``: a presigned S3 POST (a form
+        upload) for the stream's large parts, one object per chunk (tunnel_shared.bodies).
     {"type": "cancel", "requestId": str}
         The caller went away (or nobody waits for the answer any more): the agent closes the
         request's local connection at once and sends nothing more for it. A cancel for a
@@ -78,6 +83,7 @@ The answers API (internal, IAM-authorised; a forwarding container's own connecti
         ``"bodyStored": <bytes>`` instead of ``body`` when the body went to S3;
         ``"streamed": true`` and no body for a streamed answer's head.
     {"type": "answer_chunk", "requestId": str, "seq": int, "data": base64}
+        (or ``"stored": <bytes>`` for a part in S3, as in ``chunk``)
     {"type": "answer_end", "requestId": str, "chunks": int[, "error": str]}
         API → forwarding: an agent's ``chunk`` and ``end``, their MACs checked, without the
         reply fields. Each agent message is a Lambda invocation of its own, so these may be
@@ -102,7 +108,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tunnel_shared.limits import MAX_MESSAGE_BYTES
+from tunnel_shared.limits import MAX_MESSAGE_BYTES, STREAM_PART_BYTES
 
 ACTIONS = ("ready", "ping", "response", "chunk", "end")
 ANSWERS_ACTIONS = ("whoami",)
@@ -147,12 +153,26 @@ class Response:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A ``chunk`` (and an ``answer_chunk``, whose ``reply`` is always None)."""
+    """A ``chunk`` (and an ``answer_chunk``, whose ``reply`` is always None): its ``data``, or
+    (``stored_bytes``) the size of the part it names in S3, ``data`` then empty."""
 
     request_id: str
     seq: int
     data: bytes
     reply: Reply | None = None
+    stored_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class PartsUpload:
+    """A presigned S3 POST: the form's action ``url`` and the ``fields`` to send before the
+    file (their ``key`` has ``${filename}`` where a part's ``seq`` goes)."""
+
+    url: str
+    fields: dict[str, str]
+
+    def key(self, seq: int) -> str:
+        return self.fields["key"].replace("${filename}", str(seq))
 
 
 @dataclass(frozen=True)
@@ -223,6 +243,8 @@ class Request:
     reply: Reply | None = None
     # The caller's edge streams: answer with a head, chunks and an end.
     stream: bool = False
+    # Where a stream's large parts go (None: an older forwarding function; all go inline).
+    parts_upload: PartsUpload | None = None
 
 
 @dataclass(frozen=True)
@@ -290,10 +312,12 @@ def request_message(
     in_flight_per_tunnel: int | None = None,
     reply: Reply | None = None,
     stream: bool = False,
+    parts_upload: PartsUpload | None = None,
 ) -> str:
     """A ``request``: with ``body`` inline, or (``stored_body``) a presigned URL to it; with
     the agent's budget (``deadline_ms``) and the tunnel's cap, when given; ``stream`` asks for
-    a streamed answer (``"stream": true``; absent otherwise, as before)."""
+    a streamed answer (``"stream": true``; absent otherwise, as before), ``parts_upload`` says
+    where its large parts go."""
     message: dict[str, Any] = {
         "type": "request",
         "requestId": request_id,
@@ -311,6 +335,8 @@ def request_message(
         message["inFlightPerTunnel"] = int(in_flight_per_tunnel)
     if stream:
         message["stream"] = True
+    if parts_upload is not None:
+        message["partsUpload"] = {"url": parts_upload.url, "fields": dict(parts_upload.fields)}
     _add_reply(message, reply)
     if stored_body is None:
         message["body"] = base64.b64encode(body).decode()
@@ -359,18 +385,28 @@ def answer_message(
 
 
 def chunk_message(
-    request_id: str, seq: int, data: bytes | bytearray | memoryview, reply: Reply | None = None
+    request_id: str,
+    seq: int,
+    data: bytes | bytearray | memoryview,
+    reply: Reply | None = None,
+    stored_bytes: int | None = None,
 ) -> str:
-    """A ``chunk`` of a streamed body (``data``: at most ``chunk_capacity`` bytes)."""
-    message = _chunk_fields(request_id, seq, data)
+    """A ``chunk`` of a streamed body (``data``: at most ``chunk_capacity`` bytes), or naming
+    the part of ``stored_bytes`` uploaded for its ``seq`` (``data`` empty)."""
+    message = _chunk_fields(request_id, seq, data, stored_bytes)
     message["action"] = "chunk"
     _add_reply(message, reply)
     return encode(message)
 
 
-def answer_chunk_message(request_id: str, seq: int, data: bytes | bytearray | memoryview) -> str:
+def answer_chunk_message(
+    request_id: str,
+    seq: int,
+    data: bytes | bytearray | memoryview,
+    stored_bytes: int | None = None,
+) -> str:
     """An ``answer_chunk``: an agent's ``chunk``, checked, for the waiting container."""
-    message = _chunk_fields(request_id, seq, data)
+    message = _chunk_fields(request_id, seq, data, stored_bytes)
     message["type"] = "answer_chunk"
     return encode(message)
 
@@ -441,8 +477,10 @@ def _answer_fields(
 
 
 def _chunk_fields(
-    request_id: str, seq: int, data: bytes | bytearray | memoryview
+    request_id: str, seq: int, data: bytes | bytearray | memoryview, stored_bytes: int | None
 ) -> dict[str, Any]:
+    if stored_bytes is not None:
+        return {"requestId": request_id, "seq": seq, "stored": stored_bytes}
     return {"requestId": request_id, "seq": seq, "data": base64.b64encode(data).decode()}
 
 
@@ -548,6 +586,18 @@ def _parse_chunk_fields(message: dict[str, Any], kind: str) -> Chunk:
     seq = message.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
         raise ProtocolError(f"{kind} seq must be a whole number from 0 to {MAX_SEQ}")
+    if "stored" in message:
+        stored = message["stored"]
+        if (
+            not isinstance(stored, int)
+            or isinstance(stored, bool)
+            or not 1 <= stored <= STREAM_PART_BYTES
+            or "data" in message
+        ):
+            raise ProtocolError(
+                f"{kind} stored must be a byte count from 1 to {STREAM_PART_BYTES}, without data"
+            )
+        return Chunk(request_id, seq, b"", stored_bytes=stored)
     if "data" not in message:
         raise ProtocolError(f"{kind} without data")
     return Chunk(request_id, seq, base64_body(message["data"], kind))
@@ -667,6 +717,7 @@ def parse_request(message: dict[str, Any]) -> Request:
         "in_flight_per_tunnel": request_in_flight_per_tunnel(message),
         "reply": reply_of(message),
         "stream": stream,
+        "parts_upload": _parts_upload(message.get("partsUpload")),
     }
     parts = (request_id, method, raw_path, raw_query, headers, list(cookies))
     if "bodyUrl" in message:
@@ -678,6 +729,26 @@ def parse_request(message: dict[str, Any]) -> Request:
         return Request(*parts, b"", response_url, StoredBody(body_url, size), **budget)
     body = base64_body(message.get("body") or "", "request")
     return Request(*parts, body, response_url, **budget)
+
+
+def _parts_upload(value: object) -> PartsUpload | None:
+    """A request's ``partsUpload``, checked (None when absent)."""
+    if value is None:
+        return None
+    url = value.get("url") if isinstance(value, dict) else None
+    fields = value.get("fields") if isinstance(value, dict) else None
+    if (
+        not isinstance(url, str)
+        or not url.startswith(("https://", "http://"))
+        or not isinstance(fields, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+        or "${filename}" not in fields.get("key", "")
+    ):
+        raise ProtocolError(
+            "request partsUpload must be {url: an http(s) URL, fields: {name: text}} with a "
+            "key that holds ${filename}"
+        )
+    return PartsUpload(url, dict(fields))
 
 
 def parse_replaced(message: dict[str, Any]) -> Replaced:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import itertools
+import json
 import random
+import re
 import time
 from urllib.parse import urlsplit
+
+from tunnel_shared.limits import STREAM_PART_BYTES
 
 from tests.apps.launch import public_url
 from tests.edge.app import DOWNLOAD_BYTES, download_sha256
@@ -30,6 +34,7 @@ CROWD = ("127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13")
 FLOOD_CAP = 3 * PER_TUNNEL
 READ_BYTES = 1024 * 1024
 CLOSED_WITHIN_SECONDS = 2.0
+JSON_LINE = re.compile(r"^\{.*\}$", re.MULTILINE)
 
 
 def connect(url: str, source: str = "127.0.0.1", timeout: float = 60) -> http.client.HTTPConnection:
@@ -120,6 +125,19 @@ def test_a_100_mb_download_streams_whole(edge: Edge) -> None:
     )
     assert received == DOWNLOAD_BYTES
     assert digest.hexdigest() == expected
+    # A fast body crosses as parts through S3, a chunk message each, not as ~96 KB messages:
+    # the agents' stage carries about one message per part_bytes (the response function logs
+    # one line per chunk it relays, saying whether its part was stored).
+    assert edge.tunnel.gateway is not None
+    relayed = [
+        line
+        for line in (json.loads(text) for text in JSON_LINE.findall(edge.tunnel.gateway.log()))
+        if line.get("function") == "response" and "seq" in line
+    ]
+    stored = [line for line in relayed if line.get("stored")]
+    assert sum(line["bytes"] for line in relayed) == DOWNLOAD_BYTES
+    assert len(relayed) <= 2 * DOWNLOAD_BYTES // STREAM_PART_BYTES, len(relayed)
+    assert sum(line["bytes"] for line in stored) > DOWNLOAD_BYTES * 0.9
 
 
 def test_a_binary_upload_reaches_the_app_byte_for_byte(edge: Edge) -> None:
