@@ -265,14 +265,23 @@ class Streamed:
     end: protocol.End | None = None
     out_of_order: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Reads a stored chunk's part (from S3, as forwarding does); None: no part is expected.
+    fetch: Callable[[protocol.Chunk], bytes] | None = None
+    stored: int = 0  # chunks whose part was stored
 
     def add(self, chunk: protocol.Chunk) -> None:
         if chunk.seq != self.chunks:
             self.out_of_order += 1
+        data = chunk.data
+        if chunk.stored_bytes is not None:
+            assert self.fetch is not None, "a stored chunk where no partsUpload was given"
+            data = self.fetch(chunk)
+            assert len(data) == chunk.stored_bytes
+            self.stored += 1
         self.chunks += 1
-        self.size += len(chunk.data)
-        self.digest.update(chunk.data)
-        self.kept += chunk.data[: max(0, self.KEPT - len(self.kept))]
+        self.size += len(data)
+        self.digest.update(data)
+        self.kept += data[: max(0, self.KEPT - len(self.kept))]
 
     async def until(self, done: Callable[[Streamed], object], timeout: float = 10.0) -> None:
         """Wait until ``done(self)``."""

@@ -9,8 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 import tracemalloc
+import uuid
+from unittest import mock
 
-from tests.cli.harness import FakeGateway, LocalApp, large_body_digest, running_agent
+import boto3
+from tunnel_shared import resources
+from tunnel_shared.bodies import BodyStore
+from tunnel_shared.limits import STREAM_PART_BYTES
+
+from tests.cli.harness import FakeGateway, LocalApp, Streamed, large_body_digest, running_agent
+from tests.emulator.conftest import emulator_endpoint  # noqa: F401
 from tunnel_cli.inspector.traffic import CUT, Traffic
 
 BIG = 50 * 1024 * 1024
@@ -54,6 +62,51 @@ async def test_a_50_mb_response_streams_through_bounded_memory(app: LocalApp, mo
     assert stream.end.ok and stream.size == BIG
     assert stream.digest.hexdigest() == large_body_digest(BIG)
     assert stream.out_of_order == 0 and stream.end.chunks == stream.chunks
+    assert peak < MOST_ALLOCATED, f"{peak:,} bytes allocated at the peak"
+
+
+def test_a_fast_body_crosses_as_parts_through_s3_in_bounded_memory(
+    app: LocalApp,
+    emulator_endpoint: str,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+):
+    """With a partsUpload (tunnel_shared.bodies), what the local service produces faster than
+    messages go is gathered into parts of up to STREAM_PART_BYTES, each POSTed to S3 and named
+    by one chunk: far fewer messages than inline chunks, the bytes the same, memory bounded."""
+    monkeypatch.setattr("tunnel_cli.agent.pace_seconds", lambda sent, elapsed: 0.0)
+    size = 20 * 1024 * 1024
+    s3 = boto3.client("s3", endpoint_url=emulator_endpoint, region_name="us-east-1")
+    bucket = f"parts-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    store = BodyStore(bucket, "spill/")
+
+    async def run() -> tuple[Streamed, int]:
+        async with FakeGateway() as gateway, running_agent(gateway, app.port):
+            connection = await gateway.next_ready()
+            tracemalloc.start()
+            try:
+                with mock.patch.object(resources, "s3_client", lambda: s3):
+                    upload = store.parts_upload("req-1")
+                fields = {"partsUpload": {"url": upload.url, "fields": upload.fields}}
+                request_id = await connection.post_stream("/large", f"size={size}", **fields)
+                assert request_id == "req-1"
+                stream = connection.streams[request_id]
+                stream.fetch = lambda chunk: s3.get_object(
+                    Bucket=bucket, Key=upload.key(chunk.seq)
+                )["Body"].read()
+                await stream.until(lambda s: s.end is not None, timeout=30)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            return stream, peak
+
+    stream, peak = asyncio.run(asyncio.wait_for(run(), 60))
+    assert stream.end is not None and stream.end.ok and stream.size == size
+    assert stream.digest.hexdigest() == large_body_digest(size)
+    assert stream.out_of_order == 0 and stream.end.chunks == stream.chunks
+    # Nearly all of it in parts: a few dozen messages where inline chunks would be ~220.
+    assert stream.stored >= size // STREAM_PART_BYTES - 2, (stream.stored, stream.chunks)
+    assert stream.chunks <= 2 * size // STREAM_PART_BYTES, stream.chunks
     assert peak < MOST_ALLOCATED, f"{peak:,} bytes allocated at the peak"
 
 
