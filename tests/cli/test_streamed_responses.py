@@ -13,7 +13,8 @@ import uuid
 from unittest import mock
 
 import boto3
-from tunnel_shared import resources
+from botocore.config import Config
+from tunnel_shared import bodies
 from tunnel_shared.bodies import BodyStore
 from tunnel_shared.limits import STREAM_PART_BYTES
 
@@ -75,7 +76,15 @@ def test_a_fast_body_crosses_as_parts_through_s3_in_bounded_memory(
     by one chunk: far fewer messages than inline chunks, the bytes the same, memory bounded."""
     monkeypatch.setattr("tunnel_cli.agent.pace_seconds", lambda sent, elapsed: 0.0)
     size = 20 * 1024 * 1024
-    s3 = boto3.client("s3", endpoint_url=emulator_endpoint, region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emulator_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token=None,
+        config=Config(signature_version="s3v4"),  # as forwarding's (tunnel_shared.resources)
+    )
     bucket = f"parts-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     store = BodyStore(bucket, "spill/")
@@ -85,7 +94,7 @@ def test_a_fast_body_crosses_as_parts_through_s3_in_bounded_memory(
             connection = await gateway.next_ready()
             tracemalloc.start()
             try:
-                with mock.patch.object(resources, "s3_client", lambda: s3):
+                with mock.patch.object(bodies, "s3_client", lambda: s3):
                     upload = store.parts_upload("req-1")
                 fields = {"partsUpload": {"url": upload.url, "fields": upload.fields}}
                 request_id = await connection.post_stream("/large", f"size={size}", **fields)
