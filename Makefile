@@ -24,7 +24,7 @@ LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 # with its file and line, never a traceback.
 CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -39,6 +39,7 @@ help:
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
 	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync and tunnel token need (POLICY_ARGS='--command sync')"
+	@echo "make cost ENV=prod [REQUESTS=1000000]  a month's estimate, offline (COST_ARGS='--response-kb 32')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"
@@ -234,6 +235,13 @@ sync-local: $(BIN)/.installed
 deployer-policy: $(BIN)/.installed
 	$(CONFIG_CHECK) $(ENV)
 	@$(BIN)/python -m tunnel_infra.deployer_policy $(ENV) $(POLICY_ARGS)
+
+# A month's cost from the rendered templates, the settings and tunnel_infra/data's price table:
+# no credentials, no network.
+REQUESTS ?= 1000000
+cost: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
+	@$(BIN)/python -m tunnel_infra.cost $(ENV) --requests $(REQUESTS) $(COST_ARGS)
 
 # The reviewed deploy (make review, make deploy) of the dev that `make local` launched.
 review-local: $(BIN)/.installed

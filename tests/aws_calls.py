@@ -32,6 +32,18 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """One call as made, for counting (the cost model's per-request counts): the set of calls
+    above keeps each pair once."""
+
+    function: str
+    operation: str  # "dynamodb:GetItem", "execute-api:PostToConnection"
+    table: str = ""
+    consistent: bool = False
+    answers: bool = False  # an @connections call to the answers API
+
+
+@dataclass(frozen=True)
 class Account:
     """Where the calls go: the @connections resources are named by the API whose endpoint a
     call went to, the agents' WebSocket API unless its URL starts with ``answers_endpoint``."""
@@ -51,6 +63,7 @@ class CallRecorder:
         self.account = account
         self.path = path
         self.calls: set[Call] = set()
+        self.made: list[Counted] = []  # every call, in order
         self._lock = threading.Lock()
 
     def install(self, session: Any = None) -> None:
@@ -68,11 +81,25 @@ class CallRecorder:
         function = current_function.get()
         if function is not None and service != "apigatewaymanagementapi":
             self._add(Call(function, *self.pair(service, model.name, params)))
+            table = str(params.get("TableName", ""))
+            consistent = bool(params.get("ConsistentRead"))
+            with self._lock:
+                self.made.append(Counted(function, f"{service}:{model.name}", table, consistent))
 
     def _before_send(self, model: Any, params: dict[str, Any], **kwargs: Any) -> None:
         function = current_function.get()
         if function is not None:
-            self._add(Call(function, *self.connections_pair(model.name, str(params["url"]))))
+            url = str(params["url"])
+            self._add(Call(function, *self.connections_pair(model.name, url)))
+            endpoint = self.account.answers_endpoint
+            with self._lock:
+                self.made.append(
+                    Counted(
+                        function,
+                        f"execute-api:{model.name}",
+                        answers=bool(endpoint) and url.startswith(endpoint),
+                    )
+                )
 
     def _add(self, call: Call) -> None:
         with self._lock:
