@@ -2,9 +2,8 @@
 
 An emulator that records each operation it serves (emulator/call_log.py) gets a launch of dev,
 a review, a sync of one changed function, ``tunnel token`` issue, list and revoke, and a drift
-detection; every
-recorded operation must map to an action of that command's statement. CloudFormation's own
-calls inside the emulator are not requests: the registry schemas cover those
+detection; every recorded operation must map to an action of that command's statement.
+CloudFormation's own calls inside the emulator are not requests: the registry schemas cover those
 (``ResourcesFor...``), checked here only for the types and gaps that matter most.
 """
 
