@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=Path("."), help="the Sceptre project")
     args = parser.parse_args(argv)
     if not (args.project / "config" / args.environment).is_dir():
-        print(f"{args.environment!r} is not an environment: no folder config/{args.environment}/")
+        print(
+            f"{args.environment!r} is not an environment: no folder config/{args.environment}/",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     try:
         stacks = environment_drift(args.project.resolve(), args.environment)
