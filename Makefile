@@ -24,7 +24,7 @@ LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 # with its file and line, never a traceback.
 CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost drift drift-local
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -36,9 +36,11 @@ help:
 	@echo "                 local ports: EMULATOR_PORT (4566), GATEWAY_PORT (4567)"
 	@echo "make review ENV=prod  plan every stack's change set, gate destructive or broadening changes"
 	@echo "make deploy ENV=prod  execute exactly the reviewed change sets (dev: sceptre launch)"
+	@echo "make drift ENV=prod  drift of every stack; exits 1 on drift that make sync does not explain"
+	@echo "make drift-local  the same for the dev that make local launched"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
-	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync and tunnel token need (POLICY_ARGS='--command sync')"
+	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync, tunnel token and drift need (POLICY_ARGS='--command sync')"
 	@echo "make cost ENV=prod [REQUESTS=1000000]  a month's estimate, offline (COST_ARGS='--response-kb 32')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
@@ -215,6 +217,17 @@ deploy: $(BIN)/.installed
 	else \
 	  $(BIN)/python -m review deploy $(ENV) $(DEPLOY_ARGS); \
 	fi
+
+# Drift detection on every stack of ENV (and the functions' code, which CloudFormation does not
+# compare): exits 1 on any drift but what make sync explains, 2 when detection cannot run.
+drift: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
+	$(BIN)/python -m review.drift $(ENV)
+
+drift-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
+	$(CONFIG_CHECK) dev
+	$(LOCAL_AWS) $(BIN)/python -m review.drift dev
 
 # Changed function code straight to Lambda (UpdateFunctionCode), no stack update; the next launch
 # reconciles the functions stack. Refuses protected environments. Like review and deploy it talks

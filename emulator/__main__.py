@@ -93,7 +93,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    from emulator import atomic_items, change_sets, native_updates, noop_update, providers, strict
+    from emulator import (
+        atomic_items,
+        change_sets,
+        drift,
+        native_updates,
+        noop_update,
+        providers,
+        strict,
+    )
     from emulator.browser_guard import with_browser_guard
     from emulator.function_code import with_function_code_locations
     from emulator.post_uploads import with_post_policy_checks
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     change_sets.install()
     native_updates.install()
     atomic_items.install()
+    drift.install()
     strict.install()  # last: it wraps what the others patched
 
     # S3 presigned URLs and POST uploads are refused as S3 refuses them (moto serves any);

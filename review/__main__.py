@@ -14,7 +14,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from review import gate, markdown, planner, terminal
+from review import drift, gate, markdown, planner, terminal
 from review.deploy import deploy
 from review.environment import show_hook_logs
 from review.record import to_record, write
@@ -95,16 +95,25 @@ def _plan(args: argparse.Namespace, out: Path) -> int:
         print(f"review failed: {_explained(error, args.environment)}", file=sys.stderr)
         return gate.ERROR
     findings = gate.evaluate(review, approvals)
+    warnings = gate.unused_approvals(review, approvals)
+    try:
+        drifted: list[drift.StackDrift] | None = drift.environment_drift(
+            args.project.resolve(), args.environment
+        )
+    except Exception as error:  # noqa: BLE001 - drift is shown, never gating: one line
+        drifted = None
+        warnings.append(f"drift not checked: {' '.join(str(error).split())}")
     json_path = write(to_record(review, findings, approvals), out / f"{args.environment}.json")
     md_path = out / f"{args.environment}.md"
-    md_path.write_text(markdown.render(review, findings))
+    md_path.write_text(markdown.render(review, findings, drifted))
     print(
         terminal.render(
             review,
             findings,
             [str(md_path), str(json_path)],
             colour=_colour(args.no_colour),
-            warnings=gate.unused_approvals(review, approvals),
+            warnings=warnings,
+            drift=drifted,
         ),
         end="",
     )

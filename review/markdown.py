@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from review.drift import EXPLAINED, StackDrift, summary
 from review.gate import Finding
 from review.merge import ResourceVerdict
 from review.stack_review import Review, StackReview, headline
@@ -74,7 +75,32 @@ def _stack_section(stack: StackReview) -> list[str]:
     return lines
 
 
-def render(review: Review, findings: list[Finding]) -> str:
+def _drift_section(stacks: list[StackDrift]) -> list[str]:
+    """A section per drifted stack (not gating: make drift fails on it)."""
+    lines = ["### Drift", "", f"{summary(stacks)} (not gating; `make drift` fails on it).", ""]
+    for stack in stacks:
+        if not stack.drifts and not stack.failed:
+            continue
+        lines += [f"#### `{stack.name}` (`{stack.external_name}`)", ""]
+        if stack.failed:
+            lines += [f"> {_cell(stack.skipped)}", ""]
+        if stack.drifts:
+            lines += [
+                "| Resource | Type | Property | Expected | Actual | |",
+                "|---|---|---|---|---|---|",
+            ]
+            for drift in stack.drifts:
+                note = EXPLAINED if drift.explained else "**drift**"
+                path = drift.path or drift.status
+                lines.append(
+                    f"| `{drift.logical_id}` | {drift.resource_type} | `{_cell(path)}` "
+                    f"| `{_cell(drift.expected)}` | `{_cell(drift.actual)}` | {note} |"
+                )
+            lines.append("")
+    return lines
+
+
+def render(review: Review, findings: list[Finding], drift: list[StackDrift] | None = None) -> str:
     blocked = [f for f in findings if not f.approved and not f.pending]
     approved = [f for f in findings if f.approved and not f.pending]
     later = [f for f in findings if f.pending]
@@ -113,6 +139,8 @@ def render(review: Review, findings: list[Finding]) -> str:
     for stack in review.stacks:
         if stack.resources or stack.iam or stack.notes or stack.parameter_changes:
             lines += _stack_section(stack)
+    if drift is not None:
+        lines += _drift_section(drift)
     lines += [
         "Replacement: CloudFormation's verdict from the change set, and the offline prediction "
         "(registry schemas' create-only properties plus documented replacement properties); "

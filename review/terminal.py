@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from review.drift import StackDrift, summary
 from review.gate import Finding
 from review.merge import ResourceVerdict
 from review.stack_review import CHANGES, ERROR, NO_CHANGES, PENDING, Review, headline
@@ -58,6 +59,7 @@ def render(
     written: list[str],
     colour: bool = True,
     warnings: list[str] | None = None,
+    drift: list[StackDrift] | None = None,
 ) -> str:
     paint = Painter(colour)
     lines = [
@@ -91,6 +93,8 @@ def render(
         lines += [paint(f"    note: {note}", "dim") for note in stack.notes]
     for deletion in review.deletions:
         lines.append(paint(f"- stack {deletion.external_name}: DELETE ({deletion.reason})", "red"))
+    if drift is not None:
+        lines += _drift_lines(drift, paint)
     lines.append("")
     blocked = [f for f in findings if not f.approved and not f.pending]
     approved = [f for f in findings if f.approved and not f.pending]
@@ -108,6 +112,17 @@ def render(
     lines += [f"Written {path}" for path in written]
     lines.append(_result(review, blocked, paint))
     return "\n".join(lines) + "\n"
+
+
+def _drift_lines(stacks: list[StackDrift], paint: Painter) -> list[str]:
+    """Drift of the deployed stacks: shown, never gating (make drift fails on it)."""
+    lines = ["", paint(f"Drift (not gating; make drift fails on it): {summary(stacks)}", "bold")]
+    for stack in stacks:
+        if stack.failed:
+            lines.append(paint(f"  {stack.name}: {stack.skipped}", "red"))
+        for drift in stack.drifts:
+            lines.append("  " + paint(drift.line, "dim" if drift.explained else "yellow"))
+    return lines
 
 
 def _result(review: Review, blocked: list[Finding], paint: Painter) -> str:

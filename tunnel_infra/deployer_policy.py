@@ -34,11 +34,17 @@ from review.template_text import parse_template
 from tunnel_infra.functions import SIGNING_KEY
 from tunnel_infra.render import PROJECT_PATH, launched
 
-COMMANDS = ("launch", "review", "deploy", "sync", "token")
+COMMANDS = ("launch", "review", "deploy", "sync", "token", "drift")
 # The commands that make CloudFormation create, update or delete resources with the caller's
 # credentials: sceptre launch (make local, make deploy ENV=dev) and review's execute_change_set.
 RESOURCE_COMMANDS = ("launch", "deploy")
 HANDLERS = ("create", "read", "update", "delete")
+# Drift detection reads every resource with the caller's credentials ("CloudFormation reads the
+# live state of the stack's resources with the caller's credentials", alchemy.run's
+# DetectStackDrift binding, https://alchemy.run/providers/aws/cloudformation/detectstackdrift):
+# the schemas' read handlers.
+READING_COMMANDS = ("review", "drift")
+READ_HANDLERS = ("read",)
 # Whitespace not counted: a managed policy holds 6,144 characters, a role's inline policies
 # 10,240 together ("IAM and AWS STS quotas").
 MANAGED_POLICY_CHARACTERS = 6144
@@ -95,6 +101,17 @@ _SYNC = (
     ("s3:GetObject", "tunnel_infra/code_sync.py: HeadObject, is the zip there already"),
     ("s3:PutObject", "tunnel_infra/code_sync.py: upload a changed zip"),
 )
+_DRIFT = (
+    ("cloudformation:GetTemplate", "review/drift.py: the parameters naming each function's zip"),
+    ("cloudformation:ListStackResources", "review/drift.py: the functions' names"),
+    ("cloudformation:DetectStackDrift", "review/drift.py"),
+    # Authorised on DetectStackDrift's per-resource checks too (alchemy.run, above).
+    ("cloudformation:DetectStackResourceDrift", "review/drift.py: DetectStackDrift per resource"),
+    ("cloudformation:DescribeStackDriftDetectionStatus", "review/drift.py: polls detection"),
+    ("cloudformation:DescribeStackResourceDrifts", "review/drift.py: drifted resources"),
+    ("lambda:GetFunction", "review/drift.py: deployed CodeSha256"),
+    ("s3:GetObject", "review/drift.py: HeadObject, did make sync upload the running zip"),
+)
 _TOKEN = (
     ("secretsmanager:GetSecretValue", "tunnel token: the signing key"),
     ("dynamodb:PutItem", "tunnel token: record the issued token"),
@@ -113,10 +130,11 @@ SCOPED = {
 }
 DIRECT: dict[str, tuple[tuple[str, str], ...]] = {
     "launch": _SCEPTRE_LAUNCH + _HOOKS + _EMPTY_BUCKET,
-    "review": _STACK_OUTPUTS + _CHANGE_SETS + _HOOKS,
+    "review": _STACK_OUTPUTS + _CHANGE_SETS + _HOOKS + _DRIFT,  # the review shows drift
     "deploy": _STACK_OUTPUTS + _EXECUTE,
     "sync": _STACK_OUTPUTS + _SYNC,
     "token": _STACK_OUTPUTS + _TOKEN,
+    "drift": _STACK_OUTPUTS + _DRIFT,
 }
 # With the customer-managed key (prod), the secret and the tables are encrypted with it: the
 # functions' roles get kms:Decrypt for the same reads (tunnel_infra/aws/iam.py).
@@ -200,7 +218,9 @@ def _schemas() -> Path:
     return Path(cfnlint.__file__).parent / "data" / "schemas"
 
 
-def resource_actions(region: str, resources: Iterable[dict[str, Any]]) -> set[str]:
+def resource_actions(
+    region: str, resources: Iterable[dict[str, Any]], handlers_used: Iterable[str] = HANDLERS
+) -> set[str]:
     """The handler permissions CloudFormation needs for these resources, from their schemas."""
     providers = json.loads((_schemas() / "providers" / f"{region}.json").read_text())
     actions: set[str] = set()
@@ -210,9 +230,9 @@ def resource_actions(region: str, resources: Iterable[dict[str, Any]]) -> set[st
             raise PolicyError(f"no registry schema for {kind} in {region}")
         schema = json.loads((_schemas() / "resources" / f"{providers[kind]}.json").read_text())
         handlers = schema.get("handlers", {})
-        for handler in HANDLERS:
+        for handler in handlers_used:
             actions.update(handlers.get(handler, {}).get("permissions", []))
-        for (gap_type, prop), extra in SCHEMA_GAPS.items():
+        for (gap_type, prop), extra in SCHEMA_GAPS.items() if "create" in handlers_used else ():
             if kind == gap_type and prop in resource.get("Properties", {}):
                 actions.update(extra)
     return actions
@@ -257,6 +277,10 @@ def policy(environment: str, commands: Iterable[str] = COMMANDS) -> dict[str, An
     if deploying:
         sid = f"ResourcesFor{'And'.join(deploying)}"
         statements.append(_statement(sid, resource_actions(region, resources)))
+    reading = [c.capitalize() for c in commands if c in READING_COMMANDS]
+    if reading and not deploying:  # the deploying statement holds every read handler already
+        sid = f"ResourcesReadFor{'And'.join(reading)}"
+        statements.append(_statement(sid, resource_actions(region, resources, READ_HANDLERS)))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -1,9 +1,9 @@
 """The deployer's policy (tunnel_infra.deployer_policy) allows every call the tools make.
 
 An emulator that records each operation it serves (emulator/call_log.py) gets a launch of dev,
-a review, a sync of one changed function and ``tunnel token`` issue, list and revoke; every
-recorded operation must map to an action of that command's statement. CloudFormation's own
-calls inside the emulator are not requests: the registry schemas cover those
+a review, a sync of one changed function, ``tunnel token`` issue, list and revoke, and a drift
+detection; every recorded operation must map to an action of that command's statement.
+CloudFormation's own calls inside the emulator are not requests: the registry schemas cover those
 (``ResourcesFor...``), checked here only for the types and gaps that matter most.
 """
 
@@ -74,12 +74,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         _run(root, environment, str(TUNNEL), "token", "list")
         _run(root, environment, str(TUNNEL), "token", "revoke", token.strip().splitlines()[-1])
         by_command["token"] = since()
+        _run(root, environment, sys.executable, "-m", "review.drift", "dev")
+        by_command["drift"] = since()
         yield Recorded(by_command)
     finally:
         process.stop(emulator)
 
 
-@pytest.mark.parametrize("command", ["launch", "review", "sync", "token"])
+@pytest.mark.parametrize("command", ["launch", "review", "sync", "token", "drift"])
 def test_every_call_a_command_makes_is_in_its_statement(recorded: Recorded, command: str) -> None:
     records = recorded.by_command[command]
     assert records, f"the emulator recorded no call during {command}"
@@ -113,6 +115,9 @@ def test_the_recorded_operations_are_the_ones_the_tools_make(recorded: Recorded)
     ]
     assert "cloudformation:CreateChangeSet" in named["review"]
     assert "lambda:UpdateFunctionCode" in named["sync"]
+    assert {"cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts"} <= (
+        named["drift"]
+    )
     assert {"secretsmanager:GetSecretValue", "dynamodb:Scan", "dynamodb:UpdateItem"} <= named[
         "token"
     ]
@@ -133,6 +138,18 @@ def test_the_token_command_reads_the_signing_key_and_no_other_secret() -> None:
     assert pattern.match(prefix + "signing-key-dev-AbCdEf")
     for other in ("reply-key-dev-AbCdEf", "signing-key-prod-AbCdEf", "signing-key-dev-x-AbCdEf"):
         assert not pattern.match(prefix + other), other
+
+
+def test_drift_reads_each_resource_with_its_schemas_read_permissions_only() -> None:
+    """CloudFormation reads every resource with the caller's credentials to compare it: drift
+    gets the read handlers' permissions, and none that creates, changes or deletes."""
+    document = deployer_policy.policy("dev", ["drift"])
+    (reads,) = [s for s in document["Statement"] if s["Sid"] == "ResourcesReadForDrift"]
+    actions = set(reads["Action"])
+    assert {"lambda:GetFunction", "logs:DescribeLogGroups", "dynamodb:DescribeTable"} <= actions
+    assert not {"lambda:CreateFunction", "lambda:UpdateFunctionConfiguration", "iam:PassRole"} & (
+        actions
+    )
 
 
 def test_cloudformation_acts_with_the_resources_schema_permissions() -> None:

@@ -128,7 +128,14 @@ def test_two_local_stacks_run_beside_each_other_on_their_own_ports(checkouts):
 def test_a_target_aimed_at_a_port_where_its_emulator_is_not_stops_with_one_line(checkouts):
     first, second = checkouts
     wrong = f"EMULATOR_PORT={second.emulator_port}"
-    for target in ("tunnel-local", "local-down", "sync-local", "review-local", "token-local"):
+    for target in (
+        "tunnel-local",
+        "local-down",
+        "sync-local",
+        "review-local",
+        "token-local",
+        "drift-local",
+    ):
         result = first.make(target, wrong, f"GATEWAY_PORT={first.gateway_port}")
         assert result.returncode != 0, target
         refusal = [line for line in result.stderr.splitlines() if not line.startswith("make")]
