@@ -82,6 +82,8 @@ local: emulator
 	$(LOCAL_AWS) $(BIN)/sceptre launch -y dev
 	@echo "dev is launched on the local AWS (http://127.0.0.1:$(EMULATOR_PORT)). Its URLs here, served by make tunnel-local:"
 	@$(LOCAL_AWS) $(BIN)/python -m local_gateway.urls --port $(GATEWAY_PORT) --environment dev
+	@echo "Its dashboard (kept by the local AWS: aws cloudwatch get-dashboard; on AWS, at):"
+	@$(LOCAL_AWS) $(BIN)/python -m tunnel_infra.outputs dev --only DashboardUrl
 	@echo "Next, each in its own terminal:"
 	@echo "  make tunnel-local $(LOCAL_PORTS)"
 	@echo "  python3 -m http.server 8080"

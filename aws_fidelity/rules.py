@@ -1782,3 +1782,68 @@ def check_post_policy(
             raise Refused(
                 "AccessDenied", f"{POST_POLICY_DENIED}: Extra input fields: {lowered}", 403
             )
+
+
+# --- CloudWatch dashboards ------------------------------------------------------------------
+
+DASHBOARD_INVALID = "InvalidParameterInput"
+DASHBOARD_METRICS_SHAPE = (
+    'Field "metrics" has to be an array of array of strings, with an optional metricRenderer '
+    "object as last element"
+)
+
+
+def check_dashboard_body(body: str) -> None:
+    """``PutDashboard`` (``AWS::CloudWatch::Dashboard``) validates the body: it is a JSON object
+    with a ``widgets`` array, and each metric widget's ``metrics`` is an array of arrays of
+    strings, an optional rendering object last. A body that breaks this is refused: **400**
+    ``InvalidParameterInput`` "The dashboard body is invalid, there are N validation errors:"
+    and a JSON list of ``{"dataPath", "message"}``. moto stores any body it gets through
+    CloudFormation.
+
+    Sources: "Dashboard Body Structure and Syntax" ("The dashboard must include a widgets array";
+    each metric "[Namespace, MetricName, [{DimensionName,DimensionValue}...] {Rendering
+    Properties Object}]"),
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Dashboard-Body-Structure.html;
+    the error as AWS gives it, in pulumi/pulumi#13059 ("InvalidParameterInput: The dashboard
+    body is invalid, there are 8 validation errors: ... "dataPath":
+    "/widgets/0/properties/metrics/0", "message": "Should be array" ... Field "metrics" has to
+    be an array of array of strings, with an optional metricRenderer object as last element").
+    The wording for a body that is not JSON, or has no ``widgets``, was not found; those use
+    the same code and form.
+    """
+    errors: list[dict[str, str]] = []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        errors.append({"dataPath": "", "message": "Should be object"})
+    elif not isinstance(document.get("widgets"), list):
+        errors.append({"dataPath": "", "message": "Should have required property 'widgets'"})
+    else:
+        for index, widget in enumerate(document["widgets"]):
+            properties = widget.get("properties") if isinstance(widget, dict) else None
+            if not isinstance(widget, dict) or widget.get("type") != "metric":
+                continue
+            metrics = properties.get("metrics", []) if isinstance(properties, dict) else None
+            for line, metric in enumerate(metrics if isinstance(metrics, list) else [None]):
+                if not _dashboard_metric_line(metric):
+                    path = f"/widgets/{index}/properties/metrics/{line}"
+                    errors.append({"dataPath": path, "message": "Should be array"})
+                    errors.append({"dataPath": path, "message": DASHBOARD_METRICS_SHAPE})
+    if errors:
+        raise Refused(
+            DASHBOARD_INVALID,
+            f"The dashboard body is invalid, there are {len(errors)} validation errors:\n"
+            + json.dumps(errors, indent=2),
+        )
+
+
+def _dashboard_metric_line(metric: object) -> bool:
+    if not isinstance(metric, list) or not metric:
+        return False
+    *names, last = metric
+    if isinstance(last, dict):
+        return bool(names) and all(isinstance(name, str) for name in names)
+    return all(isinstance(name, str) for name in metric)

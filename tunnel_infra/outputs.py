@@ -17,6 +17,7 @@ SHOWN = (
     ("tables", "ConnectionsTableName", "connections table"),
     ("artifacts", "ArtifactsBucketName", "artifacts bucket"),
     ("domain", "DomainTarget", "custom domain target"),
+    ("monitoring", "DashboardUrl", "dashboard"),
 )
 
 
@@ -36,6 +37,12 @@ def stack_outputs(environment: str) -> dict[str, dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("environment")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[key for _, key, _ in SHOWN],
+        help="print only this output (repeatable); make local prints only the dashboard's",
+    )
     args = parser.parse_args(argv)
     try:
         found = stack_outputs(args.environment)
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no {args.environment} stacks are launched", file=sys.stderr)
         return 1
     for stack, key, label in SHOWN:
+        if args.only and key not in args.only:
+            continue
         if key in found.get(stack, {}):
             print(f"{label:>24}: {found[stack][key]}")
     return 0

@@ -48,6 +48,7 @@ PROVIDED_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGatewayV2::ApiMapping",
         "AWS::CertificateManager::Certificate",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
         "AWS::Logs::MetricFilter",
         "AWS::SecretsManager::Secret",
         "AWS::S3::BucketPolicy",

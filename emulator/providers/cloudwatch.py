@@ -1,8 +1,11 @@
-"""AWS::CloudWatch::Alarm provider backed by moto's cloudwatch backend.
+"""AWS::CloudWatch::Alarm and AWS::CloudWatch::Dashboard providers backed by moto's cloudwatch
+backend.
 
 moto 5.2.5 models only AWS::CloudWatch::Dashboard in CloudFormation; alarms in a
 stack were skipped. Here they go through ``put_metric_alarm`` (which also
 overwrites on update, as PutMetricAlarm does), so ``describe_alarms`` sees them.
+moto's own dashboard model stores any body and drops the tags; here a dashboard's body is
+checked as PutDashboard checks it (aws_fidelity.rules.check_dashboard_body) and its tags kept.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from moto.cloudwatch.models import (
     cloudwatch_backends,
 )
 from moto.core.common_models import CloudFormationModel
+
+from aws_fidelity import rules
 
 from .base import Properties, ProviderResource, tags_as_list
 
@@ -123,3 +128,42 @@ class CloudWatchAlarm(ProviderResource, CloudFormationModel):
         backend = _backend(self.account_id, self.region_name)
         backend.delete_alarms([self.name])
         backend.tagger.delete_all_tags_for_resource(self.arn)
+
+
+class CloudWatchDashboard(ProviderResource, CloudFormationModel):
+    CFN_TYPE = "AWS::CloudWatch::Dashboard"
+    NAME_PROPERTY = "DashboardName"
+    REPLACE_ON = frozenset({"DashboardName"})
+
+    def __init__(
+        self, name: str, properties: Properties, account_id: str, region_name: str
+    ) -> None:
+        # moto finds a type's name property on the first model of that type, its own
+        # Dashboard, which declares none: the stack's generated name would win.
+        super().__init__(
+            properties.get("DashboardName") or name, properties, account_id, region_name
+        )
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def _put(self) -> None:
+        body = self.properties["DashboardBody"]
+        rules.check_dashboard_body(body)
+        backend = _backend(self.account_id, self.region_name)
+        dashboard = backend.put_dashboard(self.name, body)
+        backend.tagger.delete_all_tags_for_resource(dashboard.arn)
+        backend.tagger.tag_resource(dashboard.arn, tags_as_list(self.properties.get("Tags")))
+
+    def create(self) -> None:
+        self._put()
+
+    def apply_update(self, old: Properties) -> None:
+        self._put()
+
+    def destroy(self) -> None:
+        backend = _backend(self.account_id, self.region_name)
+        dashboard = backend.dashboards.pop(self.name, None)
+        if dashboard is not None:
+            backend.tagger.delete_all_tags_for_resource(dashboard.arn)

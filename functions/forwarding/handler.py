@@ -127,10 +127,29 @@ class Revoked(Exception):
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     with Invocation("forwarding", context) as log:
+        started = time.perf_counter()
         answer = _answered(lambda: _forward(event, log), log)
         assert answer is not None  # without a stream, every answer is whole
         log.note(status=answer["statusCode"])
+        _note_added_time(log, started)
         return answer
+
+
+def _note_added_time(log: Invocation, started: float) -> None:
+    """Make an answered request's line a ``TunnelAddedMilliseconds`` data point (EMF): this
+    invocation's time so far minus ``agentMs``, the wait from posting the request to the agent
+    until its answer arrived (``_exchange``). The agent reports no local duration, so that wait
+    also holds the two WebSocket crossings (API Gateway to the agent, the answer through
+    ``response`` back): the metric is the time forwarding spends on its own (reading the
+    request, the claim, the lease, the answers channel, S3, building the answer), a lower bound
+    of what the tunnel adds. Requests answered whole only: a streamed answer's time is the
+    stream's."""
+    agent_ms = log.fields.get("agentMs")
+    if log.fields.get("outcome") != "answered" or agent_ms is None:
+        return
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    environment = os.environ.get("ENVIRONMENT", "")
+    log.note(**capacity.added_time_metric(environment, elapsed_ms - agent_ms, time.time()))
 
 
 def _answered(forward: Callable[[], dict[str, Any] | None], log: Invocation) -> Any:
@@ -405,6 +424,7 @@ def _exchange(
     (None: streamed to ``stream``); and whether the agent answered with its body inline
     (nothing of it in S3)."""
     request_id = waiter.request_id
+    posted = time.perf_counter()
     try:
         agent_connections().post_to_connection(ConnectionId=connection_id, Data=message.encode())
     except agent_connections().exceptions.GoneException:
@@ -430,6 +450,8 @@ def _exchange(
         log.note(outcome="timeout")
         return _text(504, "The tunnel's agent did not answer in time."), False
     assert isinstance(response, protocol.Response)
+    # The agent's part, from the post to its answer (``_note_added_time`` takes it off).
+    log.note(agentMs=round((time.perf_counter() - posted) * 1000, 1))
     return _whole_answer(response, request, bodies, log)
 
 

@@ -53,6 +53,8 @@ SILENT_AFTER_SECONDS = 10
 SILENT_DEADLINE_SECONDS = 3.0
 METRIC_NAMESPACE = "http-tunnel"
 REJECTIONS_METRIC = "TunnelRejections"
+# The time the tunnel adds to an answered request (forwarding.handler defines it).
+ADDED_TIME_METRIC = "TunnelAddedMilliseconds"
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,18 @@ def _taken(name: str, expires: Any) -> int:
     return int(expires) - held
 
 
-def rejection_metric(environment: str, now: float) -> dict[str, Any]:
-    """Log fields that make one ``TunnelRejections`` data point, by environment (EMF)."""
+def embedded_metric(
+    environment: str, now: float, name: str, value: float, unit: str
+) -> dict[str, Any]:
+    """Log fields that make one data point of ``name`` in ``METRIC_NAMESPACE``, by environment:
+    CloudWatch's embedded metric format (EMF), which Lambda's logs turn into the metric with no
+    API call and no permission. Each metric's value sits at the root under its name.
+
+    Source: "Specification: Embedded metric format" (the ``_aws`` member, its ``Timestamp`` in
+    epoch milliseconds and ``CloudWatchMetrics`` directives; a directive's ``Unit`` among
+    CloudWatch's units, Milliseconds and Count included),
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html.
+    """
     return {
         "_aws": {
             "Timestamp": int(now * 1000),
@@ -87,13 +99,27 @@ def rejection_metric(environment: str, now: float) -> dict[str, Any]:
                 {
                     "Namespace": METRIC_NAMESPACE,
                     "Dimensions": [["Environment"]],
-                    "Metrics": [{"Name": REJECTIONS_METRIC, "Unit": "Count"}],
+                    "Metrics": [{"Name": name, "Unit": unit}],
                 }
             ],
         },
         "Environment": environment,
-        REJECTIONS_METRIC: 1,
+        name: value,
     }
+
+
+def rejection_metric(environment: str, now: float) -> dict[str, Any]:
+    """Log fields that make one ``TunnelRejections`` data point, by environment (EMF)."""
+    return embedded_metric(environment, now, REJECTIONS_METRIC, 1, "Count")
+
+
+def added_time_metric(environment: str, milliseconds: float, now: float) -> dict[str, Any]:
+    """Log fields that make one ``TunnelAddedMilliseconds`` data point, by environment (EMF):
+    what forwarding spent on an answered request besides waiting for the agent's answer
+    (forwarding.handler says what it counts)."""
+    return embedded_metric(
+        environment, now, ADDED_TIME_METRIC, round(max(0.0, milliseconds), 1), "Milliseconds"
+    )
 
 
 def key(subdomain: str) -> dict[str, str]:

@@ -6,6 +6,8 @@ The steps share one launched environment and run in order.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -107,6 +109,42 @@ def test_http_catch_all_route_reaches_forwarding(launched):
     assert ":function:http-tunnel-forwarding-dev/" in integration["IntegrationUri"]
     stages = {s["StageName"] for s in gateway.get_stages(ApiId=apis["HttpApiId"])["Items"]}
     assert stages == {"$default"}  # no stage prefix in the public URL or in rawPath
+
+
+def test_the_dashboard_is_created_with_its_ids_and_alarms_and_its_url_printed(launched):
+    url = outputs(launched, "monitoring")["DashboardUrl"]
+    name = "http-tunnel-dashboard-dev"
+    assert url == (
+        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+        f"#dashboards:name={name}"
+    )
+    body = json.loads(
+        launched.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"]
+    )
+    apis = outputs(launched, "apis")
+    lines = [line for w in body["widgets"] for line in w["properties"].get("metrics", [])]
+    assert ["AWS/ApiGateway", "Count", "ApiId", apis["HttpApiId"], "Stage", "$default"] in [
+        line[:-1] for line in lines
+    ]
+    named_functions = {line[3] for line in lines if line[0] == "AWS/Lambda"}
+    assert named_functions == {f"http-tunnel-{f.name}-dev" for f in FUNCTIONS}
+    assert {w["properties"]["region"] for w in body["widgets"] if w["type"] == "metric"} == {
+        "us-east-1"
+    }
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    alarms = launched.client("cloudwatch").describe_alarms(AlarmNamePrefix="http-tunnel-")
+    arns = {a["AlarmArn"] for a in alarms["MetricAlarms"] if a["AlarmName"].endswith("-dev")}
+    assert set(alarm_widget["properties"]["alarms"]) == arns
+    printed = subprocess.run(
+        [sys.executable, "-m", "tunnel_infra.outputs", "dev", "--only", "DashboardUrl"],
+        cwd=launched.root,
+        env=launched.environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.split() == ["dashboard:", url]
 
 
 def test_every_function_runs_the_locally_computed_code(launched):

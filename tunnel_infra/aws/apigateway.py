@@ -77,6 +77,11 @@ def rest_access_log_name(stack: Blueprint) -> str:
     return f"/aws/apigateway/{stack.name('rest-access')}"
 
 
+def rest_api_name(stack: Blueprint) -> str:
+    """The public REST API's name: its CloudWatch metrics are keyed by it (``ApiName``)."""
+    return stack.name("rest")
+
+
 def rest_api(stack: Blueprint, logical_id: str) -> RestApi:
     """The public REST API: REGIONAL (the custom domain is regional; a streamed response idles
     up to 5 minutes there, 30 s on an edge-optimized one), reached only through the custom
@@ -84,7 +89,7 @@ def rest_api(stack: Blueprint, logical_id: str) -> RestApi:
     return stack.add(
         RestApi(
             logical_id,
-            Name=stack.name("rest"),
+            Name=rest_api_name(stack),
             Description="Public requests to <subdomain>.<domain> that cross the tunnel, streamed",
             EndpointConfiguration=EndpointConfiguration(Types=["REGIONAL"]),
             DisableExecuteApiEndpoint=True,
