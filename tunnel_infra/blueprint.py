@@ -61,13 +61,14 @@ class Blueprint:
             **extra,
         }
 
-    def add(self, resource: Resource) -> Resource:
-        """Add a resource, tagging it if its type is taggable."""
+    def add(self, resource: Resource, extra_tags: dict[str, str] | None = None) -> Resource:
+        """Add a resource, tagging it if its type is taggable (with ``extra_tags`` too)."""
         tag_type = resource.props.get("Tags", (None,))[0]
+        tags = {**self.tags(), **(extra_tags or {})}
         if tag_type is dict:
-            resource.Tags = self.tags()
+            resource.Tags = tags
         elif tag_type is not None:
-            resource.Tags = Tags(self.tags())
+            resource.Tags = Tags(tags)
         return self.template.add_resource(resource)
 
     def parameter(self, logical_id: str, description: str, **properties: Any) -> Parameter:

@@ -110,6 +110,12 @@ from typing import Any
 
 from tunnel_shared.limits import MAX_MESSAGE_BYTES, STREAM_PART_BYTES
 
+# The handler contract: the messages above, and the events and variables each function takes.
+# Every function we deploy carries it as the tag PROTOCOL_TAG (tunnel_infra/aws/awslambda.py); an
+# existing function named in existing_functions must carry the same value, which preflight
+# checks. Raise it when a change breaks a function written against the previous contract.
+PROTOCOL_TAG = "tunnel-protocol"
+PROTOCOL_VERSION = "1"
 ACTIONS = ("ready", "ping", "response", "chunk", "end")
 ANSWERS_ACTIONS = ("whoami",)
 TYPES = ("registered", "request", "replaced", "closed", "rejected", "cancel")
