@@ -1,4 +1,5 @@
-"""``!package_functions``: zip every function; with a bucket, upload the zips it lacks.
+"""``!package_functions``: zip every function of ours (not those in ``existing_functions``); with a
+bucket, upload the zips it lacks.
 
 Wired on ``before_create``, ``before_update`` and ``before_create_change_set``:
 - on every stack of an environment without an argument, so a function that does not compile
@@ -47,9 +48,15 @@ class PackageFunctions(Hook):
         project = Path(self.stack.stack_group_config["project_path"])
         # Validated first: a bad architecture names its key, its file and line, and the valid
         # values, not the packager's view of it.
-        architecture = stack_settings(self.stack).architecture
+        settings = stack_settings(self.stack)
+        architecture = settings.architecture
         try:
-            return [package(project, function.name, architecture) for function in FUNCTIONS]
+            return [
+                package(project, function.name, architecture)
+                for function in FUNCTIONS
+                # An existing function's code is its owner's (existing_functions).
+                if settings.ours(function.name)
+            ]
         except PackagingError as error:
             raise FunctionPackagingError(f"{self.stack.name}: {error}") from None
 

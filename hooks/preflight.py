@@ -14,7 +14,9 @@ rolled back. Checked here, each failure is one line that names the fix:
 - the hosted zone, where one is configured: exists, is public (a private zone's records resolve
   only inside its VPCs) and holds the domain;
 - the custom domain is on the Public Suffix List (a warning: without it, browsers treat all
-  tunnels as one site, and a page in one may set cookies for all of them).
+  tunnels as one site, and a page in one may set cookies for all of them);
+- each function named in ``existing_functions``: it exists, is in the stack's region, and
+  carries the handler contract, the tag ``tunnel-protocol`` (tunnel_shared.protocol).
 
 It runs once per process and environment (every stack's hook asks; the first one checks, the
 others reuse its verdict), so a launch pays for it once.
@@ -30,11 +32,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.hooks import Hook
 from tunnel_shared.names import resource_name
+from tunnel_shared.protocol import PROTOCOL_TAG, PROTOCOL_VERSION
 
 from aws_fidelity import rules
 from tunnel_infra import public_suffix
 from tunnel_infra.config_errors import stack_settings
-from tunnel_infra.settings import CustomDomain, Settings
+from tunnel_infra.settings import CustomDomain, ExistingFunction, Settings
 
 _verdicts: dict[tuple[str, str, str], PreflightError | None] = {}
 _lock = threading.Lock()
@@ -181,6 +184,8 @@ def check_account(
         if domain.hosted_zone_id:
             failures += _hosted_zone(call, domain)
         warnings += _public_suffix(domain)
+    for function, existing in sorted(settings.existing_functions.items()):
+        failures += _existing_function(call, settings.environment, function, existing, region)
     return Findings(failures, warnings)
 
 
@@ -353,6 +358,80 @@ def _hosted_zone(call: Call, domain: CustomDomain) -> list[Finding]:
                 f"hosted zone {zone_id} ({zone_name}) is private: its records resolve only "
                 "inside its VPCs, so no tunnel would resolve on the internet",
                 f"set custom_domain.hosted_zone_id to the public zone of {name}",
+            )
+        ]
+    return []
+
+
+def _existing_function(
+    call: Call, environment: str, function: str, existing: ExistingFunction, region: str
+) -> list[Finding]:
+    """The function named in ``existing_functions.<function>``: there, here, and ours in contract.
+
+    Its region must be the stack's: the monitoring stack's alarms watch the Lambda metrics of
+    their own region only (CloudWatch refuses an alarm on another region's metric: "Cannot
+    create an Alarm in region 'us-west-2' based on metric '5xxErrorRate' in 'us-east-1'",
+    aws/aws-cdk#30483, https://github.com/aws/aws-cdk/issues/30483), and the invoke permission
+    is made by the stack in its region. GetFunction returns the function's tags, but only to a
+    caller also allowed lambda:ListTags ("Lambda returns tag data only if you have explicit
+    allow permissions for lambda:ListTags", GetFunctionResponse in the Lambda API model, as
+    the AWS SDK for SAP ABAP documents it, https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/
+    latest/lmd/model/_AWS1_CL_LMDGETFUNCRESPONSE.html; "For tagged functions, this permission
+    is also necessary for GetFunction", Lambda developer guide, Using tags on Lambda functions,
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html; without it the answer
+    has TagsError instead)."""
+    setting = f"existing_functions.{function}"
+    config = f"config/{environment}/config.yaml"
+    if existing.region != region:
+        return [
+            Finding(
+                f"{setting} {existing.arn} is in {existing.region}, but {environment} is "
+                f"launched in {region}, where its alarms and invoke permission would be",
+                f"name a function deployed in {region} in {config}",
+            )
+        ]
+    try:
+        found = call("lambda", "get_function", {"FunctionName": existing.arn})
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return [
+                Finding(
+                    f"{setting} {existing.arn} does not exist",
+                    f"deploy it first, or remove {setting} from {config} so that the "
+                    "functions stack creates ours",
+                )
+            ]
+        if _code(error) == "AccessDeniedException":
+            return [
+                Finding(
+                    f"{setting} {existing.arn} cannot be read ({_code(error)})",
+                    "give the deployer lambda:GetFunction and lambda:ListTags on it "
+                    "(make deployer-policy); a function of another account cannot be used",
+                )
+            ]
+        raise
+    tag_fix = (
+        f"deploy a handler written to the tunnel's contract {PROTOCOL_VERSION} "
+        f"(functions/{function}/, see the README: an existing function in place of ours), then "
+        f"aws lambda tag-resource --resource {existing.arn} --tags "
+        f"{PROTOCOL_TAG}={PROTOCOL_VERSION}"
+    )
+    if "Tags" not in found and found.get("TagsError"):
+        error_code = found["TagsError"].get("ErrorCode", "TagsError")
+        return [
+            Finding(
+                f"{setting} {existing.arn}: its tags cannot be read ({error_code})",
+                "give the deployer lambda:ListTags on it (make deployer-policy)",
+            )
+        ]
+    contract = (found.get("Tags") or {}).get(PROTOCOL_TAG)
+    if contract != PROTOCOL_VERSION:
+        shown = f"{PROTOCOL_TAG}={contract}" if contract is not None else f"no {PROTOCOL_TAG} tag"
+        return [
+            Finding(
+                f"{setting} {existing.arn} has {shown}, not {PROTOCOL_TAG}={PROTOCOL_VERSION}: "
+                "it may not speak this tunnel's handler contract",
+                tag_fix,
             )
         ]
     return []

@@ -36,15 +36,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aws_fidelity import lambda_code, rules
+from tunnel_infra.config_errors import settings_error_line
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.packaging import Artifact, PackagingError, functions_root, package
+from tunnel_infra.settings import ExistingFunction, SettingsError, parse_settings
 
 EXIT_ERROR = 1
 EXIT_PROTECTED = 2
@@ -103,6 +105,11 @@ class Target:
     architecture: str
     protected: bool
     call: Call
+    # Functions named in existing_functions: someone else's code, never synced here.
+    existing: dict[str, ExistingFunction] = field(default_factory=dict)
+
+    def ours(self, name: str) -> bool:
+        return name not in self.existing
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,11 @@ def read_target(project: Path, environment: str) -> Target:
     functions = by_name[f"{environment}/functions"]
     artifacts = by_name[f"{environment}/artifacts"]
     try:
-        architecture = (functions.sceptre_user_data or {}).get("architecture", "x86_64")
+        settings = parse_settings(functions.sceptre_user_data or {})
     except SceptreException as error:
         raise SyncError(f"cannot read the {environment} config: {error}") from None
+    except SettingsError as error:
+        raise SyncError(settings_error_line(project, functions.name, error)) from None
 
     def call(service: str, command: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         return functions.connection_manager.call(service, command, kwargs)
@@ -172,9 +181,10 @@ def read_target(project: Path, environment: str) -> Target:
         project=project,
         functions_stack=str(functions.external_name),
         artifacts_stack=str(artifacts.external_name),
-        architecture=str(architecture),
+        architecture=settings.architecture,
         protected=bool(functions.protected),
         call=call,
+        existing=settings.existing_functions,
     )
 
 
@@ -188,11 +198,12 @@ def refuse_protected(target: Target) -> None:
 
 
 def package_functions(target: Target) -> dict[str, Artifact]:
-    """Every function's zip, exactly as the launch's hook and resolver build them."""
+    """Every function's zip, exactly as the launch's hook and resolver build them (ours only)."""
     try:
         return {
             function.name: package(target.project, function.name, target.architecture)
             for function in FUNCTIONS
+            if target.ours(function.name)
         }
     except PackagingError as error:
         raise SyncError(f"cannot package: {error}") from None
@@ -228,7 +239,11 @@ def deployed_functions(target: Target) -> dict[str, str]:
         raise SyncError(
             f"stack {target.functions_stack} is {stack['StackStatus']}: sync once it settles"
         )
-    by_logical_id = {f"{function.title}Function": function.name for function in FUNCTIONS}
+    by_logical_id = {
+        f"{function.title}Function": function.name
+        for function in FUNCTIONS
+        if target.ours(function.name)
+    }
     found: dict[str, str] = {}
     for resource in _stack_resources(target):
         if resource["ResourceType"] == "AWS::Lambda::Function":
@@ -382,7 +397,7 @@ def sync(target: Target) -> list[Result]:
     """One sync: package, find what is deployed, update the functions that differ, concurrently."""
     artifacts = package_functions(target)
     deployed = find_deployed(target)
-    with ThreadPoolExecutor(max_workers=len(artifacts)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(artifacts))) as pool:
         futures = [
             pool.submit(sync_function, target, deployed, artifact, deployed.functions[name])
             for name, artifact in artifacts.items()
@@ -393,6 +408,12 @@ def sync(target: Target) -> list[Result]:
 def report(target: Target, results: list[Result]) -> None:
     for result in results:
         print(result.line, flush=True)
+    for name, existing in sorted(target.existing.items()):
+        print(
+            f"{name:<11} not synced: {existing.arn} is an existing function (existing_functions"
+            f".{name}), whose code its owner deploys",
+            flush=True,
+        )
     if any(result.updated for result in results):
         print(
             f"stack {target.functions_stack} has drifted from its template (its CodeKey "

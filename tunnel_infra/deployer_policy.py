@@ -59,6 +59,10 @@ _PREFLIGHT = (
     ("lambda:GetFunctionConcurrency", "hooks/preflight.py: reservations already made"),
     ("acm:DescribeCertificate", "hooks/preflight.py: a given certificate_arn is issued"),
     ("route53:GetHostedZone", "hooks/preflight.py: the hosted zone exists and is public"),
+    ("lambda:GetFunction", "hooks/preflight.py: an existing function exists, with its tags"),
+    # GetFunction returns a tagged function's tags only with ListTags allowed too (Lambda API
+    # reference, GetFunction: Tags).
+    ("lambda:ListTags", "hooks/preflight.py: an existing function's tunnel-protocol tag"),
 )
 # HeadBucket is authorised as s3:ListBucket, HeadObject as s3:GetObject (S3 API reference).
 _PACKAGE = (

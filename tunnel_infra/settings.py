@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 from tunnel_shared import capacity, limits
+from tunnel_shared.names import resource_name
+from tunnel_shared.protocol import PROTOCOL_TAG
 
 from aws_fidelity import rules
 from tunnel_infra.functions import FUNCTIONS
@@ -26,6 +28,12 @@ HOSTED_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
 # Each public request holds a forwarding execution until the agent answers, at most this long
 # (forwarding's deadline, under the HTTP API's 30 s).
 MAX_REQUEST_SECONDS = limits.REQUEST_DEADLINE_SECONDS
+# A Lambda function's ARN, unqualified or with a version or alias after it (the pattern of the
+# Lambda API reference, ListTags: ARN; a name is 1 to 64 characters).
+LAMBDA_FUNCTION_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):"
+    r"(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]{1,64})(:(?P<qualifier>[^:]*))?$"
+)
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 # API Gateway's throttle for one account and region, across all its APIs (API Gateway quotas):
 # no stage limit can go past it.
@@ -143,6 +151,16 @@ class Waf:
     window_seconds: int = rules.WAF_DEFAULT_EVALUATION_WINDOW_SECONDS
 
 
+class ExistingFunction(NamedTuple):
+    """A Lambda function deployed by someone else, used in place of one of ours: the stacks
+    neither package nor create it, and point the routes, permissions and alarms at it."""
+
+    arn: str
+    region: str
+    account: str
+    name: str
+
+
 @dataclass(frozen=True)
 class Alarms:
     topic_arn: str | None = None
@@ -165,6 +183,12 @@ class Settings:
     custom_domain: CustomDomain
     alarms: Alarms
     waf: Waf = Waf()
+    # Function name -> the existing function used in its place (existing_functions).
+    existing_functions: dict[str, ExistingFunction] = field(default_factory=dict)
+
+    def ours(self, function: str) -> bool:
+        """Whether the stacks package and create ``function``, rather than use an existing one."""
+        return function not in self.existing_functions
 
     def require_custom_domain(self) -> CustomDomain:
         """The domain settings, for the stack that is launched only where a domain is set
@@ -196,7 +220,9 @@ def parse_settings(user_data: Any) -> Settings:
         custom_domain=_custom_domain(data),
         alarms=_alarms(data),
         waf=_waf(data),
+        existing_functions=_existing_functions(data),
     )
+    _check_existing(settings)
     _check_capacity(settings)
     return settings
 
@@ -211,6 +237,63 @@ def _reserved_concurrency(data: dict[str, Any]) -> dict[str, int]:
             raise SettingsError(f"reserved_concurrency.{name}", f"is not a function; {hint}")
         reserved[name] = _int(block, name, 1, 10000, prefix="reserved_concurrency.")
     return reserved
+
+
+def _existing_functions(data: dict[str, Any]) -> dict[str, ExistingFunction]:
+    """``existing_functions: {forwarding: arn:aws:lambda:...:function:my-forwarding}``.
+
+    Only an unqualified ARN: the handler contract is a tag, and tags belong to the function,
+    never to one of its versions or aliases ("Tags apply at the function level, not to versions
+    or aliases", Lambda developer guide, Using tags on Lambda functions,
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html), so preflight could
+    not check the contract of the version an alias points at, and its owner could move the
+    alias to other code with no review here."""
+    block = _mapping(data.get("existing_functions") or {}, "existing_functions")
+    found = {}
+    for name in sorted(block, key=str):
+        key = f"existing_functions.{name}"
+        if name not in FUNCTION_NAMES:
+            close = difflib.get_close_matches(str(name), FUNCTION_NAMES, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(FUNCTION_NAMES)}"
+            raise SettingsError(key, f"is not a function; {hint}")
+        value = block[name]
+        match = LAMBDA_FUNCTION_ARN.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise SettingsError(
+                key,
+                "must be a Lambda function ARN "
+                f"(arn:aws:lambda:<region>:<account>:function:<name>), got {_shown(value)}",
+            )
+        if match.group("qualifier") is not None:
+            unqualified = value.rsplit(":", 1)[0]
+            raise SettingsError(
+                key,
+                f"names a version or alias ({match.group('qualifier') or 'empty'}); give the "
+                f"function's own ARN, {unqualified}: its {PROTOCOL_TAG} tag, which preflight "
+                "checks, belongs to the function, not to a version or alias",
+            )
+        found[name] = ExistingFunction(
+            value, match.group("region"), match.group("account"), match.group("name")
+        )
+    return found
+
+
+def _check_existing(settings: Settings) -> None:
+    """An existing function is its owner's: nothing of ours may configure or replace it."""
+    for function, existing in settings.existing_functions.items():
+        ours = resource_name(function, settings.environment)
+        if existing.name == ours:
+            raise SettingsError(
+                f"existing_functions.{function}",
+                f"names {ours}, the function this environment's functions stack creates: once "
+                "it is existing the stack deletes it; name a function deployed on its own",
+            )
+        if function in settings.reserved_concurrency:
+            raise SettingsError(
+                f"reserved_concurrency.{function}",
+                f"is set, but {function} is an existing function (existing_functions."
+                f"{function}): its concurrency is its owner's to reserve; remove this line",
+            )
 
 
 def _check_capacity(settings: Settings) -> None:

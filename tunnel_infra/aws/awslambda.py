@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from troposphere import AWSHelperFn, GetAtt, Ref
+import json
+from typing import Any
+
+from awacs.aws import PolicyDocument
+from troposphere import AWSHelperFn, BaseAWSObject, GetAtt, Ref, Sub
 from troposphere.awslambda import (
     Code,
     Environment,
@@ -14,9 +18,11 @@ from troposphere.awslambda import Function as LambdaFunction
 from troposphere.iam import Role
 from troposphere.logs import LogGroup
 from tunnel_shared import limits
+from tunnel_shared.protocol import PROTOCOL_TAG, PROTOCOL_VERSION
 
 from tunnel_infra.blueprint import Blueprint
 from tunnel_infra.functions import Function
+from tunnel_infra.settings import ExistingFunction
 from tunnel_infra.suppressions import skip_checkov
 
 RUNTIME = "python3.12"
@@ -25,6 +31,27 @@ HANDLER = "handler.handler"
 # starts the managed runtime's interpreter on tunnel_shared.streaming_runtime instead
 # ("Modifying the runtime environment": AWS_LAMBDA_EXEC_WRAPPER; the zip unpacks in /var/task).
 EXEC_WRAPPER = "/var/task/exec_wrapper"
+
+
+def environment_variables(
+    stack: Blueprint, declared: Function, public_url_format: AWSHelperFn | str
+) -> dict[str, AWSHelperFn | str]:
+    """What the function reads from its environment, derived from its grants and settings."""
+    variables: dict[str, AWSHelperFn | str] = {"ENVIRONMENT": stack.environment}
+    for target in declared.targets:
+        variables[target.environment_variable] = target.environment_value(stack.environment)
+    if declared.public_url:
+        variables["PUBLIC_URL_FORMAT"] = public_url_format
+    if declared.fair_share:
+        variables["IN_FLIGHT_PER_TUNNEL"] = str(stack.settings.throttling.tunnel_in_flight)
+    if streaming(stack, declared):
+        variables["AWS_LAMBDA_EXEC_WRAPPER"] = EXEC_WRAPPER
+    return variables
+
+
+def streaming(stack: Blueprint, declared: Function) -> bool:
+    """Whether it runs our streaming runtime (a custom domain's REST edge streams from it)."""
+    return declared.streams and stack.settings.custom_domain.enabled
 
 
 def function(
@@ -37,16 +64,8 @@ def function(
     public_url_format: AWSHelperFn | str,
 ) -> LambdaFunction:
     settings = stack.settings
-    variables = {"ENVIRONMENT": stack.environment}
-    for target in declared.targets:
-        variables[target.environment_variable] = target.environment_value(stack.environment)
-    if declared.public_url:
-        variables["PUBLIC_URL_FORMAT"] = public_url_format
-    if declared.fair_share:
-        variables["IN_FLIGHT_PER_TUNNEL"] = str(settings.throttling.tunnel_in_flight)
-    streams = declared.streams and settings.custom_domain.enabled
-    if streams:
-        variables["AWS_LAMBDA_EXEC_WRAPPER"] = EXEC_WRAPPER
+    variables = environment_variables(stack, declared, public_url_format)
+    streams = streaming(stack, declared)
     resource = LambdaFunction(
         f"{declared.title}Function",
         FunctionName=stack.name(declared.name),
@@ -79,7 +98,8 @@ def function(
     skip_checkov(
         resource, "CKV_AWS_116", "Invoked synchronously by API Gateway, so a DLQ never receives"
     )
-    return stack.add(resource)
+    # The handler contract it implements: an existing function in its place must carry the same.
+    return stack.add(resource, extra_tags={PROTOCOL_TAG: PROTOCOL_VERSION})
 
 
 def invoke_permission(
@@ -96,3 +116,71 @@ def invoke_permission(
             SourceAccount=Ref("AWS::AccountId"),
         )
     )
+
+
+def existing_function_needs(
+    stack: Blueprint,
+    declared: Function,
+    existing: ExistingFunction,
+    policy: PolicyDocument,
+    public_url_format: AWSHelperFn | str,
+) -> None:
+    """Outputs that name an existing function in place of ours, and what its owner must give it:
+    the environment our function would have and the policy our role would allow (its log group
+    aside), as JSON for ``aws lambda update-function-configuration --environment`` and
+    ``aws iam put-role-policy --policy-document``, resolved by CloudFormation."""
+    stack.output(
+        f"{declared.title}FunctionArn",
+        existing.arn,
+        f"{declared.description} (an existing function, not this stack's)",
+    )
+    stack.output(f"{declared.title}FunctionName", existing.name, f"{declared.name} (existing)")
+    variables = environment_variables(stack, declared, public_url_format)
+    stack.output(
+        f"{declared.title}NeedsEnvironment",
+        json_sub({"Variables": variables}),
+        f"The environment {existing.name} needs, as ours would have it",
+    )
+    stack.output(
+        f"{declared.title}NeedsPolicy",
+        json_sub(policy),
+        f"The policy {existing.name}'s role needs, as ours would allow (plus its own logs)",
+    )
+    if streaming(stack, declared):
+        # A streaming edge runs our runtime loop for up to 15 minutes: the owner's to set too.
+        stack.output(
+            f"{declared.title}NeedsTimeout",
+            str(limits.STREAM_MAX_SECONDS),
+            f"The timeout {existing.name} needs where the REST edge streams from it",
+        )
+
+
+def json_sub(value: Any) -> Sub:
+    """``value`` as JSON text in one Fn::Sub, each Ref and Fn::Sub inside it resolved in place."""
+    plain = _as_sub_text(json.loads(json.dumps(value, default=_to_dict)))
+    return Sub(json.dumps(plain, sort_keys=True, separators=(",", ":")))
+
+
+def _to_dict(value: Any) -> Any:
+    if isinstance(value, (AWSHelperFn, BaseAWSObject)):
+        return value.to_dict()
+    if hasattr(value, "JSONrepr"):
+        return value.JSONrepr()
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def _as_sub_text(value: Any) -> Any:
+    """Replace every ``{"Ref": X}`` by ``${X}`` and every ``{"Fn::Sub": s}`` by ``s``."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return f"${{{value['Ref']}}}"
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return value["Fn::Sub"]
+        if any(key.startswith("Fn::") for key in value):
+            raise ValueError(f"cannot inline {sorted(value)} in an output")
+        return {key: _as_sub_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_sub_text(item) for item in value]
+    if isinstance(value, str) and "${" in value:
+        raise ValueError(f"a literal ${{ in {value!r} would be substituted")
+    return value

@@ -26,12 +26,14 @@ def trusting(service: str) -> PolicyDocument:
 
 
 def function_grants(
-    stack: Blueprint, function: Function, log_group: LogGroup, key_arn: AWSHelperFn | None
+    stack: Blueprint, function: Function, log_group: LogGroup | None, key_arn: AWSHelperFn | None
 ) -> list[Grant]:
-    """Everything the function's role allows: its declared grants plus what every function needs."""
+    """Everything the function's role allows: its declared grants plus what every function needs
+    (``log_group`` None: an existing function's, whose log group is its owner's)."""
     grants = list(function.grants)
-    # Its own log group only; the stack creates the group, so no logs:CreateLogGroup.
-    grants.append(Arn(GetAtt(log_group, "Arn")).grant(logs.CreateLogStream, logs.PutLogEvents))
+    if log_group is not None:
+        # Its own log group only; the stack creates the group, so no logs:CreateLogGroup.
+        grants.append(Arn(GetAtt(log_group, "Arn")).grant(logs.CreateLogStream, logs.PutLogEvents))
     if stack.settings.tracing:
         # X-Ray accepts no resource-level permissions for these two.
         grants.append(Arn("*").grant(xray.PutTraceSegments, xray.PutTelemetryRecords))
