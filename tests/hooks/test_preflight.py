@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tunnel_shared.protocol import PROTOCOL_TAG, PROTOCOL_VERSION
 
 from hooks.preflight import check_account
+from tests.existing_functions import create_existing_function
 from tests.local.conftest import LocalProject, project_on_its_own_emulator
 from tests.sceptre_config import read_config
 from tunnel_infra.settings import parse_settings
@@ -322,3 +324,58 @@ def test_an_environment_in_another_region_than_the_account_stack_is_refused(fres
     endpoint = fresh_account.environment["AWS_ENDPOINT_URL"]
     in_region = session.client("cloudformation", region_name="eu-west-1", endpoint_url=endpoint)
     assert in_region.describe_stacks()["Stacks"] == []  # nothing of dev was touched
+
+
+# An existing function in place of ours (existing_functions): there, here, ours in contract.
+
+
+def with_existing(arn: str):
+    return settings(DEV, existing_functions={"forwarding": arn})
+
+
+def test_an_existing_function_with_the_contract_tag_passes(aws):
+    name = "preflight-tagged"
+    arn = create_existing_function(
+        aws("lambda"), aws("iam"), name, {PROTOCOL_TAG: PROTOCOL_VERSION}
+    )
+    found = check_account(caller(aws), with_existing(arn), REGION, creates_cloudwatch_role=True)
+    assert problems(found) == []
+
+
+def test_a_missing_existing_function_is_one_line_with_its_fix(aws):
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:preflight-nowhere"
+    found = check_account(caller(aws), with_existing(arn), REGION, creates_cloudwatch_role=True)
+    assert problems(found) == [
+        f"existing_functions.forwarding {arn} does not exist; deploy it first, or remove "
+        "existing_functions.forwarding from config/dev/config.yaml so that the functions "
+        "stack creates ours"
+    ]
+
+
+def test_an_existing_function_of_another_region_is_one_line(aws):
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:preflight-elsewhere"
+    found = check_account(caller(aws), with_existing(arn), REGION, creates_cloudwatch_role=True)
+    assert problems(found) == [
+        f"existing_functions.forwarding {arn} is in eu-west-1, but dev is launched in "
+        f"{REGION}, where its alarms and invoke permission would be; name a function deployed "
+        f"in {REGION} in config/dev/config.yaml"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "tags", "shown"),
+    [
+        ("preflight-untagged", {"team": "edge"}, f"no {PROTOCOL_TAG} tag"),
+        ("preflight-other-contract", {PROTOCOL_TAG: "0"}, f"{PROTOCOL_TAG}=0"),
+    ],
+)
+def test_an_existing_function_without_our_contract_is_one_line(aws, name, tags, shown):
+    arn = create_existing_function(aws("lambda"), aws("iam"), name, tags)
+    found = check_account(caller(aws), with_existing(arn), REGION, creates_cloudwatch_role=True)
+    assert problems(found) == [
+        f"existing_functions.forwarding {arn} has {shown}, not {PROTOCOL_TAG}="
+        f"{PROTOCOL_VERSION}: it may not speak this tunnel's handler contract; deploy a handler "
+        f"written to the tunnel's contract {PROTOCOL_VERSION} (functions/forwarding/, see the "
+        "README: an existing function in place of ours), then aws lambda tag-resource "
+        f"--resource {arn} --tags {PROTOCOL_TAG}={PROTOCOL_VERSION}"
+    ]
