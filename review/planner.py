@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from review import change_sets
+from review import change_sets, external_functions
 from review.environment import Environment, EnvironmentStack, Rendered
 from review.iam_diff import diff_roles, role_permissions
 from review.merge import merge
@@ -80,6 +80,7 @@ def offline_plan(
     )
     review.parameter_changes = diff.parameters if new_parameters is not None else {}
     review.output_changes = diff.outputs
+    review.notes += external_functions.switches(old, new)
     return diff
 
 

@@ -14,6 +14,9 @@ from review.replacement import predict_resource
 from review.stack_review import CHANGES, Review, StackReview
 from review.template_diff import diff_templates
 from review.template_text import parse_template
+from tests.existing_functions import FORWARDING_ARN, set_existing_functions
+from tests.project_copy import copy_project
+from tunnel_infra.render import render_environment
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 TABLES = parse_template((SNAPSHOTS / "dev/tables.yaml").read_text())
@@ -232,3 +235,54 @@ def test_replacement_prediction_per_stateful_type(resource_type, properties, cha
     new = {"Resources": {"R": {"Type": resource_type, "Properties": changed}}}
     (diff,) = diff_templates(old, new).resources
     assert predict_resource(diff).replacement == expected
+
+
+def test_a_function_switched_to_an_existing_one_says_it_is_external_and_blocks_on_its_logs(
+    tmp_path,
+):
+    project = copy_project(tmp_path)
+    set_existing_functions(project, "dev", {"forwarding": FORWARDING_ARN})
+    existing = parse_template(render_environment("dev", project)["dev/functions"])
+    stack, review, findings = plan_pair(
+        FUNCTIONS, existing, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    assert stack.notes == [
+        f"ForwardingFunction is now external: ForwardingFunctionArn names {FORWARDING_ARN}, a "
+        "function this stack neither creates nor deploys (existing_functions); removed with it: "
+        "ForwardingFunction, ForwardingLogGroup, ForwardingRole. Its code, role and logs are "
+        "its owner's and outside this review and the least-privilege tests; its role needs the "
+        "grants in the stack's ForwardingNeedsPolicy output"
+    ]
+    assert {r.logical_id: r.action for r in stack.resources if r.action == "Remove"} == {
+        "ForwardingFunction": "Remove",
+        "ForwardingLogGroup": "Remove",
+        "ForwardingRole": "Remove",
+    }
+    # Its logs go with it: the gate stops until that is approved by name.
+    assert [(f.kind, f.subject) for f in gate.blocking(findings)] == [
+        ("removal", "ForwardingLogGroup")
+    ]
+    shown = terminal.render(review, findings, [], colour=False)
+    assert (
+        f"note: ForwardingFunction is now external: ForwardingFunctionArn names {FORWARDING_ARN}"
+        in shown
+    )
+    assert "> ForwardingFunction is now external" in markdown.render(review, findings)
+
+    # And back: ours again, created from functions/.
+    back, _, _ = plan_pair(
+        existing, FUNCTIONS, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    assert back.notes == [
+        f"ForwardingFunction is ours again: created from functions/ in place of the existing "
+        f"function {FORWARDING_ARN}, which this stack leaves as it is"
+    ]
+
+
+def test_our_own_functions_changing_say_nothing_of_external_functions():
+    new = copy.deepcopy(FUNCTIONS)
+    new["Resources"]["ForwardingFunction"]["Properties"]["MemorySize"] = 512
+    stack, _, _ = plan_pair(
+        FUNCTIONS, new, FUNCTION_PARAMETERS, FUNCTION_PARAMETERS, name="dev/functions"
+    )
+    assert stack.notes == []
