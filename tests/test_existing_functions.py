@@ -21,6 +21,7 @@ from tunnel_shared.protocol import PROTOCOL_TAG, PROTOCOL_VERSION
 from review.template_text import parse_template
 from tests.existing_functions import FORWARDING_ARN, FORWARDING_NAME, set_existing_functions
 from tests.project_copy import copy_project
+from tunnel_infra.deployer_policy import policy
 from tunnel_infra.functions import FUNCTIONS
 from tunnel_infra.render import render_environment
 
@@ -199,3 +200,9 @@ def test_a_reservation_for_an_existing_function_is_refused(tmp_path):
         r"concurrency is its owner's to reserve; remove this line",
         check(project),
     )
+
+
+def test_the_deployer_may_read_an_existing_functions_tags_at_launch():
+    # GetFunction answers a tagged function's tags only with lambda:ListTags allowed too.
+    statements = {s["Sid"]: s["Action"] for s in policy("dev", ["launch"])["Statement"]}
+    assert {"lambda:GetFunction", "lambda:ListTags"} <= set(statements["Launch"])

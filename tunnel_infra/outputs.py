@@ -9,6 +9,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tunnel_shared.names import stack_name
 
+from tunnel_infra.functions import FUNCTIONS
+
 # (stack, output, label), in the order a user needs them.
 SHOWN = (
     ("apis", "WebSocketUrl", "WebSocket URL (agents)"),
@@ -18,6 +20,13 @@ SHOWN = (
     ("artifacts", "ArtifactsBucketName", "artifacts bucket"),
     ("domain", "DomainTarget", "custom domain target"),
     ("monitoring", "DashboardUrl", "dashboard"),
+    # Only where existing_functions names a function in place of ours: what its owner must
+    # give it (JSON, resolved), as ours would have it.
+    *(
+        ("functions", f"{function.title}Needs{need}", f"{function.name} needs {need.lower()}")
+        for function in FUNCTIONS
+        for need in ("Environment", "Policy", "Timeout")
+    ),
 )
 
 

@@ -128,3 +128,30 @@ def test_sync_refuses_the_existing_function_in_one_line(launched):
     assert {line.split()[0] for line in lines if " unchanged" in line} == {
         f.name for f in FUNCTIONS
     } - {"forwarding"}
+
+
+def test_the_outputs_print_what_its_owner_must_give_it(launched):
+    project, _, _ = launched
+    printed = subprocess.run(
+        [sys.executable, "-m", "tunnel_infra.outputs", "dev"],
+        cwd=project.root,
+        env=project.environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    needs = {
+        label.strip(): value
+        for label, _, value in (line.partition(": ") for line in printed.stdout.splitlines())
+        if "needs" in label
+    }
+    assert sorted(needs) == ["forwarding needs environment", "forwarding needs policy"]
+    environment = json.loads(needs["forwarding needs environment"])["Variables"]
+    tables = outputs(project, "tables")
+    assert environment["CONNECTIONS_TABLE"] == tables["ConnectionsTableName"]
+    policy = json.loads(needs["forwarding needs policy"])
+    resources = {r for s in policy["Statement"] for r in s["Resource"]}
+    assert any(r.endswith(f":table/{tables['ConnectionsTableName']}") for r in resources)
+    # Resolved by CloudFormation: no ${...} left for the owner to fill in.
+    assert "${" not in needs["forwarding needs policy"]
