@@ -24,7 +24,7 @@ LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 # with its file and line, never a traceback.
 CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost drift drift-local
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost drift drift-local outputs
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -41,6 +41,7 @@ help:
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
 	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync, tunnel token and drift need (POLICY_ARGS='--command sync')"
+	@echo "make outputs ENV=prod  a launched environment's endpoints, dashboard, and what an existing function needs"
 	@echo "make cost ENV=prod [REQUESTS=1000000]  a month's estimate, offline (COST_ARGS='--response-kb 32')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
@@ -254,6 +255,10 @@ deployer-policy: $(BIN)/.installed
 # A month's cost from the rendered templates, the settings and tunnel_infra/data's price table:
 # no credentials, no network.
 REQUESTS ?= 1000000
+outputs: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
+	@$(BIN)/python -m tunnel_infra.outputs $(ENV)
+
 cost: $(BIN)/.installed
 	$(CONFIG_CHECK) $(ENV)
 	@$(BIN)/python -m tunnel_infra.cost $(ENV) --requests $(REQUESTS) $(COST_ARGS)
