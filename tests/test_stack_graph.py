@@ -9,6 +9,7 @@ import pytest
 from cfn_flip import load_yaml
 from sceptre.context import SceptreContext
 from sceptre.plan.plan import SceptrePlan
+from tunnel_shared.protocol import PROTOCOL_TAG, PROTOCOL_VERSION
 
 from tests.conftest import PROJECT
 from tests.sceptre_config import configured_parameters, read_config, stack_names
@@ -113,10 +114,17 @@ def test_every_taggable_resource_carries_the_three_tags(templates):
             assert tags is not None, (stack, logical_id, resource["Type"])
             if isinstance(tags, list):
                 tags = {tag["Key"]: tag["Value"] for tag in tags}
+            # A function also carries the handler contract it implements.
+            extra = (
+                {PROTOCOL_TAG: PROTOCOL_VERSION}
+                if resource["Type"] == "AWS::Lambda::Function"
+                else {}
+            )
             assert tags == {
                 "Environment": environment,
                 "Project": "http-tunnel",
                 "ManagedBy": "sceptre",
+                **extra,
             }, (stack, logical_id)
 
 
