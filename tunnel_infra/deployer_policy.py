@@ -34,7 +34,7 @@ from review.template_text import parse_template
 from tunnel_infra.functions import SIGNING_KEY
 from tunnel_infra.render import PROJECT_PATH, launched
 
-COMMANDS = ("launch", "review", "deploy", "sync", "token")
+COMMANDS = ("launch", "review", "deploy", "sync", "token", "logs")
 # The commands that make CloudFormation create, update or delete resources with the caller's
 # credentials: sceptre launch (make local, make deploy ENV=dev) and review's execute_change_set.
 RESOURCE_COMMANDS = ("launch", "deploy")
@@ -103,6 +103,10 @@ _TOKEN = (
     ("dynamodb:GetItem", "tunnel token revoke: the subdomain's claim"),
     ("execute-api:ManageConnections", "tunnel token revoke: tell and close the live tunnel"),
 )
+# A log group under the customer-managed key: "CloudWatch Logs decrypts this data whenever it is
+# requested. CloudWatch Logs must have permissions for the KMS key" (the key policy's grant to
+# its service principal; "Encrypt ... in CloudWatch Logs using AWS KMS"), so no kms:Decrypt here.
+_LOGS = (("logs:FilterLogEvents", "tunnel logs: every function's log group"),)
 # Actions a command needs on one named resource only, not on "*": the token command reads the
 # signing key, never the functions' reply key beside it. A secret's ARN ends in "-" and six
 # random characters ("Secrets Manager: ARN format", IAM user guide's Secrets Manager page).
@@ -117,6 +121,7 @@ DIRECT: dict[str, tuple[tuple[str, str], ...]] = {
     "deploy": _STACK_OUTPUTS + _EXECUTE,
     "sync": _STACK_OUTPUTS + _SYNC,
     "token": _STACK_OUTPUTS + _TOKEN,
+    "logs": _STACK_OUTPUTS + _LOGS,
 }
 # With the customer-managed key (prod), the secret and the tables are encrypted with it: the
 # functions' roles get kms:Decrypt for the same reads (tunnel_infra/aws/iam.py).
