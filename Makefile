@@ -40,7 +40,7 @@ help:
 	@echo "make deploy ENV=prod  execute exactly the reviewed change sets (dev: sceptre launch)"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
-	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync and tunnel token need (POLICY_ARGS='--command sync')"
+	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync, tunnel token and tunnel logs need (POLICY_ARGS='--command sync')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
 	@echo "make render      render every template of every environment into $(TEMPLATES)/"
 	@echo "make lint        cfn-lint and checkov on the rendered templates (after make render)"

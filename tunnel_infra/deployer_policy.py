@@ -8,10 +8,11 @@ Two parts, neither written as a list of the resources' permissions:
   schema, as shipped in cfn-lint, plus what the schema leaves out (``SCHEMA_GAPS``);
 - what the tools call themselves: declared once per command below, each with who calls it.
 
-tests/local/test_deployer_policy.py launches dev, syncs and runs ``tunnel token`` against an
-emulator that records every operation it serves (emulator/call_log.py), and checks that each maps
-to an action of this policy (``iam_action``). What CloudFormation calls inside the emulator are
-not requests, so that test covers the declarations; the schemas cover the resources.
+tests/local/test_deployer_policy.py launches dev, syncs, runs ``tunnel token`` and ``tunnel
+logs`` against an emulator that records every operation it serves (emulator/call_log.py), and
+checks that each maps to an action of this policy (``iam_action``). What CloudFormation calls
+inside the emulator are not requests, so that test covers the declarations; the schemas cover
+the resources.
 """
 
 from __future__ import annotations
