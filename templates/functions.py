@@ -40,4 +40,8 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         )
         stack.output(f"{function.title}FunctionArn", GetAtt(deployed, "Arn"), function.description)
         stack.output(f"{function.title}FunctionName", Ref(deployed), f"{function.name} function")
+        # tunnel logs reads the groups from here, not from a naming rule of its own.
+        stack.output(
+            f"{function.title}LogGroupName", Ref(log_group), f"{function.name} function's logs"
+        )
     return stack.render()
