@@ -27,12 +27,12 @@ The handler is imported once (a warm Lambda keeps its module) and each invocatio
 thread of its own, as they arrive: the replies come back in any order. The worker exits when its
 stdin ends, so it does not outlive the gateway; running invocations are abandoned then, as in a
 Lambda environment that shuts down. ``SPEC`` is JSON: name, arn, handler, timeout_seconds,
-memory_mb, task_root (the function's code folder: ``LAMBDA_TASK_ROOT``) and, when its lines go to
-CloudWatch Logs, log (the group, the stream and PutLogEvents' limits: local_gateway.lambda_logs).
+memory_mb and task_root (the function's code folder: ``LAMBDA_TASK_ROOT``).
 
-What the handler prints (stdout and stderr), and Lambda's ``START``/``END``/``REPORT`` lines for
-each invocation, go to that log stream from a background thread; the printed lines also still
-reach the gateway's stderr.
+What the handler prints (stdout and stderr) goes to the worker's stderr, a pipe the gateway
+reads: as Lambda's platform reads a runtime's output from outside its process, so that a line
+printed just before a crash is kept. Lambda's ``START``/``END``/``REPORT`` lines go there too,
+marked (``lambda_logs.PLATFORM_MARK``) for the log stream only (local_gateway.lambda_logs).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import Any, BinaryIO
 
 from local_gateway.deployment import DeployedFunction
 from local_gateway.lambda_context import LambdaContext
-from local_gateway.lambda_logs import LogLimits, LogShipper, tee_lines
+from local_gateway.lambda_logs import PLATFORM_MARK
 
 # The id of the one unsolicited line, the worker's first.
 READY_ID = 0
@@ -70,17 +70,8 @@ _WARM_SERVICES = ("dynamodb", "secretsmanager", "apigatewaymanagementapi")
 Handler = Callable[[Any, Any], Any]
 
 
-# How long a stopping worker gives its last log lines (the gateway kills it after 5 s).
-LOG_CLOSE_SECONDS = 2.0
-
-
-def spec_of(
-    function: DeployedFunction,
-    task_root: Path,
-    log: tuple[str, str, LogLimits] | None = None,
-) -> str:
-    """The command-line argument that describes ``function`` to its worker; ``log``: the log
-    group and stream its lines go to, and PutLogEvents' limits."""
+def spec_of(function: DeployedFunction, task_root: Path) -> str:
+    """The command-line argument that describes ``function`` to its worker."""
     spec: dict[str, Any] = {
         "name": function.name,
         "arn": function.arn,
@@ -89,34 +80,32 @@ def spec_of(
         "memory_mb": function.memory_mb,
         "task_root": str(task_root),
     }
-    if log is not None:
-        group, stream, limits = log
-        spec["log"] = {"group": group, "stream": stream, "limits": limits.__dict__}
     return json.dumps(spec)
 
 
-# This environment's log stream, once main() has started it.
-_LOGS: LogShipper | None = None
+def _platform_line(line: str) -> None:
+    """A line of Lambda's own, for the log stream only: one write, so never split by a line
+    a handler thread prints meanwhile."""
+    try:
+        os.write(2, f"{PLATFORM_MARK}{line}\n".encode())
+    except OSError:
+        pass  # the gateway is gone
 
 
 @contextmanager
 def _lambda_lines(function: DeployedFunction, context: LambdaContext) -> Iterator[None]:
     """Lambda's START, END and REPORT lines around an invocation (operator guide, "How
     CloudWatch structures logs"); in the log stream only, not on the gateway's stderr."""
-    logs = _LOGS
-    if logs is None:
-        yield
-        return
     request_id = context.aws_request_id
-    logs.put(f"START RequestId: {request_id} Version: $LATEST")
+    _platform_line(f"START RequestId: {request_id} Version: $LATEST")
     started = time.perf_counter()
     try:
         yield
     finally:
         took = (time.perf_counter() - started) * 1000
         used_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
-        logs.put(f"END RequestId: {request_id}")
-        logs.put(
+        _platform_line(f"END RequestId: {request_id}")
+        _platform_line(
             f"REPORT RequestId: {request_id}\tDuration: {took:.2f} ms\t"
             f"Billed Duration: {math.ceil(took)} ms\tMemory Size: {function.memory_mb} MB\t"
             f"Max Memory Used: {used_mb} MB"
@@ -315,60 +304,17 @@ def main(argv: Sequence[str]) -> int:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
-    tee = _ship_logs(spec.get("log"), function.name)
     _warm()
     handler = load(function, task_root)
     error = handler if isinstance(handler, str) else None
     replies.send(READY_ID, "ready", json.dumps({"error": error}))
     if error is not None or isinstance(handler, str):
-        _stop_logs(tee)  # the import's traceback, as Lambda logs an Init error
         return 1
     _serve(function, handler, requests, replies)
     sys.stdout.flush()
     sys.stderr.flush()
-    _stop_logs(tee)
     # stdin ended: the gateway stopped or died. Running handlers are abandoned, not joined.
     os._exit(0)
-
-
-def _ship_logs(log: dict[str, Any] | None, name: str) -> threading.Thread | None:
-    """Send what this process prints (fds 1 and 2) through a pipe to CloudWatch Logs, and on to
-    the gateway's stderr as before; None when the spec names no log stream."""
-    global _LOGS
-    if log is None:
-        return None
-    copy_fd = os.dup(2)  # the gateway's stderr
-
-    def note(what: str) -> None:
-        try:
-            os.write(copy_fd, f"[{name}] {what}\n".encode())
-        except OSError:
-            pass
-
-    def client() -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"max_attempts": 2}, connect_timeout=2, read_timeout=5)
-        return boto3.session.Session().client("logs", config=config)
-
-    _LOGS = LogShipper(client, log["group"], log["stream"], LogLimits(**log["limits"]), note)
-    _LOGS.start()
-    read_fd, write_fd = os.pipe()
-    os.dup2(write_fd, 1)
-    os.dup2(write_fd, 2)
-    os.close(write_fd)
-    return tee_lines(read_fd, copy_fd, _LOGS)
-
-
-def _stop_logs(tee: threading.Thread | None) -> None:
-    """Close this process's ends of the pipe so the tee reads to its end, then write the rest."""
-    if tee is None or _LOGS is None:
-        return
-    os.close(1)
-    os.close(2)
-    tee.join(LOG_CLOSE_SECONDS / 2)  # a process the handler started may hold the pipe open
-    _LOGS.close(LOG_CLOSE_SECONDS / 2)
 
 
 if __name__ == "__main__":

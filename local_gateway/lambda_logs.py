@@ -11,7 +11,10 @@ it gets one stream (``AWS_LAMBDA_LOG_STREAM_NAME``, chosen by the gateway when i
 the group the functions stack created (``AWS_LAMBDA_LOG_GROUP_NAME``); a group that does not
 exist is not created (the stack owns the group, its retention and its key).
 
-Lines are queued as they are printed and a background thread writes them with PutLogEvents in
+The gateway reads each worker's stderr (what the handler prints, and the platform's lines,
+marked ``PLATFORM_MARK``), as Lambda's platform reads a runtime's output from outside it: a
+line printed just before the process dies is still kept. Lines are copied to the gateway's own
+stderr (but the platform's) and queued, and a background thread writes them with PutLogEvents in
 batches (``batches``: chronological, within the batch limits of tunnel_shared.limits), so an
 invocation never waits for CloudWatch Logs. If the emulator refuses or cannot be reached, the
 lines are dropped and one line on the gateway's stderr says so: a request never fails for it.
@@ -28,6 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# Starts a line of Lambda's own (START, END, REPORT) on a worker's stderr: the log stream gets
+# it, the gateway's stderr does not. A record separator, which no handler's line starts with.
+PLATFORM_MARK = "\x1e"
+# How long a worker's last lines may take to be written once its output ends.
+CLOSE_SECONDS = 2.0
 # How long a printed line waits for the lines printed after it before they go in one batch.
 FLUSH_SECONDS = 0.2
 # Lines held while CloudWatch Logs is slow; past this the oldest are dropped (and said so once).
@@ -177,8 +185,10 @@ class LogShipper:
 
 
 def tee_lines(read_fd: int, copy_fd: int, shipper: LogShipper) -> threading.Thread:
-    """A thread that copies what arrives on ``read_fd`` to ``copy_fd`` (the gateway's stderr, as
-    before) and puts each line to ``shipper``, until the pipe ends."""
+    """A thread that reads a worker's output from ``read_fd`` until it ends, copies each line to
+    ``copy_fd`` (the gateway's stderr, as before; the platform's lines not) and puts it to
+    ``shipper``, which it then closes (its last lines written, for at most CLOSE_SECONDS)."""
+    mark = PLATFORM_MARK.encode()
 
     def run() -> None:
         rest = b""
@@ -189,17 +199,28 @@ def tee_lines(read_fd: int, copy_fd: int, shipper: LogShipper) -> threading.Thre
                 data = b""
             if not data:
                 break
-            try:
-                os.write(copy_fd, data)
-            except OSError:
-                pass  # the gateway's stderr is gone; CloudWatch Logs still gets the lines
             lines = (rest + data).split(b"\n")
             rest = lines.pop()
             now = int(time.time() * 1000)
+            shown = b"".join(line + b"\n" for line in lines if not line.startswith(mark))
+            try:
+                os.write(copy_fd, shown)
+            except OSError:
+                pass  # the gateway's stderr is gone; CloudWatch Logs still gets the lines
             for line in lines:
-                shipper.put(line.decode(errors="replace").rstrip("\r"), now)
+                text = line.removeprefix(mark).decode(errors="replace").rstrip("\r")
+                shipper.put(text, now)
         if rest:
+            try:
+                os.write(copy_fd, rest + b"\n")
+            except OSError:
+                pass
             shipper.put(rest.decode(errors="replace"))
+        try:
+            os.close(read_fd)
+        except OSError:
+            pass
+        shipper.close(CLOSE_SECONDS)
 
     thread = threading.Thread(target=run, name="log-tee", daemon=True)
     thread.start()

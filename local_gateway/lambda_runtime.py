@@ -96,6 +96,16 @@ LOG_LIMITS = lambda_logs.LogLimits(
 _TO_RUN = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
 
 
+def _logs_client() -> Any:
+    """CloudWatch Logs, as the gateway reaches AWS (the emulator): a worker's lines are written
+    with it, quickly given up on (lambda_logs.LogShipper drops what cannot be written)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 2}, connect_timeout=2, read_timeout=5)
+    return boto3.session.Session().client("logs", config=config)
+
+
 class Status(Enum):
     OK = "ok"
     RAISED = "raised"  # the handler raised
@@ -251,16 +261,35 @@ class _Worker:
             [sys.executable, "-m", "local_gateway.function_worker", self._spec()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**self._env, LOG_STREAM_VARIABLE: self.log_stream},
             bufsize=0,
         )
+        self._ship_output(self._process)
         self._leftover = b""
         self._connected = None
         self._alive = self._dead = False
 
     def _spec(self) -> str:
-        group = self._env[LOG_GROUP_VARIABLE]
-        return spec_of(self.function, self._task_root, (group, self.log_stream, LOG_LIMITS))
+        return spec_of(self.function, self._task_root)
+
+    def _ship_output(self, process: subprocess.Popen[bytes]) -> None:
+        """What the worker prints, read here until it ends (as Lambda's platform reads it, from
+        outside): on to the gateway's stderr, and to the function's log group, in this
+        environment's stream (local_gateway.lambda_logs)."""
+        assert process.stderr is not None
+        name = self.function.name
+
+        def note(what: str) -> None:
+            print(f"local gateway: {name}: {what}", file=sys.stderr, flush=True)
+
+        shipper = lambda_logs.LogShipper(
+            _logs_client, self._env[LOG_GROUP_VARIABLE], self.log_stream, LOG_LIMITS, note
+        )
+        shipper.start()
+        # The thread owns the pipe's descriptor from here; the file object must not close it.
+        lambda_logs.tee_lines(os.dup(process.stderr.fileno()), sys.stderr.fileno(), shipper)
+        process.stderr.close()
 
     def wait_ready(self, deadline: float) -> None:
         """At start-up, before there is a loop: read the ready line from the raw pipe."""
