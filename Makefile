@@ -91,6 +91,7 @@ local: emulator
 	@echo "  python3 -m http.server 8080"
 	@echo "  export TUNNEL_TOKEN=\$$(make -s token-local $(LOCAL_PORTS) TOKEN_ARGS='--subdomain demo')"
 	@echo "  .venv/bin/tunnel http 8080 --url ws://127.0.0.1:$(GATEWAY_PORT)/dev"
+	@echo "  make logs-local $(LOCAL_PORTS) LOGS_ARGS=--follow   (one line per invocation, every function)"
 
 local-down: $(BIN)/.installed
 	$(LOCAL_CHECK)

@@ -72,6 +72,14 @@ def test_the_fixed_lines_count_what_the_templates_declare() -> None:
     assert lines["Secrets Manager secrets"].quantity == bodies.count(
         "Type: AWS::SecretsManager::Secret"
     )
+    # Custom metrics: each of ours that an alarm, a metric filter or the dashboard names, once.
+    ours = {
+        name
+        for name in ("TunnelRejections", "TunnelAddedMilliseconds", "PublicThrottled-prod")
+        if name in bodies
+    }
+    assert len(ours) == 3
+    assert lines["CloudWatch custom metrics"].quantity == len(ours)
 
 
 def test_a_dashboard_in_the_templates_is_priced() -> None:
