@@ -24,7 +24,7 @@ LOCAL_CHECK = @$(BIN)/python -m emulator.service check --port $(EMULATOR_PORT)
 # with its file and line, never a traceback.
 CONFIG_CHECK := @$(BIN)/python -m tunnel_infra.config_check
 
-.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local review-local deploy-local browser deployer-policy cost drift drift-local outputs
+.PHONY: help venv render snapshots lint format test bench clean emulator emulator-stop local local-down review deploy sync sync-local tunnel-local token-local logs logs-local review-local deploy-local browser deployer-policy cost drift drift-local outputs
 
 help:
 	@echo "make local       launch dev on the embedded local AWS and print its endpoints"
@@ -32,6 +32,8 @@ help:
 	@echo "make emulator    start the local AWS emulator in the background (emulator-stop stops it)"
 	@echo "make tunnel-local  the local API Gateway for the launched dev, on 127.0.0.1:GATEWAY_PORT"
 	@echo "make token-local TOKEN_ARGS='--subdomain demo'  tunnel token on the local stack (list, revoke ID)"
+	@echo "make logs ENV=dev LOGS_ARGS='--follow'  one line per function invocation (--function, --subdomain, --since)"
+	@echo "make logs-local LOGS_ARGS='--since 5m'  the same, for the local stack"
 	@echo "make review-local, make deploy-local  the reviewed deploy of the local dev"
 	@echo "                 local ports: EMULATOR_PORT (4566), GATEWAY_PORT (4567)"
 	@echo "make review ENV=prod  plan every stack's change set, gate destructive or broadening changes"
@@ -40,7 +42,7 @@ help:
 	@echo "make drift-local  the same for the dev that make local launched"
 	@echo "make sync ENV=dev  changed function code to Lambda in seconds (SYNC_ARGS=--watch)"
 	@echo "make sync-local  the same for the dev that make local launched (SYNC_ARGS=--watch)"
-	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync, tunnel token and drift need (POLICY_ARGS='--command sync')"
+	@echo "make deployer-policy ENV=prod  the IAM policy launch, review, deploy, sync, drift, tunnel token and tunnel logs need (POLICY_ARGS='--command sync')"
 	@echo "make outputs ENV=prod  a launched environment's endpoints, dashboard, and what an existing function needs"
 	@echo "make cost ENV=prod [REQUESTS=1000000]  a month's estimate, offline (COST_ARGS='--response-kb 32')"
 	@echo "make test        every test and check (creates the virtualenvs it needs)"
@@ -90,6 +92,7 @@ local: emulator
 	@echo "  python3 -m http.server 8080"
 	@echo "  export TUNNEL_TOKEN=\$$(make -s token-local $(LOCAL_PORTS) TOKEN_ARGS='--subdomain demo')"
 	@echo "  .venv/bin/tunnel http 8080 --url ws://127.0.0.1:$(GATEWAY_PORT)/dev"
+	@echo "  make logs-local $(LOCAL_PORTS) LOGS_ARGS=--follow   (one line per invocation, every function)"
 
 local-down: $(BIN)/.installed
 	$(LOCAL_CHECK)
@@ -279,6 +282,18 @@ deploy-local: $(BIN)/.installed
 token-local: $(BIN)/.installed
 	$(LOCAL_CHECK)
 	@$(LOCAL_AWS) $(BIN)/tunnel token $(TOKEN_ARGS)
+
+# tunnel logs: one line per function invocation of ENV, from the functions' log groups, e.g.
+#   make logs ENV=prod LOGS_ARGS="--since 1h --function forwarding --subdomain demo --follow"
+logs: $(BIN)/.installed
+	$(CONFIG_CHECK) $(ENV)
+	@$(BIN)/tunnel logs --environment $(ENV) $(LOGS_ARGS)
+
+# The same for the dev that `make local` launched (the local gateway writes the functions' lines
+# to the emulator's log groups).
+logs-local: $(BIN)/.installed
+	$(LOCAL_CHECK)
+	@$(LOCAL_AWS) $(BIN)/tunnel logs --environment dev $(LOGS_ARGS)
 
 # The local API Gateway (WebSocket API, HTTP API, @connections) for the dev that `make local`
 # launched: ws://127.0.0.1:$(GATEWAY_PORT)/dev and http://<subdomain>.localhost:$(GATEWAY_PORT).

@@ -28,6 +28,11 @@ thread of its own, as they arrive: the replies come back in any order. The worke
 stdin ends, so it does not outlive the gateway; running invocations are abandoned then, as in a
 Lambda environment that shuts down. ``SPEC`` is JSON: name, arn, handler, timeout_seconds,
 memory_mb and task_root (the function's code folder: ``LAMBDA_TASK_ROOT``).
+
+What the handler prints (stdout and stderr) goes to the worker's stderr, a pipe the gateway
+reads: as Lambda's platform reads a runtime's output from outside its process, so that a line
+printed just before a crash is kept. Lambda's ``START``/``END``/``REPORT`` lines go there too,
+marked (``lambda_logs.PLATFORM_MARK``) for the log stream only (local_gateway.lambda_logs).
 """
 
 from __future__ import annotations
@@ -35,18 +40,23 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import math
 import os
+import resource
 import signal
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from local_gateway.deployment import DeployedFunction
 from local_gateway.lambda_context import LambdaContext
+from local_gateway.lambda_logs import PLATFORM_MARK
 
 # The id of the one unsolicited line, the worker's first.
 READY_ID = 0
@@ -62,16 +72,44 @@ Handler = Callable[[Any, Any], Any]
 
 def spec_of(function: DeployedFunction, task_root: Path) -> str:
     """The command-line argument that describes ``function`` to its worker."""
-    return json.dumps(
-        {
-            "name": function.name,
-            "arn": function.arn,
-            "handler": function.handler,
-            "timeout_seconds": function.timeout_seconds,
-            "memory_mb": function.memory_mb,
-            "task_root": str(task_root),
-        }
-    )
+    spec: dict[str, Any] = {
+        "name": function.name,
+        "arn": function.arn,
+        "handler": function.handler,
+        "timeout_seconds": function.timeout_seconds,
+        "memory_mb": function.memory_mb,
+        "task_root": str(task_root),
+    }
+    return json.dumps(spec)
+
+
+def _platform_line(line: str) -> None:
+    """A line of Lambda's own, for the log stream only: one write, so never split by a line
+    a handler thread prints meanwhile."""
+    try:
+        os.write(2, f"{PLATFORM_MARK}{line}\n".encode())
+    except OSError:
+        pass  # the gateway is gone
+
+
+@contextmanager
+def _lambda_lines(function: DeployedFunction, context: LambdaContext) -> Iterator[None]:
+    """Lambda's START, END and REPORT lines around an invocation (operator guide, "How
+    CloudWatch structures logs"); in the log stream only, not on the gateway's stderr."""
+    request_id = context.aws_request_id
+    _platform_line(f"START RequestId: {request_id} Version: $LATEST")
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        took = (time.perf_counter() - started) * 1000
+        used_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+        _platform_line(f"END RequestId: {request_id}")
+        _platform_line(
+            f"REPORT RequestId: {request_id}\tDuration: {took:.2f} ms\t"
+            f"Billed Duration: {math.ceil(took)} ms\tMemory Size: {function.memory_mb} MB\t"
+            f"Max Memory Used: {used_mb} MB"
+        )
 
 
 class _PipeSink:
@@ -145,8 +183,10 @@ def load(function: DeployedFunction, task_root: Path) -> Handler | str:
 def run(function: DeployedFunction, handler: Handler, payload: bytes) -> tuple[str, str]:
     """One invocation, its failures turned into the reply's kind and body."""
     name = function.name
+    context = LambdaContext(function)
     try:
-        result = handler(json.loads(payload), LambdaContext(function))
+        with _lambda_lines(function, context):
+            result = handler(json.loads(payload), context)
     except BaseException as error:  # noqa: BLE001 - Lambda reports any escape as an error
         return "raised", json.dumps(
             {
@@ -188,7 +228,9 @@ def run_streamed(
     _SINKS[invocation] = sink
     try:
         stream = runtime.ResponseStream(sink)
-        error = runtime.answer_stream(stream_handler, event, LambdaContext(function), stream)
+        context = LambdaContext(function)
+        with _lambda_lines(function, context):
+            error = runtime.answer_stream(stream_handler, event, context, stream)
     finally:
         _SINKS.pop(invocation, None)
     if error is not None:

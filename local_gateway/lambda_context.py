@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import UTC, datetime
 
 from local_gateway.deployment import DeployedFunction
+from local_gateway.lambda_logs import stream_name
 
 
 class LambdaContext:
@@ -20,8 +20,11 @@ class LambdaContext:
         # The runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: a string, not an int.
         self.memory_limit_in_mb = str(function.memory_mb)
         self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{os.urandom(16).hex()}"
+        # The worker's environment names its group and stream, as Lambda's runtime reads them.
+        self.log_group_name = os.environ.get(
+            "AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{function.name}"
+        )
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME") or stream_name()
         self.identity = None
         self.client_context = None
         self._deadline = time.monotonic() + function.timeout_seconds

@@ -53,6 +53,10 @@ from typing import Any
 from tunnel_shared import names
 from tunnel_shared.limits import (
     LAMBDA_REQUEST_PAYLOAD_BYTES,
+    LOG_EVENT_MAX_BYTES,
+    PUT_LOG_EVENTS_BATCH_BYTES,
+    PUT_LOG_EVENTS_EVENT_OVERHEAD_BYTES,
+    PUT_LOG_EVENTS_MAX_EVENTS,
     STREAM_IDLE_TIMEOUT_SECONDS,
     STREAM_MAX_SECONDS,
     STREAM_THROTTLED_BYTES_PER_SECOND,
@@ -60,7 +64,7 @@ from tunnel_shared.limits import (
 )
 
 from aws_fidelity import rules
-from local_gateway import access_log, iam
+from local_gateway import access_log, iam, lambda_logs
 from local_gateway.deployment import DeployedFunction, Deployment, function_of
 from local_gateway.function_code import Code, CodeCache, CodeUnavailable, sha_hex
 from local_gateway.function_worker import READY_ID, spec_of
@@ -78,8 +82,28 @@ CODE_POLL_SECONDS = 1.0
 # its endpoint (the emulator), so that the functions reach what the gateway reaches.
 _GATEWAY_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _ENDPOINT_PREFIX = "AWS_ENDPOINT_URL"  # and AWS_ENDPOINT_URL_<SERVICE>
+# Lambda's reserved variables naming where the runtime's lines go: the group (the functions
+# stack's, /aws/lambda/<name>) and the execution environment's stream (local_gateway.lambda_logs).
+LOG_GROUP_VARIABLE = "AWS_LAMBDA_LOG_GROUP_NAME"
+LOG_STREAM_VARIABLE = "AWS_LAMBDA_LOG_STREAM_NAME"
+LOG_LIMITS = lambda_logs.LogLimits(
+    batch_bytes=PUT_LOG_EVENTS_BATCH_BYTES,
+    batch_events=PUT_LOG_EVENTS_MAX_EVENTS,
+    event_overhead_bytes=PUT_LOG_EVENTS_EVENT_OVERHEAD_BYTES,
+    event_bytes=LOG_EVENT_MAX_BYTES,
+)
 # What the worker's Python needs to start (Lambda sets PATH and LD_LIBRARY_PATH too).
 _TO_RUN = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH")
+
+
+def _logs_client() -> Any:
+    """CloudWatch Logs, as the gateway reaches AWS (the emulator): a worker's lines are written
+    with it, quickly given up on (lambda_logs.LogShipper drops what cannot be written)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 2}, connect_timeout=2, read_timeout=5)
+    return boto3.session.Session().client("logs", config=config)
 
 
 class Status(Enum):
@@ -182,7 +206,7 @@ def function_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            LOG_GROUP_VARIABLE: f"/aws/lambda/{function.name}",
             "LAMBDA_TASK_ROOT": str(task_root),
             "TZ": ":UTC",
         }
@@ -223,25 +247,49 @@ class _Worker:
         self._stopping = False
         self._reaping: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
         self.in_flight = 0  # invocations sent its way and not yet answered (LambdaRuntime's)
+        self.log_stream = ""  # its CloudWatch Logs stream, named at each spawn
 
     @property
     def load_error(self) -> str | None:
         return self._load_error
 
     def spawn(self) -> None:
+        # A new process is a new execution environment: a log stream of its own, which Lambda
+        # names in the runtime's environment as well as in its context.
+        self.log_stream = lambda_logs.stream_name()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local_gateway.function_worker", self._spec()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=self._env,
+            stderr=subprocess.PIPE,
+            env={**self._env, LOG_STREAM_VARIABLE: self.log_stream},
             bufsize=0,
         )
+        self._ship_output(self._process)
         self._leftover = b""
         self._connected = None
         self._alive = self._dead = False
 
     def _spec(self) -> str:
         return spec_of(self.function, self._task_root)
+
+    def _ship_output(self, process: subprocess.Popen[bytes]) -> None:
+        """What the worker prints, read here until it ends (as Lambda's platform reads it, from
+        outside): on to the gateway's stderr, and to the function's log group, in this
+        environment's stream (local_gateway.lambda_logs)."""
+        assert process.stderr is not None
+        name = self.function.name
+
+        def note(what: str) -> None:
+            print(f"local gateway: {name}: {what}", file=sys.stderr, flush=True)
+
+        shipper = lambda_logs.LogShipper(
+            _logs_client, self._env[LOG_GROUP_VARIABLE], self.log_stream, LOG_LIMITS, note
+        )
+        shipper.start()
+        # The thread owns the pipe's descriptor from here; the file object must not close it.
+        lambda_logs.tee_lines(os.dup(process.stderr.fileno()), sys.stderr.fileno(), shipper)
+        process.stderr.close()
 
     def wait_ready(self, deadline: float) -> None:
         """At start-up, before there is a loop: read the ready line from the raw pipe."""

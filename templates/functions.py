@@ -58,6 +58,10 @@ def sceptre_handler(sceptre_user_data: dict) -> str:
         )
         stack.output(f"{function.title}FunctionArn", GetAtt(deployed, "Arn"), function.description)
         stack.output(f"{function.title}FunctionName", Ref(deployed), f"{function.name} function")
+        # tunnel logs reads the groups from here, not from a naming rule of its own.
+        stack.output(
+            f"{function.title}LogGroupName", Ref(log_group), f"{function.name} function's logs"
+        )
     if stack.settings.existing_functions:
         # The code keys of existing functions are passed (every functions.yaml names all five)
         # and knowingly unused: cfn-lint reads its config from the template's Metadata.

@@ -72,6 +72,14 @@ def test_the_fixed_lines_count_what_the_templates_declare() -> None:
     assert lines["Secrets Manager secrets"].quantity == bodies.count(
         "Type: AWS::SecretsManager::Secret"
     )
+    # Custom metrics: each of ours that an alarm, a metric filter or the dashboard names, once.
+    ours = {
+        name
+        for name in ("TunnelRejections", "TunnelAddedMilliseconds", "PublicThrottled-prod")
+        if name in bodies
+    }
+    assert len(ours) == 3
+    assert lines["CloudWatch custom metrics"].quantity == len(ours)
 
 
 def test_a_dashboard_in_the_templates_is_priced() -> None:
@@ -79,10 +87,11 @@ def test_a_dashboard_in_the_templates_is_priced() -> None:
         "Resources:\n  Board:\n    Type: AWS::CloudWatch::Dashboard\n"
         "    Properties:\n      DashboardBody: '{}'\n"
     )
-    without = components(estimate("dev"))
-    with_one = components(estimate("dev", **{"dev/board": dashboard}))
-    assert "CloudWatch dashboards" not in without
-    assert with_one["CloudWatch dashboards"].monthly == pytest.approx(3.0)
+    # Every environment has its own dashboard (templates/monitoring.py); one more adds $3.
+    before = components(estimate("dev"))["CloudWatch dashboards"]
+    after = components(estimate("dev", **{"dev/board": dashboard}))["CloudWatch dashboards"]
+    assert (before.quantity, after.quantity) == (1, 2)
+    assert after.monthly - before.monthly == pytest.approx(3.0)
 
 
 def test_doubling_the_requests_doubles_the_per_request_part_only() -> None:

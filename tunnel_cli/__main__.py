@@ -1,7 +1,7 @@
 """The ``tunnel`` command line: ``tunnel http PORT`` runs one tunnel, ``tunnel start`` the ones
-``tunnel.yml`` describes; ``tunnel token`` issues, lists and revokes agent tokens. Argument
-handling only; the work is in ``runner`` (with ``agent`` and the inspector), ``config`` and
-``token_command``."""
+``tunnel.yml`` describes; ``tunnel token`` issues, lists and revokes agent tokens; ``tunnel
+logs`` shows what the functions did. Argument handling only; the work is in ``runner`` (with
+``agent`` and the inspector), ``config``, ``token_command`` and ``logs_command``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tunnel_cli import agent as agent_module
 from tunnel_cli import config as config_module
 from tunnel_cli import exposure, runner
 from tunnel_cli.forward import HOST_HEADER_POLICIES
+from tunnel_cli.logs_command import DEFAULT_SINCE
 from tunnel_cli.terminal import printable
 from tunnel_cli.websocket_url import shown_url, url_problem
 
@@ -69,6 +70,20 @@ to the local gateway's, http://127.0.0.1:4567/dev), else the one the apis stack 
 connection cannot be closed, the token stays revoked, one line says why, and the exit code is 1.
 """
 
+LOGS_DESCRIPTION = """\
+One line per function invocation, from every function's log group (found from the functions
+stack's outputs), oldest first:
+
+  TIME  FUNCTION  SUBDOMAIN  STATUS  DURATION  REQUEST-ID
+
+STATUS is the HTTP status the function noted, else its outcome (connected, allow, deny, ...).
+REQUEST-ID is the tunnel's request id where there is one (the forwarding and response lines of
+one public request share it), else the invocation's Lambda request id. Never a token, a body or
+a query string: the functions do not log them. Needs cloudformation:DescribeStacks and
+logs:FilterLogEvents. Against the local stack: make logs-local LOGS_ARGS='--follow'.
+Exit 0; 2 on a bad flag or when the logs cannot be read (one line says why).
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -78,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _http(args)
         if args.command == "start":
             return _start(args)
+        if args.command == "logs":
+            return _logs(args)
         return _token(args)
     except KeyboardInterrupt:  # Ctrl-C before the agent's own handler is in place
         return 0
@@ -167,6 +184,32 @@ def _parser() -> argparse.ArgumentParser:
         help="revoke: the WebSocket API's @connections URL (default: "
         "$TUNNEL_CONNECTIONS_ENDPOINT, else found from the apis stack)",
     )
+
+    logs = commands.add_parser(
+        "logs",
+        help="what the functions did, one line per invocation (needs AWS credentials)",
+        description=LOGS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    logs.add_argument(
+        "--environment", default="dev", help="the environment whose functions to read (dev)"
+    )
+    logs.add_argument(
+        "--function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this function (repeat it, or NAME,NAME); the names the functions stack "
+        "declares: forwarding, response, connect, ...",
+    )
+    logs.add_argument("--subdomain", help="only the lines about this subdomain")
+    logs.add_argument(
+        "--since",
+        default=DEFAULT_SINCE,
+        help="from this long ago (30s, 10m, 2h, 1d) or this time (ISO 8601, UTC unless it "
+        f"says): {DEFAULT_SINCE}",
+    )
+    logs.add_argument("--follow", action="store_true", help="keep printing new lines until Ctrl-C")
     return parser
 
 
@@ -230,6 +273,14 @@ def _token(args: argparse.Namespace) -> int:
     tokens_table = token_command.table_for(args.environment, "tokens")
     return token_command.run(
         args.subdomain, args.ttl, args.subject, secret_id, tokens_table=tokens_table
+    )
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from tunnel_cli import logs_command  # boto3 is imported only for this command
+
+    return logs_command.run(
+        args.environment, args.function, args.subdomain, args.since, args.follow
     )
 
 

@@ -158,6 +158,9 @@ class Inventory:
                 elif kind == "AWS::Logs::MetricFilter":
                     for transformation in properties.get("MetricTransformations") or []:
                         metrics |= _custom(transformation)
+                elif kind == "AWS::CloudWatch::Dashboard":
+                    # A metric our code emits only for the dashboard (an EMF point, no alarm).
+                    metrics |= _graphed(properties.get("DashboardBody"))
         return cls(types, waf_rules, len(metrics), alarm_metrics)
 
 
@@ -168,6 +171,25 @@ def _custom(properties: dict[str, Any]) -> set[tuple[str, str]]:
     if isinstance(namespace, str) and isinstance(name, str) and not namespace.startswith("AWS/"):
         return {(namespace, name)}
     return set()
+
+
+def _graphed(body: object) -> set[tuple[str, str]]:
+    """The custom metrics a dashboard body graphs (``[namespace, name, ...]`` lines; the body
+    is JSON, a string or an ``Fn::Sub`` of one)."""
+    if isinstance(body, dict):
+        body = body.get("Fn::Sub")
+    if isinstance(body, list):
+        body = body[0] if body else None
+    try:
+        widgets = json.loads(body)["widgets"] if isinstance(body, str) else []
+    except (ValueError, KeyError, TypeError):
+        return set()
+    found: set[tuple[str, str]] = set()
+    for widget in widgets:
+        for line in (widget.get("properties") or {}).get("metrics") or []:
+            if len(line) >= 2 and all(isinstance(part, str) for part in line[:2]):
+                found |= _custom({"Namespace": line[0], "MetricName": line[1]})
+    return found
 
 
 def load_prices(region: str) -> dict[str, Any]:

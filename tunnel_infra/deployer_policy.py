@@ -8,10 +8,11 @@ Two parts, neither written as a list of the resources' permissions:
   schema, as shipped in cfn-lint, plus what the schema leaves out (``SCHEMA_GAPS``);
 - what the tools call themselves: declared once per command below, each with who calls it.
 
-tests/local/test_deployer_policy.py launches dev, syncs and runs ``tunnel token`` against an
-emulator that records every operation it serves (emulator/call_log.py), and checks that each maps
-to an action of this policy (``iam_action``). What CloudFormation calls inside the emulator are
-not requests, so that test covers the declarations; the schemas cover the resources.
+tests/local/test_deployer_policy.py launches dev, syncs, runs ``tunnel token`` and ``tunnel
+logs`` against an emulator that records every operation it serves (emulator/call_log.py), and
+checks that each maps to an action of this policy (``iam_action``). What CloudFormation calls
+inside the emulator are not requests, so that test covers the declarations; the schemas cover
+the resources.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from review.template_text import parse_template
 from tunnel_infra.functions import SIGNING_KEY
 from tunnel_infra.render import PROJECT_PATH, launched
 
-COMMANDS = ("launch", "review", "deploy", "sync", "token", "drift")
+COMMANDS = ("launch", "review", "deploy", "sync", "token", "drift", "logs")
 # The commands that make CloudFormation create, update or delete resources with the caller's
 # credentials: sceptre launch (make local, make deploy ENV=dev) and review's execute_change_set.
 RESOURCE_COMMANDS = ("launch", "deploy")
@@ -124,6 +125,10 @@ _TOKEN = (
     ("dynamodb:GetItem", "tunnel token revoke: the subdomain's claim"),
     ("execute-api:ManageConnections", "tunnel token revoke: tell and close the live tunnel"),
 )
+# A log group under the customer-managed key: "CloudWatch Logs decrypts this data whenever it is
+# requested. CloudWatch Logs must have permissions for the KMS key" (the key policy's grant to
+# its service principal; "Encrypt ... in CloudWatch Logs using AWS KMS"), so no kms:Decrypt here.
+_LOGS = (("logs:FilterLogEvents", "tunnel logs: every function's log group"),)
 # Actions a command needs on one named resource only, not on "*": the token command reads the
 # signing key, never the functions' reply key beside it. A secret's ARN ends in "-" and six
 # random characters ("Secrets Manager: ARN format", IAM user guide's Secrets Manager page).
@@ -139,6 +144,7 @@ DIRECT: dict[str, tuple[tuple[str, str], ...]] = {
     "sync": _STACK_OUTPUTS + _SYNC,
     "token": _STACK_OUTPUTS + _TOKEN,
     "drift": _STACK_OUTPUTS + _DRIFT,
+    "logs": _STACK_OUTPUTS + _LOGS,
 }
 # With the customer-managed key (prod), the secret and the tables are encrypted with it: the
 # functions' roles get kms:Decrypt for the same reads (tunnel_infra/aws/iam.py).

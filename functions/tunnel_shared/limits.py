@@ -76,3 +76,13 @@ STREAM_PART_BYTES = STREAM_THROTTLED_BYTES_PER_SECOND // 2
 REST_BUFFERED_TIMEOUT_SECONDS = 29
 # A REST API request's payload: 10 MB, as the HTTP API's ("API Gateway quotas for REST APIs").
 REST_API_PAYLOAD_BYTES = HTTP_API_PAYLOAD_BYTES
+
+# --- CloudWatch Logs PutLogEvents (API reference, "PutLogEvents",
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html) ---
+# A batch holds at most 1,048,576 bytes, counted as each message's UTF-8 bytes plus 26, and at
+# most 10,000 events, in chronological order. One event is at most 256 KB in the older text
+# (1 MB in the current one): the smaller is kept. The local gateway writes the functions' lines so.
+PUT_LOG_EVENTS_BATCH_BYTES = 1_048_576
+PUT_LOG_EVENTS_EVENT_OVERHEAD_BYTES = 26
+PUT_LOG_EVENTS_MAX_EVENTS = 10_000
+LOG_EVENT_MAX_BYTES = 256 * 1024

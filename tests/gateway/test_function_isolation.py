@@ -27,6 +27,7 @@ RUNTIME_NAMES = {
     "AWS_LAMBDA_FUNCTION_VERSION",
     "AWS_LAMBDA_INITIALIZATION_TYPE",
     "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
     "LAMBDA_TASK_ROOT",
     "TZ",
     "AWS_ENDPOINT_URL",
@@ -147,7 +148,7 @@ def test_an_http_handler_reading_another_functions_or_the_gateways_variable_fail
         assert f"KeyError: '{name}'" in gateway.log()
 
 
-def test_a_crashed_function_fails_what_it_was_running_and_starts_again(gateway, records):
+def test_a_crashed_function_fails_what_it_was_running_and_starts_again(gateway, records, launched):
     tag = new_tag()
     answers: list[tuple[int, bytes]] = []
 
@@ -166,6 +167,19 @@ def test_a_crashed_function_fails_what_it_was_running_and_starts_again(gateway, 
     assert time.monotonic() - started < 4, "the pending invocation waited for its timeout"
     log = gateway.log()
     assert "forwarding: exiting, as a crashing runtime would" in log  # its print, in the log
+    # And in its log group, as Lambda's platform keeps what a runtime printed before it died:
+    # the gateway reads the worker's output from outside the worker.
+    logs = launched.client("logs")
+    until = time.monotonic() + 15
+    while True:
+        found = logs.filter_log_events(
+            logGroupName="/aws/lambda/http-tunnel-forwarding-dev",
+            filterPattern='"exiting, as a crashing runtime would"',
+        )["events"]
+        if found or time.monotonic() > until:
+            break
+        time.sleep(0.2)  # polling CloudWatch Logs for the line, bounded above
+    assert found, "the line printed before the crash is not in the log group"
     assert "http-tunnel-forwarding-dev: Runtime.ExitError" in log
     status, _, body = http_request(gateway, "GET", f"/again?tag={tag}")
     assert status == 200

@@ -1,10 +1,10 @@
 """The deployer's policy (tunnel_infra.deployer_policy) allows every call the tools make.
 
 An emulator that records each operation it serves (emulator/call_log.py) gets a launch of dev,
-a review, a sync of one changed function, ``tunnel token`` issue, list and revoke, and a drift
-detection; every recorded operation must map to an action of that command's statement.
-CloudFormation's own calls inside the emulator are not requests: the registry schemas cover those
-(``ResourcesFor...``), checked here only for the types and gaps that matter most.
+a review, a sync of one changed function, ``tunnel token`` issue, list and revoke, a drift
+detection and ``tunnel logs``; every recorded operation must map to an action of that command's
+statement. CloudFormation's own calls inside the emulator are not requests: the registry schemas
+cover those (``ResourcesFor...``), checked here only for the types and gaps that matter most.
 """
 
 from __future__ import annotations
@@ -76,12 +76,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         by_command["token"] = since()
         _run(root, environment, sys.executable, "-m", "review.drift", "dev")
         by_command["drift"] = since()
+        _run(root, environment, str(TUNNEL), "logs", "--environment", "dev", "--since", "1h")
+        by_command["logs"] = since()
         yield Recorded(by_command)
     finally:
         process.stop(emulator)
 
 
-@pytest.mark.parametrize("command", ["launch", "review", "sync", "token", "drift"])
+@pytest.mark.parametrize("command", ["launch", "review", "sync", "token", "drift", "logs"])
 def test_every_call_a_command_makes_is_in_its_statement(recorded: Recorded, command: str) -> None:
     records = recorded.by_command[command]
     assert records, f"the emulator recorded no call during {command}"
@@ -121,6 +123,7 @@ def test_the_recorded_operations_are_the_ones_the_tools_make(recorded: Recorded)
     assert {"secretsmanager:GetSecretValue", "dynamodb:Scan", "dynamodb:UpdateItem"} <= named[
         "token"
     ]
+    assert {"cloudformation:DescribeStacks", "logs:FilterLogEvents"} <= named["logs"]
 
 
 def test_the_token_command_reads_the_signing_key_and_no_other_secret() -> None:
