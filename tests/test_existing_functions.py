@@ -75,6 +75,8 @@ def test_its_outputs_name_the_existing_function(rendered):
     outputs = rendered["dev/functions"]["Outputs"]
     assert outputs["ForwardingFunctionArn"]["Value"] == FORWARDING_ARN
     assert outputs["ForwardingFunctionName"]["Value"] == FORWARDING_NAME
+    # tunnel logs reads it: Lambda's default group for the existing function.
+    assert outputs["ForwardingLogGroupName"]["Value"] == f"/aws/lambda/{FORWARDING_NAME}"
     # The others are still ours.
     assert outputs["ResponseFunctionArn"]["Value"] == {"Fn::GetAtt": ["ResponseFunction", "Arn"]}
 

@@ -135,6 +135,14 @@ def existing_function_needs(
         f"{declared.description} (an existing function, not this stack's)",
     )
     stack.output(f"{declared.title}FunctionName", existing.name, f"{declared.name} (existing)")
+    # tunnel logs reads it: Lambda's default group, "/aws/lambda/<function name>" (LoggingConfig,
+    # Lambda API reference, https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html);
+    # a function whose LoggingConfig names another group logs there instead (README).
+    stack.output(
+        f"{declared.title}LogGroupName",
+        default_log_group(existing.name),
+        f"{declared.name} function's logs (existing, Lambda's default group)",
+    )
     variables = environment_variables(stack, declared, public_url_format)
     stack.output(
         f"{declared.title}NeedsEnvironment",
@@ -153,6 +161,11 @@ def existing_function_needs(
             str(limits.STREAM_MAX_SECONDS),
             f"The timeout {existing.name} needs where the REST edge streams from it",
         )
+
+
+def default_log_group(function_name: str) -> str:
+    """Where Lambda sends a function's logs unless its LoggingConfig names another group."""
+    return f"/aws/lambda/{function_name}"
 
 
 def json_sub(value: Any) -> Sub:
