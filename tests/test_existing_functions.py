@@ -23,6 +23,7 @@ from tests.existing_functions import FORWARDING_ARN, FORWARDING_NAME, set_existi
 from tests.project_copy import copy_project
 from tunnel_infra.deployer_policy import policy
 from tunnel_infra.functions import FUNCTIONS
+from tunnel_infra.lint import linters
 from tunnel_infra.render import render_environment
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -208,3 +209,15 @@ def test_the_deployer_may_read_an_existing_functions_tags_at_launch():
     # GetFunction answers a tagged function's tags only with lambda:ListTags allowed too.
     statements = {s["Sid"]: s["Action"] for s in policy("dev", ["launch"])["Statement"]}
     assert {"lambda:GetFunction", "lambda:ListTags"} <= set(statements["Launch"])
+
+
+def test_cfn_lint_passes_the_functions_stack_with_an_existing_function(tmp_path):
+    project = copy_project(tmp_path / "project")
+    set_existing_functions(project, "dev", {"forwarding": FORWARDING_ARN})
+    template = tmp_path / "functions.yaml"
+    template.write_text(render_environment("dev", project)["dev/functions"])
+    (cfn_lint,) = [linter for linter in linters() if linter.name == "cfn-lint"]
+    linted = subprocess.run(
+        [*cfn_lint.command, str(template)], capture_output=True, text=True, timeout=300
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
