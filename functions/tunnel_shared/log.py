@@ -39,4 +39,8 @@ class Invocation:
             self.fields.setdefault("outcome", "error")
             self.fields["error"] = kind.__name__
         self.fields["ms"] = round((time.perf_counter() - self._started) * 1000, 1)
-        print(json.dumps(self.fields, default=str, sort_keys=True), file=sys.stdout, flush=True)
+        # One write of the line and its newline: print() writes them apart when stdout is
+        # unbuffered, and invocations on other threads would then merge two lines into one
+        # (which CloudWatch reads as no JSON, its embedded metrics lost).
+        sys.stdout.write(json.dumps(self.fields, default=str, sort_keys=True) + "\n")
+        sys.stdout.flush()
