@@ -23,6 +23,7 @@ lines are dropped and one line on the gateway's stderr says so: a request never 
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 import uuid
@@ -184,44 +185,79 @@ class LogShipper:
             self._note(what)
 
 
-def tee_lines(read_fd: int, copy_fd: int, shipper: LogShipper) -> threading.Thread:
-    """A thread that reads a worker's output from ``read_fd`` until it ends, copies each line to
-    ``copy_fd`` (the gateway's stderr, as before; the platform's lines not) and puts it to
-    ``shipper``, which it then closes (its last lines written, for at most CLOSE_SECONDS)."""
-    mark = PLATFORM_MARK.encode()
+class OutputReader:
+    """Reads a worker's output from ``read_fd`` until it ends (a thread of its own), copies each
+    line to ``copy_fd`` (the gateway's stderr, as before; the platform's lines not) and puts it
+    to ``shipper``, which it then closes (its last lines written, for at most CLOSE_SECONDS).
 
-    def run() -> None:
-        rest = b""
-        while True:
+    ``drain`` takes in at once what the worker has written so far: the gateway calls it before
+    it acts on the worker's reply, so that what an invocation printed (a traceback, a last line
+    before a crash) is on its stderr before the gateway's own line about that invocation."""
+
+    def __init__(self, read_fd: int, copy_fd: int, shipper: LogShipper) -> None:
+        self._fd = read_fd
+        self._copy_fd = copy_fd
+        self._shipper = shipper
+        self._rest = b""
+        self._ended = False
+        self._lock = threading.Lock()
+        self._mark = PLATFORM_MARK.encode()
+        self._thread = threading.Thread(target=self._run, name="log-reader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def drain(self) -> None:
+        with self._lock:
+            while not self._ended and select.select([self._fd], [], [], 0)[0]:
+                self._read_once()
+
+    def _run(self) -> None:
+        while not self._ended:
             try:
-                data = os.read(read_fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
+                select.select([self._fd], [], [])
+            except (OSError, ValueError):
                 break
-            lines = (rest + data).split(b"\n")
-            rest = lines.pop()
-            now = int(time.time() * 1000)
-            shown = b"".join(line + b"\n" for line in lines if not line.startswith(mark))
-            try:
-                os.write(copy_fd, shown)
-            except OSError:
-                pass  # the gateway's stderr is gone; CloudWatch Logs still gets the lines
-            for line in lines:
-                text = line.removeprefix(mark).decode(errors="replace").rstrip("\r")
-                shipper.put(text, now)
-        if rest:
-            try:
-                os.write(copy_fd, rest + b"\n")
-            except OSError:
-                pass
-            shipper.put(rest.decode(errors="replace"))
+            with self._lock:
+                if not self._ended and select.select([self._fd], [], [], 0)[0]:
+                    self._read_once()
+        # Closed here, by the one thread that waits on it (a pipe at its end stays readable).
         try:
-            os.close(read_fd)
+            os.close(self._fd)
         except OSError:
             pass
-        shipper.close(CLOSE_SECONDS)
+        self._shipper.close(CLOSE_SECONDS)
 
-    thread = threading.Thread(target=run, name="log-tee", daemon=True)
-    thread.start()
-    return thread
+    def _read_once(self) -> None:
+        """One read (the caller holds the lock and knows it will not block)."""
+        try:
+            data = os.read(self._fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._end()
+            return
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        now = int(time.time() * 1000)
+        shown = b"".join(line + b"\n" for line in lines if not line.startswith(self._mark))
+        self._write(shown)
+        for line in lines:
+            self._shipper.put(
+                line.removeprefix(self._mark).decode(errors="replace").rstrip("\r"), now
+            )
+
+    def _end(self) -> None:
+        self._ended = True
+        if self._rest:
+            self._write(self._rest + b"\n")
+            self._shipper.put(self._rest.decode(errors="replace"))
+            self._rest = b""
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            os.write(self._copy_fd, data)
+        except OSError:
+            pass  # the gateway's stderr is gone; CloudWatch Logs still gets the lines

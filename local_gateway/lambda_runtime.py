@@ -248,6 +248,7 @@ class _Worker:
         self._reaping: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
         self.in_flight = 0  # invocations sent its way and not yet answered (LambdaRuntime's)
         self.log_stream = ""  # its CloudWatch Logs stream, named at each spawn
+        self._output: lambda_logs.OutputReader | None = None  # reads what it prints
 
     @property
     def load_error(self) -> str | None:
@@ -270,6 +271,11 @@ class _Worker:
         self._connected = None
         self._alive = self._dead = False
 
+    def _drain_output(self) -> None:
+        """What the worker printed before this reply (or its exit), on stderr first."""
+        if self._output is not None:
+            self._output.drain()
+
     def _spec(self) -> str:
         return spec_of(self.function, self._task_root)
 
@@ -287,8 +293,11 @@ class _Worker:
             _logs_client, self._env[LOG_GROUP_VARIABLE], self.log_stream, LOG_LIMITS, note
         )
         shipper.start()
-        # The thread owns the pipe's descriptor from here; the file object must not close it.
-        lambda_logs.tee_lines(os.dup(process.stderr.fileno()), sys.stderr.fileno(), shipper)
+        # The reader owns the pipe's descriptor from here; the file object must not close it.
+        self._output = lambda_logs.OutputReader(
+            os.dup(process.stderr.fileno()), sys.stderr.fileno(), shipper
+        )
+        self._output.start()
         process.stderr.close()
 
     def wait_ready(self, deadline: float) -> None:
@@ -415,6 +424,7 @@ class _Worker:
 
     def reply(self, line: bytes) -> None:
         """A line from the worker, on the loop."""
+        self._drain_output()
         invocation_text, kind, body = line.split(b" ", 2)
         invocation = int(invocation_text)
         if invocation == READY_ID:
@@ -456,6 +466,7 @@ class _Worker:
         """The worker's output ended (it exited) or made no sense: fail what it was running."""
         if self._dead:
             return
+        self._drain_output()
         self._dead = True
         self._alive = False
         if self._connected is not None:
